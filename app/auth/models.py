@@ -1,0 +1,45 @@
+"""Users and their roles."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, UTCDateTime
+
+ROLES = {
+    "admin": "系统管理员",
+    "designer": "流程设计员",
+    "operator": "受理员",
+    "dispatcher": "指挥中心",
+    "handler": "承办部门",
+    "supervisor_center": "社会治理中心（一级督办）",
+    "supervisor_discipline": "纪工委（二级督办）",
+    "supervisor_party": "党工委（三级督办）",
+    "grid_worker": "网格员",
+    "viewer": "领导/查看",
+}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(50), ForeignKey("departments.code"), nullable=True)
+    grid: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self) -> set[str]:
+        return {r.role for r in self.role_rows}
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)

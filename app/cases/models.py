@@ -1,0 +1,121 @@
+"""The case (诉求/工单), its workflow instance, its ready tasks, its audit trail and incidents."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, UTCDateTime
+
+CHANNELS = {"phone": "公众电话投诉", "grid": "网格员上报", "online": "网络舆情", "platform": "社会治理平台件",
+            "web": "网上诉求"}
+TYPES = {"inquiry": "咨询", "help": "求助", "complaint": "投诉", "report": "举报", "suggestion": "建议"}
+DIFFICULTIES = {"simple": "简单", "normal": "一般", "complex": "复杂"}
+STATUSES = {"registered": "已受理", "dispatched": "已派单", "returned": "已退回", "handling": "办理中",
+            "replied": "已答复", "verified": "已核实", "closed": "已销号", "refused": "不予受理", "merged": "已并单"}
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    category: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    difficulty: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True, index=True)
+    grid: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reporter_phone: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)
+    department: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    refuse_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    merged_into: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    registered_by: Mapped[str] = mapped_column(String(50), default="")
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    extensions: Mapped[list] = mapped_column(JSON, default=list)
+    satisfaction: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    supervision_tier: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkflowInstance(Base):
+    """The engine state of one case; ``version`` is the optimistic lock."""
+    __tablename__ = "workflow_instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Earliest waiting timer, mirrored from waiting_events(); NULL when none, when the
+    # instance has finished, or while an incident blocks it. The sweep reads only this.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReadyTask(Base):
+    """A user task that can be completed now; worklists are one indexed query on this table."""
+    __tablename__ = "ready_tasks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task UUID
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    department: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    form: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    supervision_tier: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_ready_tasks_role_department_due", "role", "department", "due_at"),)
+
+
+class AuditEntry(Base):
+    """Append-only: rows are only ever inserted."""
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(50))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    task_bpmn_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    task_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(50), default="")  # channel or client: cli, web, scheduler, api
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task_bpmn_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(50), nullable=True)
+
+
+class CaseCounter(Base):
+    """Per-day sequence for human-readable case numbers (HD-YYYYMMDD-NNNN)."""
+    __tablename__ = "case_counters"
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,213 @@
+"""The case service layer: register a request, complete a task. One action, one transaction."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflows.engine import FormInvalid, ScriptIncident, TaskNotReady
+from workflows.workdays import CalendarGap
+
+from ..auth.models import User
+from ..auth.services import find_user, require_role
+from ..errors import Blocked, Conflict, Invalid, NotFound
+from ..org.models import Department, Grid
+from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
+from ..supervision.projection import record_tier_action
+from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
+from .numbers import next_case_number
+from .projection import project_all
+from .views import case_detail
+
+TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
+REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
+MAX_TEXT = 5000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def audit(session: Session, *, actor: str, action: str, case: Case | None, source: str, changes: dict,
+          task: ReadyTask | None = None, at: datetime | None = None) -> None:
+    session.add(AuditEntry(at=at or utcnow(), actor=actor, case_id=case.id if case else None, action=action,
+                           task_id=task.id if task else None, task_bpmn_id=task.bpmn_id if task else None,
+                           task_name=task.name if task else None, changes=changes, source=source))
+
+
+def record_incident(core, case_id: int, message: str, source: str, task_bpmn_id: str | None = None,
+                    block_timers: bool = False) -> None:
+    """In its own transaction, after the failed action rolled back: the case and its state stay as they were."""
+    with core.db.unit_of_work() as session:
+        case = session.get(Case, case_id)
+        session.add(Incident(case_id=case_id, task_bpmn_id=task_bpmn_id, message=message[:4000], source=source,
+                             created_at=utcnow()))
+        case.has_incident = True
+        if block_timers:
+            # A timer whose script fails would fail again on every sweep; park it until an admin resolves it.
+            inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case_id)).one()
+            inst.next_timer_at = None
+        audit(session, actor=source, action="incident", case=case, source=source,
+              changes={"message": message[:500], "task": task_bpmn_id})
+
+
+class CaseService:
+    def __init__(self, core):
+        self.core = core
+
+    # -- intake ------------------------------------------------------------------------
+    def register(self, *, channel: str, type: str, text: str, category: str | None = None,
+                 address: str | None = None, reporter_name: str | None = None, reporter_phone: str | None = None,
+                 grid: str | None = None, urgent: bool = False, user: str | None = None,
+                 source: str = "cli") -> dict:
+        channel = (channel or "").strip()
+        if channel not in CHANNELS:
+            raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}")
+        kind = TYPE_BY_LABEL.get(type, type)
+        if kind not in TYPES:
+            raise Invalid(f"unknown type '{type}': use one of {', '.join(TYPE_BY_LABEL)}")
+        text = (text or "").strip()
+        if not text:
+            raise Invalid("text is required")
+        if len(text) > MAX_TEXT:
+            raise Invalid(f"text is longer than {MAX_TEXT} characters")
+        if reporter_phone and not all(c.isdigit() or c in "+- " for c in reporter_phone):
+            raise Invalid(f"invalid reporter phone '{reporter_phone}'")
+        now = utcnow()
+        with self.core.db.unit_of_work() as session:
+            actor = self._actor(session, user, REGISTER_ROLES)
+            if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
+                raise Invalid(f"unknown grid '{grid}'")
+            version = ensure_shipped_version(session)
+            bundle = self.core.bundles.get(session, version.id)
+            case = Case(number=next_case_number(session, now), channel=channel, type=kind,
+                        category=(category or None), text=text, address=address or None, grid=grid or None,
+                        reporter_name=reporter_name or None, reporter_phone=(reporter_phone or "").strip() or None,
+                        status="registered", urgent=bool(urgent), registered_at=now, registered_by=actor,
+                        extensions=[], return_count=0, redo_count=0, supervision_tier=0, has_incident=False)
+            session.add(case)
+            session.flush()
+            data = {"type": kind, "category": case.category, "difficulty": "normal", "urgent": case.urgent,
+                    "department": None, "channel": channel, "case_number": case.number}
+            try:
+                wf = self.core.engine.start(bundle, LIFECYCLE_PROCESS, data)
+            except ScriptIncident as exc:
+                raise Blocked(f"the process failed at intake: {exc}") from None
+            except CalendarGap as exc:
+                raise Invalid(str(exc)) from None
+            inst = WorkflowInstance(case_id=case.id, process_version_id=version.id, process_id=LIFECYCLE_PROCESS,
+                                    state=b"", updated_at=now)
+            session.add(inst)
+            changes = project_all(session, self.core.engine, bundle, case, inst, wf, now)
+            audit(session, actor=actor, action="register", case=case, source=source,
+                  changes={"channel": channel, "type": kind, "category": case.category, **changes}, at=now)
+            session.flush()
+            return case_detail(session, case)
+
+    # -- tasks ---------------------------------------------------------------------------
+    def complete_task(self, task_id: str, *, user: str, data, source: str = "cli") -> dict:
+        if not isinstance(data, dict):
+            raise Invalid("task data must be a JSON object")
+        now = utcnow()
+        try:
+            with self.core.db.unit_of_work() as session:
+                ready = session.get(ReadyTask, str(task_id))
+                if ready is None:
+                    raise NotFound(f"task '{task_id}' not found or no longer ready")
+                person = find_user(session, user)
+                require_role(person, ready.role, ready.department)
+                if ready.assignee and ready.assignee != person.username:
+                    raise Conflict(f"task '{task_id}' is claimed by '{ready.assignee}'")
+                case = session.get(Case, ready.case_id)
+                inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case.id)).one()
+                bundle = self.core.bundles.get(session, inst.process_version_id)
+                wf = self.core.engine.restore(bundle, inst.process_id, inst.state)
+                try:
+                    done = self.core.engine.complete(bundle, wf, ready.id, data)
+                except TaskNotReady as exc:
+                    raise Conflict(str(exc)) from None
+                except FormInvalid as exc:
+                    raise Invalid(str(exc), fields=exc.errors) from None
+                except CalendarGap as exc:
+                    raise Invalid(str(exc)) from None
+                task_snapshot = ReadyTask(id=ready.id, bpmn_id=ready.bpmn_id, name=ready.name)
+                if done.supervision_key:
+                    record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
+                                       {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
+                                        "at": now.isoformat(timespec="seconds"), "data": data})
+                changes = project_all(session, self.core.engine, bundle, case, inst, wf, now)
+                self._check_references(session, case)
+                audit(session, actor=person.username, action="complete", case=case, source=source,
+                      task=task_snapshot, changes={"data": data, "columns": changes}, at=now)
+                session.flush()
+                return case_detail(session, case)
+        except StaleDataError:
+            raise Conflict(f"task '{task_id}' was changed by someone else at the same time; reload and retry") from None
+        except ScriptIncident as exc:
+            record_incident(self.core, self._case_id_of(task_id), str(exc), source, getattr(exc, "task_id", None))
+            raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
+
+    @staticmethod
+    def _check_references(session: Session, case: Case) -> None:
+        """Values a form or a table may name must exist; otherwise the whole action is refused."""
+        if case.department and session.scalars(
+                select(Department).where(Department.code == case.department)).first() is None:
+            raise Invalid(f"unknown department '{case.department}'", fields=[("department", "unknown department")])
+        if case.merged_into:
+            if case.merged_into == case.number or session.scalars(
+                    select(Case).where(Case.number == case.merged_into)).first() is None:
+                raise Invalid(f"unknown case '{case.merged_into}' to merge into",
+                              fields=[("duplicate_of", "unknown case")])
+
+    def _case_id_of(self, task_id: str) -> int:
+        with self.core.db.read() as session:
+            return session.get(ReadyTask, str(task_id)).case_id
+
+    def _actor(self, session: Session, username: str | None, roles: tuple[str, ...]) -> str:
+        if username is None:
+            return "cli"
+        person: User = find_user(session, username)
+        if not person.roles.intersection(roles):
+            raise Invalid(f"user '{username}' may not register cases (needs one of: {', '.join(roles)})")
+        return person.username
+
+    # -- reading ---------------------------------------------------------------------------
+    def show(self, number: str, reveal_reporter: bool = False) -> dict:
+        with self.core.db.read() as session:
+            case = session.scalars(select(Case).where(Case.number == number)).first()
+            if case is None:
+                raise NotFound(f"unknown case '{number}'")
+            return case_detail(session, case, reveal_reporter)
+
+    def list_tasks(self, case: str | None = None, role: str | None = None, user: str | None = None) -> list[dict]:
+        from .views import task_view
+        with self.core.db.read() as session:
+            query = select(ReadyTask, Case.number).join(Case, Case.id == ReadyTask.case_id)
+            if case:
+                case_row = session.scalars(select(Case).where(Case.number == case)).first()
+                if case_row is None:
+                    raise NotFound(f"unknown case '{case}'")
+                query = query.where(ReadyTask.case_id == case_row.id)
+            if role:
+                query = query.where(ReadyTask.role == role)
+            if user:
+                person = find_user(session, user)
+                query = query.where(worklist_filter(person))
+            rows = session.execute(query.order_by(ReadyTask.due_at.is_(None), ReadyTask.due_at, Case.number)).all()
+            return [task_view(task, number) for task, number in rows]
+
+    def departments(self) -> list[str]:
+        with self.core.db.read() as session:
+            return list(session.scalars(select(Department.code)))
+
+
+def worklist_filter(person: User):
+    """Tasks of the user's roles; handler tasks only for the user's own department."""
+    from sqlalchemy import and_, or_
+    roles = sorted(person.roles - {"handler"})
+    clauses = [ReadyTask.role.in_(roles)] if roles else []
+    if "handler" in person.roles and person.department:
+        clauses.append(and_(ReadyTask.role == "handler", ReadyTask.department == person.department))
+    return or_(*clauses) if clauses else ReadyTask.id.is_(None)

@@ -1,0 +1,288 @@
+"""The ``bihuan`` console script. JSON to stdout; user errors: one line on stderr, exit 1."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from .errors import BihuanError, Invalid
+
+EXIT_USER_ERROR = 1
+
+
+def _emit(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def user_errors(fn):
+    """Turn domain errors into one clear stderr line instead of a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Invalid as exc:
+            details = "; ".join(f"{f}: {m}" for f, m in exc.fields) if exc.fields else ""
+            _fail(f"{exc}" if not details or details in str(exc) else f"{exc} ({details})")
+        except BihuanError as exc:
+            _fail(str(exc))
+        except (OperationalError, ProgrammingError) as exc:
+            first = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else str(exc).splitlines()[0]
+            _fail(f"database error: {first} (is the database migrated? run 'bihuan db upgrade')")
+    return wrapper
+
+
+def _core(check: bool = True):
+    from .core import Core
+    from .migrate import check_schema
+    core = Core()
+    if check:
+        try:
+            check_schema(core.db.engine, core.db.url)
+        except OperationalError as exc:
+            core.close()
+            raise BihuanError(f"cannot open the database: {str(exc.orig).splitlines()[0]}") from None
+        except BihuanError:
+            core.close()
+            raise
+    return core
+
+
+@click.group(help="Bihuan 闭环: case processing for grassroots governance.")
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- db ------------------------------------------------------------------------------------
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Create or upgrade the schema (Alembic).")
+@user_errors
+def db_upgrade() -> None:
+    from .db import default_database_url
+    from .migrate import upgrade
+    url = default_database_url()
+    _emit({"database": _redact(url), "revision": upgrade(url)})
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- demo ----------------------------------------------------------------------------------
+@main.group(help="Demo data.")
+def demo() -> None:
+    pass
+
+
+@demo.command("seed", help="Departments, grids and one user per role (idempotent).")
+@user_errors
+def demo_seed() -> None:
+    from .seed import seed_demo
+    core = _core()
+    try:
+        _emit(seed_demo(core))
+    finally:
+        core.close()
+
+
+# -- serving -------------------------------------------------------------------------------
+@main.command(help="Web app with the embedded scheduler.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Do not run the timer sweep in this process.")
+@user_errors
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    from werkzeug.serving import run_simple
+
+    from . import create_app
+    from .scheduler import build_scheduler
+    core = _core()
+    app = create_app(core=core)
+    scheduler = None if no_scheduler else build_scheduler(core, blocking=False)
+    if scheduler:
+        scheduler.start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler:
+            scheduler.shutdown(wait=False)
+        core.close()
+
+
+@main.command(help="The timer sweep alone, for deployments with several web workers.")
+@user_errors
+def scheduler() -> None:
+    from .scheduler import build_scheduler
+    core = _core()
+    sched = build_scheduler(core, blocking=True)
+    click.echo("bihuan scheduler running; Ctrl-C to stop", err=True)
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        core.close()
+
+
+# -- cases and tasks -----------------------------------------------------------------------
+@main.group(help="Cases (诉求/工单).")
+def case() -> None:
+    pass
+
+
+@case.command("create", help="Register (受理) a request.")
+@click.option("--channel", required=True, help="phone|grid|online|platform|web")
+@click.option("--type", "type_", required=True, help="咨询|求助|投诉|举报|建议")
+@click.option("--text", required=True)
+@click.option("--category")
+@click.option("--address")
+@click.option("--reporter-name")
+@click.option("--reporter-phone")
+@click.option("--grid")
+@click.option("--urgent", is_flag=True, help="紧急件")
+@click.option("--user")
+@user_errors
+def case_create(channel, type_, text, category, address, reporter_name, reporter_phone, grid, urgent, user) -> None:
+    core = _core()
+    try:
+        _emit(core.cases.register(channel=channel, type=type_, text=text, category=category, address=address,
+                                  reporter_name=reporter_name, reporter_phone=reporter_phone, grid=grid,
+                                  urgent=urgent, user=user, source="cli"))
+    finally:
+        core.close()
+
+
+@case.command("show", help="Every column, supervision items and history of a case.")
+@click.argument("number")
+@user_errors
+def case_show(number: str) -> None:
+    core = _core()
+    try:
+        _emit(core.cases.show(number))
+    finally:
+        core.close()
+
+
+@main.group(help="Ready user tasks.")
+def task() -> None:
+    pass
+
+
+@task.command("list")
+@click.option("--case", "case_number")
+@click.option("--role")
+@click.option("--user")
+@user_errors
+def task_list(case_number, role, user) -> None:
+    core = _core()
+    try:
+        tasks = core.cases.list_tasks(case=case_number, role=role, user=user)
+        _emit([{k: t[k] for k in ("id", "case", "task", "name", "role", "department", "due")} for t in tasks])
+    finally:
+        core.close()
+
+
+@task.command("complete")
+@click.argument("task_id")
+@click.option("--user", required=True)
+@click.option("--data", "data_json", default="{}", show_default=True, help="form data as a JSON object")
+@user_errors
+def task_complete(task_id, user, data_json) -> None:
+    try:
+        data = json.loads(data_json)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"--data is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    core = _core()
+    try:
+        _emit(core.cases.complete_task(task_id, user=user, data=data, source="cli"))
+    finally:
+        core.close()
+
+
+# -- timers and calendar -------------------------------------------------------------------
+@main.group(help="Process timers (deadlines and escalation).")
+def timers() -> None:
+    pass
+
+
+@timers.command("due")
+@user_errors
+def timers_due() -> None:
+    from .cases.timers import due_timers
+    core = _core()
+    try:
+        _emit(due_timers(core))
+    finally:
+        core.close()
+
+
+@timers.command("fire")
+@user_errors
+def timers_fire() -> None:
+    from .cases.timers import fire_due
+    core = _core()
+    try:
+        _emit({"fired": fire_due(core)})
+    finally:
+        core.close()
+
+
+@main.group(help="Working-day calendar.")
+def calendar() -> None:
+    pass
+
+
+@calendar.command("add-override")
+@click.argument("day")
+@click.argument("kind", type=click.Choice(["workday", "holiday"]))
+@click.option("--note", default="")
+@click.option("--user", default="cli")
+@user_errors
+def calendar_add_override(day, kind, note, user) -> None:
+    core = _core()
+    try:
+        with core.db.unit_of_work() as session:
+            result = core.calendar.add_override(session, day, kind, note, actor=user)
+        core.calendar.invalidate()
+        _emit(result)
+    finally:
+        core.close()
+
+
+@main.group(help="Process versions.")
+def process() -> None:
+    pass
+
+
+@process.command("deploy", help="Deploy a directory of diagrams/tables/forms as a new version.")
+@click.argument("directory", required=False)
+@click.option("--user", default="cli")
+@user_errors
+def process_deploy(directory, user) -> None:
+    from workflows.bundle import read_directory
+
+    from .processes.services import SHIPPED_BUNDLE, deploy
+    core = _core()
+    try:
+        with core.db.unit_of_work() as session:
+            row, created = deploy(session, read_directory(directory or SHIPPED_BUNDLE), actor=user)
+            _emit({"version": row.version, "hash": row.content_hash, "created": created})
+    finally:
+        core.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,23 @@
+"""The running system without the web: database, engine, calendar and services wired together.
+
+The Flask app, the CLI, the scheduler and the tests all build one of these.
+"""
+from __future__ import annotations
+
+from .calendar.services import CalendarService
+from .cases.services import CaseService
+from .db import Database, default_database_url
+from .processes.services import BundleCache
+from workflows.engine import Engine
+
+
+class Core:
+    def __init__(self, database_url: str | None = None):
+        self.db = Database(database_url or default_database_url())
+        self.calendar = CalendarService(self.db)
+        self.engine = Engine(self.calendar.current)
+        self.bundles = BundleCache()
+        self.cases = CaseService(self)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,68 @@
+"""Deploying bundles as process versions and finding the parsed bundle of a version."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.bundle import Bundle, BundleInvalid, load_bundle, read_directory
+
+from ..auth.models import ROLES
+from ..errors import Invalid
+from .models import ProcessVersion
+
+SHIPPED_BUNDLE = Path(__file__).resolve().parents[2] / "bpmn"
+LIFECYCLE_PROCESS = "case_lifecycle"
+
+
+class BundleCache:
+    """Parsed bundles by version id; parsing happens once per process per version."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._bundles: dict[int, Bundle] = {}
+
+    def get(self, session: Session, version_id: int) -> Bundle:
+        bundle = self._bundles.get(version_id)
+        if bundle is None:
+            row = session.get(ProcessVersion, version_id)
+            files = {name: text.encode("utf-8") for name, text in row.files.items()}
+            bundle = load_bundle(files, known_roles=ROLES)
+            with self._lock:
+                self._bundles[version_id] = bundle
+        return bundle
+
+
+def latest_version(session: Session) -> ProcessVersion | None:
+    return session.scalars(select(ProcessVersion).order_by(ProcessVersion.version.desc()).limit(1)).first()
+
+
+def deploy(session: Session, files: dict[str, bytes], actor: str = "", note: str = "") -> tuple[ProcessVersion, bool]:
+    """Store a validated bundle as the next version; returns (version, created)."""
+    try:
+        bundle = load_bundle(files, known_roles=ROLES)
+    except BundleInvalid as exc:
+        raise Invalid(f"the process bundle is invalid: {exc}") from None
+    if LIFECYCLE_PROCESS not in bundle.specs:
+        raise Invalid(f"the process bundle has no '{LIFECYCLE_PROCESS}' process")
+    existing = session.scalars(select(ProcessVersion).where(ProcessVersion.content_hash == bundle.content_hash)).first()
+    if existing is not None:
+        return existing, False
+    number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
+    row = ProcessVersion(version=number, content_hash=bundle.content_hash,
+                         files={k: v.decode("utf-8") for k, v in files.items()},
+                         deployed_at=datetime.now(timezone.utc), deployed_by=actor, note=note)
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def ensure_shipped_version(session: Session) -> ProcessVersion:
+    """On a fresh install the files in bpmn/ become version 1."""
+    row = latest_version(session)
+    if row is None:
+        row, _ = deploy(session, read_directory(SHIPPED_BUNDLE), actor="system", note="shipped bpmn/")
+    return row

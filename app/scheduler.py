@@ -1,0 +1,35 @@
+"""APScheduler wiring: one interval job sweeps all due timers; cron jobs (weekly reports) go here too."""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .cases.timers import fire_due
+
+log = logging.getLogger(__name__)
+DEFAULT_SWEEP_SECONDS = 10.0
+
+
+def sweep(core) -> int:
+    try:
+        fired = fire_due(core)
+    except Exception:  # noqa: BLE001 - a failed sweep must not kill the scheduler; the next one retries
+        log.exception("timer sweep failed")
+        return 0
+    if fired:
+        log.info("fired %d timer(s)", fired)
+    return fired
+
+
+def build_scheduler(core, blocking: bool, seconds: float | None = None):
+    seconds = seconds or float(os.environ.get("BIHUAN_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS))
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
+    # max_instances=1 + coalesce: a slow sweep is never overlapped by the next one in this process.
+    # next_run_time=now: timers missed while we were down fire right away (catch-up).
+    scheduler.add_job(sweep, "interval", args=[core], seconds=seconds, id="timer_sweep", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(timezone.utc), replace_existing=True)
+    return scheduler

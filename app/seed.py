@@ -1,0 +1,60 @@
+"""Demo data: departments, grids and one user per role. Safe to run again."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .auth.models import User
+from .auth.services import create_user
+from .org.models import Department, Grid
+from .processes.services import ensure_shipped_version
+
+DEPARTMENTS = {
+    "chengguan": "城管执法中队",
+    "community_building": "社区建设办",
+    "comprehensive_governance": "综治中心",
+    "police": "派出所",
+    "emergency": "应急管理办",
+    "social_affairs": "社会事务办",
+    "market_supervision": "市场监管所",
+    "planning_construction": "规划建设办",
+}
+GRIDS = {"G01": ("第一网格", "和平社区"), "G02": ("第二网格", "和平社区"), "G03": ("第三网格", "光明社区")}
+DEMO_PASSWORD = "bihuan123"
+# username -> (display name, roles, department, grid)
+DEMO_USERS = {
+    "admin": ("系统管理员", ["admin"], None, None),
+    "designer": ("流程设计员", ["designer"], None, None),
+    "operator": ("受理员小王", ["operator"], None, None),
+    "dispatcher": ("指挥中心小李", ["dispatcher"], None, None),
+    "handler": ("城管中队小张", ["handler"], "chengguan", None),
+    "handler2": ("社区建设办小赵", ["handler"], "community_building", None),
+    "center": ("社会治理中心督办员", ["supervisor_center"], None, None),
+    "discipline": ("纪工委督办员", ["supervisor_discipline"], None, None),
+    "party": ("党工委督办员", ["supervisor_party"], None, None),
+    "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
+    "viewer": ("街道领导", ["viewer"], None, None),
+}
+
+
+def seed_demo(core) -> dict:
+    created = {"departments": 0, "grids": 0, "users": 0}
+    with core.db.unit_of_work() as session:
+        have = set(session.scalars(select(Department.code)))
+        for code, name in DEPARTMENTS.items():
+            if code not in have:
+                session.add(Department(code=code, name=name))
+                created["departments"] += 1
+        have = set(session.scalars(select(Grid.code)))
+        for code, (name, community) in GRIDS.items():
+            if code not in have:
+                session.add(Grid(code=code, name=name, community=community))
+                created["grids"] += 1
+        session.flush()
+        have = set(session.scalars(select(User.username)))
+        for username, (display, roles, department, grid) in DEMO_USERS.items():
+            if username not in have:
+                create_user(session, username, DEMO_PASSWORD, roles, display, department, grid)
+                created["users"] += 1
+        version = ensure_shipped_version(session)
+        return {"created": created, "process_version": version.version, "demo_password": DEMO_PASSWORD,
+                "users": {u: r[1] for u, r in DEMO_USERS.items()}}

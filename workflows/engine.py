@@ -1,0 +1,263 @@
+"""The façade the application uses to run diagrams: start, inspect, complete, fire timers.
+
+Everything here is pure workflow logic over SpiffWorkflow objects; persistence
+and transactions belong to the caller (see ``app/cases/services.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+from uuid import UUID
+
+import jsonschema
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import sandbox
+from .bundle import Bundle
+from .state import StateCodec
+from .workdays import CalendarGap, WorkingCalendar, parse_instant
+
+SUPERVISION_PROCESS = "supervision_escalation"
+_TIMER_EVENT_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
+class EngineError(Exception):
+    """Base class for errors a user or operator can act on."""
+
+
+class TaskNotReady(EngineError):
+    pass
+
+
+class FormInvalid(EngineError):
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("form data is invalid: " + "; ".join(f"{f or '(form)'}: {m}" for f, m in errors))
+
+
+class ScriptIncident(EngineError):
+    """A script, expression or DMN table failed while the engine ran (sandbox refusal included)."""
+
+    def __init__(self, message: str, task_id: str | None = None):
+        self.task_id = task_id
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    id: str
+    bpmn_id: str
+    name: str
+    role: str | None
+    form: str | None
+    supervision_key: str | None
+    due: datetime | None
+    data: dict
+
+
+@dataclass(frozen=True)
+class SupervisionRun:
+    """One escalation (one call of supervision_escalation) as the diagram currently sees it."""
+    key: str
+    completed: bool
+    tier: int
+    reason: str | None
+    opened_at: str | None
+    due: str | None
+    replied: bool
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+        if inner is None or not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+class Engine:
+    """Runs bundles with sandboxed scripts and working-day helpers.
+
+    ``calendar`` returns the WorkingCalendar to use right now (the caller merges
+    database overrides into it).
+    """
+
+    def __init__(self, calendar: Callable[[], WorkingCalendar]):
+        self._calendar = calendar
+        functions = {
+            "now": sandbox.now_iso,
+            "working_days_after": self._working_days_after,
+        }
+        self.script_engine = sandbox.SandboxScriptEngine(functions)
+        self.codec = StateCodec()
+
+    def _working_days_after(self, start, n):
+        return self._calendar().working_days_after(start, n).isoformat(timespec="seconds")
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self, bundle: Bundle, process_id: str, data: dict[str, Any]) -> BpmnWorkflow:
+        spec = bundle.specs[process_id]
+        wf = BpmnWorkflow(spec, bundle.subprocess_specs, script_engine=self.script_engine)
+        wf.get_tasks(state=TaskState.READY)[0].set_data(**data)
+        self._run(wf)
+        return wf
+
+    def restore(self, bundle: Bundle, process_id: str, state: bytes) -> BpmnWorkflow:
+        return self.codec.load(state, bundle.specs[process_id], bundle.subprocess_specs, self.script_engine)
+
+    def dump(self, wf: BpmnWorkflow) -> bytes:
+        return self.codec.dump(wf)
+
+    def _run(self, wf: BpmnWorkflow, task=None) -> None:
+        try:
+            if task is not None:
+                task.run()
+            wf.do_engine_steps()
+        except (SpiffWorkflowException, sandbox.SandboxViolation, CalendarGap, NameError, TypeError,
+                ValueError, KeyError, AttributeError, ZeroDivisionError) as exc:
+            cause = _root_cause(exc)
+            if isinstance(cause, CalendarGap):
+                raise cause
+            failing = getattr(exc, "task", None)
+            where = f"{failing.task_spec.bpmn_id}: " if failing is not None else ""
+            raise ScriptIncident(f"{where}{type(cause).__name__}: {cause}",
+                                 str(failing.id) if failing is not None else None) from exc
+        # Messages nobody in this instance waits for (e.g. 'department_replied' with no open
+        # supervision) are dropped: there is no other instance that could catch them.
+        wf.get_events()
+
+    # -- inspection ----------------------------------------------------------------
+    def ready_tasks(self, bundle: Bundle, wf: BpmnWorkflow) -> list[ReadyTask]:
+        result = []
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            bpmn_id = task.task_spec.bpmn_id
+            meta = bundle.tasks.get(bpmn_id)
+            result.append(ReadyTask(
+                id=str(task.id), bpmn_id=bpmn_id,
+                name=(meta.name if meta else None) or task.task_spec.bpmn_name or bpmn_id,
+                role=meta.role if meta else None, form=meta.form if meta else None,
+                supervision_key=self._supervision_key(task), due=self._attached_timer_due(task),
+                data=task.data,
+            ))
+        return result
+
+    @staticmethod
+    def _attached_timer_due(task) -> datetime | None:
+        """Due time of a timer boundary event on this task, if one is waiting."""
+        parent = task.parent
+        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+            return None
+        dues = []
+        for sibling in parent.children:
+            definition = getattr(sibling.task_spec, "event_definition", None)
+            if sibling is task or not isinstance(definition, TimerEventDefinition):
+                continue
+            value = sibling._get_internal_data("event_value")
+            # A fired non-interrupting timer still tells when the task fell due (overdue items).
+            if sibling.state in (TaskState.WAITING, TaskState.COMPLETED) and isinstance(value, str):
+                dues.append(TimerEventDefinition.get_datetime(value))
+        return min(dues, default=None)
+
+    @staticmethod
+    def _supervision_key(task) -> str | None:
+        workflow = task.workflow
+        while workflow is not None and workflow is not workflow.top_workflow:
+            if workflow.spec.name == SUPERVISION_PROCESS:
+                return str(workflow.parent_task_id)
+            workflow = workflow.parent_workflow
+        return None
+
+    def waiting_timers(self, wf: BpmnWorkflow) -> list[tuple[str, datetime]]:
+        """(timer element id, due instant) for every timer this instance waits on."""
+        timers = []
+        for task in wf.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            details = definition.details(task)
+            if details.event_type in _TIMER_EVENT_TYPES and details.value:
+                timers.append((task.task_spec.bpmn_id, TimerEventDefinition.get_datetime(details.value)
+                               if isinstance(details.value, str) else parse_instant(details.value)))
+        return timers
+
+    @staticmethod
+    def next_timer_at(timers: list[tuple[str, datetime]]) -> datetime | None:
+        return min((due for _, due in timers), default=None)
+
+    def supervision_runs(self, wf: BpmnWorkflow) -> list[SupervisionRun]:
+        runs = []
+        for parent_id, sub in wf.subprocesses.items():
+            if sub.spec.name != SUPERVISION_PROCESS:
+                continue
+            data = self._current_data(wf, sub)
+            replied = any(t.task_spec.bpmn_id == "verify_close" for t in sub.get_tasks(state=TaskState.READY))
+            runs.append(SupervisionRun(
+                key=str(parent_id), completed=bool(sub.completed),
+                tier=int(data.get("supervision_tier") or 0), reason=data.get("escalation_reason"),
+                opened_at=data.get("tier_opened_at"), due=data.get("tier_due"), replied=replied,
+            ))
+        return runs
+
+    @staticmethod
+    def _current_data(wf: BpmnWorkflow, sub) -> dict:
+        """The data of the most recently changed live task in this run (nested subprocesses included)."""
+        workflows = [sub] + [s for s in wf.subprocesses.values() if s.parent_workflow is sub]
+        live = [t for w in workflows for t in w.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+                if "supervision_tier" in t.data]
+        if not live:
+            return sub.last_task.data if sub.last_task is not None else {}
+        return max(live, key=lambda t: t.last_state_change).data
+
+    # -- actions -------------------------------------------------------------------
+    def validate_form(self, bundle: Bundle, bpmn_id: str, data: Any) -> dict:
+        schema = bundle.form_for(bpmn_id)
+        if not isinstance(data, dict):
+            raise FormInvalid([("", "data must be a JSON object")])
+        if schema is None:
+            return data
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise FormInvalid([(_field_of(e), e.message) for e in errors])
+        return data
+
+    def complete(self, bundle: Bundle, wf: BpmnWorkflow, task_id: str, data: dict) -> ReadyTask:
+        try:
+            task = wf.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, SpiffWorkflowException):
+            task = None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not ready (already completed or not found)")
+        ready = next(t for t in self.ready_tasks(bundle, wf) if t.id == str(task.id))
+        clean = self.validate_form(bundle, ready.bpmn_id, data)
+        task.task_spec.add_data_from_form(task, clean) if hasattr(task.task_spec, "add_data_from_form") \
+            else task.data.update(clean)
+        self._run(wf, task)
+        return ready
+
+    def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> int:
+        now = now or datetime.now(timezone.utc)
+        due = [name for name, at in self.waiting_timers(wf) if at <= now]
+        if due:
+            try:
+                wf.refresh_timers()
+            except (SpiffWorkflowException, sandbox.SandboxViolation, CalendarGap) as exc:
+                raise ScriptIncident(f"{type(_root_cause(exc)).__name__}: {_root_cause(exc)}") from exc
+            self._run(wf)
+        return len(due)
+
+
+def _field_of(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required" and error.message.startswith("'"):
+        return error.message.split("'")[1]
+    if error.validator == "additionalProperties":
+        return ",".join(p for p in error.message.split("'")[1::2]) if "'" in error.message else ""
+    return ".".join(str(p) for p in error.absolute_path)

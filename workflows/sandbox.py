@@ -1,0 +1,163 @@
+"""Restricted evaluation of every script and expression in a diagram.
+
+Scripts, gateway conditions, timer expressions and DMN cells are authored in the
+browser by process designers, so they are treated as untrusted input. They are
+compiled with RestrictedPython, which rejects dunder names and attributes at
+compile time, and run with RestrictedPython's guards and a small whitelist of
+builtins: no ``__import__``, ``open``, ``getattr``, ``type`` or ``eval``.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from RestrictedPython import compile_restricted, safe_builtins, limited_builtins, utility_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+
+class SandboxViolation(Exception):
+    """A script or expression tried something the sandbox does not allow."""
+
+
+_ALLOWED_BUILTINS = dict(safe_builtins)
+_ALLOWED_BUILTINS.update(limited_builtins)
+for _name in ("math", "random", "string", "whrandom", "set", "frozenset", "reorder", "same_type", "test"):
+    _ALLOWED_BUILTINS.pop(_name, None)
+_ALLOWED_BUILTINS.update({
+    name: utility_builtins[name] for name in ("set", "frozenset") if name in utility_builtins
+})
+_ALLOWED_BUILTINS.update({"dict": dict, "list": list, "enumerate": enumerate, "min": min, "max": max,
+                          "sum": sum, "any": any, "all": all, "sorted": sorted, "reversed": reversed})
+# RestrictedPython's safe_builtins still carries __build_class__-free helpers; make sure the
+# classic escape hatches are absent even if a future release adds them.
+for _name in ("__import__", "open", "getattr", "setattr", "delattr", "type", "eval", "exec",
+              "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "memoryview"):
+    _ALLOWED_BUILTINS.pop(_name, None)
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    ops: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
+    }
+    if op not in ops:
+        raise SandboxViolation(f"operator {op} is not allowed")
+    return ops[op](x, y)
+
+
+def _base_globals() -> dict[str, Any]:
+    return {
+        "__builtins__": _ALLOWED_BUILTINS,
+        "__name__": "bpmn_script",
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": _inplacevar,
+    }
+
+
+_FORBIDDEN_NAMES = frozenset({"open", "getattr", "setattr", "delattr", "eval", "exec", "compile", "globals",
+                               "locals", "vars", "breakpoint", "memoryview"})
+
+
+def _precheck(source: str, mode: str) -> None:
+    """Refuse at compile time what would otherwise only fail at run time, so validation catches it."""
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        raise SandboxViolation(f"syntax error: {exc.msg} (line {exc.lineno})") from exc
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise SandboxViolation(f"Line {node.lineno}: imports are not allowed")
+        if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
+            raise SandboxViolation(f"Line {node.lineno}: '{node.id}' is not allowed")
+        if isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Global, ast.Nonlocal)):
+            raise SandboxViolation(f"Line {node.lineno}: {type(node).__name__} is not allowed")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str, mode: str):
+    _precheck(source, mode)
+    try:
+        result = compile_restricted(source, filename="<bpmn>", mode=mode)
+    except SyntaxError as exc:
+        # RestrictedPython reports all its refusals at once as a tuple of lines.
+        detail = exc.msg if isinstance(exc.msg, str) else "; ".join(map(str, exc.args[0]))
+        raise SandboxViolation(detail) from exc
+    return result
+
+
+def check(source: str, mode: str = "exec") -> None:
+    """Compile ``source`` in the sandbox; raise SandboxViolation if it is refused."""
+    _compile(source, mode)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """A SpiffWorkflow script environment that runs everything through RestrictedPython.
+
+    ``functions`` are the helpers a designer may call (``working_days_after``,
+    ``now`` ...). They are injected per call and never written back to task data.
+    """
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
+        super().__init__({})
+        self.functions = dict(functions or {})
+
+    def _globals(self, external_context: Mapping[str, Any] | None) -> dict[str, Any]:
+        g = _base_globals()
+        g.update(self.functions)
+        if external_context:
+            g.update(external_context)
+        return g
+
+    def evaluate(self, expression, context, external_context=None):
+        code = _compile(expression.strip(), "eval")
+        g = self._globals(external_context)
+        return eval(code, g, dict(context))  # noqa: S307 - compiled by RestrictedPython above
+
+    def execute(self, script, context, external_context=None):
+        code = _compile(script, "exec")
+        clash = set(self.functions).intersection(context)
+        if clash:
+            raise SandboxViolation(f"task data overwrites engine functions: {sorted(clash)}")
+        g = self._globals(external_context)
+        local_vars = dict(context)
+        exec(code, g, local_vars)  # noqa: S102 - compiled by RestrictedPython above
+        for key in list(context):
+            if key not in local_vars:
+                del context[key]
+        for key, value in local_vars.items():
+            if key.startswith("_") or callable(value):
+                continue
+            context[key] = value
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise SandboxViolation("service tasks are not available")
+
+
+class SandboxScriptEngine(PythonScriptEngine):
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
+        super().__init__(environment=SandboxEnvironment(functions))
+
+    def validate(self, expression):
+        # Spiff's DMN engine calls validate() to decide if a cell needs "== ?"; plain ast
+        # parsing is enough there, and the real check happens at evaluation time.
+        ast.parse(expression)
