@@ -254,10 +254,7 @@ def calendar() -> None:
 def calendar_add_override(day, kind, note, user) -> None:
     core = _core()
     try:
-        with core.db.unit_of_work() as session:
-            result = core.calendar.add_override(session, day, kind, note, actor=user)
-        core.calendar.invalidate()
-        _emit(result)
+        _emit(core.calendar.add_override(day, kind, note, actor=user))
     finally:
         core.close()
 

@@ -38,7 +38,14 @@ class CalendarService:
         with self._lock:
             self._cached = None
 
-    def add_override(self, session: Session, day: str | date, kind: str, note: str = "", actor: str = "") -> dict:
+    def add_override(self, day: str | date, kind: str, note: str = "", actor: str = "") -> dict:
+        """Add or replace one override in its own transaction; the next deadline computed sees it."""
+        with self._db.unit_of_work() as session:
+            result = self._upsert(session, day, kind, note, actor)
+        self.invalidate()
+        return result
+
+    def _upsert(self, session: Session, day: str | date, kind: str, note: str, actor: str) -> dict:
         if isinstance(day, str):
             try:
                 day = date.fromisoformat(day)

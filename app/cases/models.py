@@ -95,7 +95,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(50))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=True, index=True)
     action: Mapped[str] = mapped_column(String(50))
-    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     task_bpmn_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     task_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     changes: Mapped[dict] = mapped_column(JSON, default=dict)

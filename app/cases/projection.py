@@ -54,14 +54,19 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 
 def lifecycle_data(wf) -> dict:
-    """The main path's current data: the most recently changed live task of the top workflow."""
+    """The main path's current data: the newest ready user task of the top workflow.
+
+    Escalation branches (call activities, timers) carry a copy of the data from the
+    moment they split off, so they only count when no user task is ready.
+    """
     if wf.completed:
         return wf.data
     live = [t for t in wf.tasks.values()
             if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)]
     if not live:
         return wf.data
-    return max(live, key=lambda t: t.last_state_change).data
+    user_tasks = [t for t in live if t.task_spec.manual and t.state == TaskState.READY]
+    return max(user_tasks or live, key=lambda t: t.last_state_change).data
 
 
 def project_case(case: Case, data: dict) -> dict[str, list]:

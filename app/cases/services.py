@@ -115,7 +115,7 @@ class CaseService:
             with self.core.db.unit_of_work() as session:
                 ready = session.get(ReadyTask, str(task_id))
                 if ready is None:
-                    raise NotFound(f"task '{task_id}' not found or no longer ready")
+                    self._raise_not_ready(session, str(task_id))
                 person = find_user(session, user)
                 require_role(person, ready.role, ready.department)
                 if ready.assignee and ready.assignee != person.username:
@@ -148,6 +148,15 @@ class CaseService:
         except ScriptIncident as exc:
             record_incident(self.core, self._case_id_of(task_id), str(exc), source, getattr(exc, "task_id", None))
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
+
+    @staticmethod
+    def _raise_not_ready(session: Session, task_id: str) -> None:
+        done = session.scalars(select(AuditEntry).where(AuditEntry.task_id == task_id,
+                                                        AuditEntry.action == "complete")).first()
+        if done is not None:
+            raise Conflict(f"task '{task_id}' was already completed by '{done.actor}' at "
+                           f"{done.at.isoformat(timespec='seconds')}")
+        raise NotFound(f"task '{task_id}' not found or no longer ready")
 
     @staticmethod
     def _check_references(session: Session, case: Case) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 04:53:01.335928
+Create Date: 2026-11-26 04:54:11.009404
 """
 from alembic import op
 import sqlalchemy as sa
@@ -118,6 +118,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_task_id'), ['task_id'], unique=False)
 
     op.create_table('incidents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -243,6 +244,7 @@ def downgrade() -> None:
 
     op.drop_table('incidents')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_task_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_case_id'))
 
     op.drop_table('audit_log')

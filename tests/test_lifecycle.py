@@ -1,0 +1,226 @@
+"""Every path of the case lifecycle diagram, through the real service layer and engine."""
+from __future__ import annotations
+
+import pytest
+
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from tests.conftest import audit_rows
+
+
+def close_after_reply(driver, number, satisfaction="satisfied"):
+    driver.do(number, "verify", "dispatcher", verify_passed=True)
+    driver.do(number, "follow_up", "dispatcher", satisfaction=satisfaction)
+    return driver.do(number, "close", "dispatcher", close_note="已办结")
+
+
+def test_normal_closure_fills_every_kpi_column(driver):
+    number = driver.register(reporter_phone="13812345678", reporter_name="王五", address="和平路1号")
+    case = driver.show(number)
+    assert case["status"] == "registered" and case["number"].startswith("HD-")
+    assert driver.ready(number) == ["dispatch"]
+
+    case = driver.dispatch(number)
+    assert case["status"] == "dispatched"
+    assert case["department"] == "chengguan"  # routing.dmn: 城市管理 -> 城管执法中队
+    assert case["deadline"] and case["dispatched_at"]
+    assert driver.task(number, "sign_for")["department"] == "chengguan"
+
+    case = driver.sign(number)
+    assert case["status"] == "handling" and case["signed_at"]
+    case = driver.reply(number)
+    assert case["status"] == "replied" and case["replied_at"]
+    case = close_after_reply(driver, number)
+
+    assert case["status"] == "closed"
+    for column in ("registered_at", "dispatched_at", "signed_at", "replied_at", "verified_at", "followed_up_at",
+                   "closed_at"):
+        assert case[column], column
+    assert case["satisfaction"] == "satisfied"
+    assert case["tasks"] == [] and case["supervision"] == []
+    assert case["reporter_phone"] == "138****5678" and case["reporter_name"] == "王*"
+    actions = [(h["action"], h["task"]) for h in case["history"]]
+    assert actions == [("register", None), ("complete", "dispatch"), ("complete", "sign_for"),
+                       ("complete", "handle"), ("complete", "verify"), ("complete", "follow_up"),
+                       ("complete", "close")]
+
+
+def test_refuse_at_intake(driver):
+    number = driver.register(type="咨询")
+    case = driver.do(number, "dispatch", "dispatcher", decision="refuse", refuse_reason="不属于本街道受理范围")
+    assert case["status"] == "refused"
+    assert case["refuse_reason"] == "不属于本街道受理范围"
+    assert case["closed_at"] and case["tasks"] == []
+
+
+def test_refuse_needs_a_reason_and_changes_nothing(driver, core):
+    number = driver.register()
+    with pytest.raises(Invalid) as err:
+        driver.do(number, "dispatch", "dispatcher", decision="refuse")
+    assert "refuse_reason" in str(err.value)
+    assert ("refuse_reason", "'refuse_reason' is a required property") in err.value.fields
+    assert driver.show(number)["status"] == "registered"
+    assert driver.ready(number) == ["dispatch"]
+    assert len(audit_rows(core, number)) == 1
+
+
+def test_merge_duplicate_into_an_existing_case(driver):
+    first = driver.register()
+    second = driver.register()
+    case = driver.do(second, "dispatch", "dispatcher", decision="merge_duplicate", duplicate_of=first)
+    assert case["status"] == "merged" and case["merged_into"] == first
+
+
+def test_merge_into_unknown_case_is_refused(driver):
+    number = driver.register()
+    with pytest.raises(Invalid, match="HD-20000101-0001"):
+        driver.do(number, "dispatch", "dispatcher", decision="merge_duplicate", duplicate_of="HD-20000101-0001")
+    assert driver.show(number)["status"] == "registered"
+
+
+def test_return_and_redispatch(driver):
+    number = driver.register(category="物业管理")
+    driver.dispatch(number, category="城市管理")
+    case = driver.do(number, "sign_for", "handler", decision="return", return_reason="属物业管理范畴")
+    assert case["status"] == "returned" and case["return_count"] == 1
+    assert driver.ready(number) == ["reassign"]
+    case = driver.do(number, "reassign", "dispatcher", department="community_building")
+    assert case["department"] == "community_building" and case["status"] == "dispatched"
+    assert driver.task(number, "sign_for")["department"] == "community_building"
+    # the first department can no longer act; the new one can
+    with pytest.raises(Forbidden):
+        driver.sign(number, user="handler")
+    driver.sign(number, user="handler2")
+    assert case["supervision"] == []
+
+
+def test_reassign_to_unknown_department_is_refused(driver):
+    number = driver.register()
+    driver.dispatch(number)
+    driver.do(number, "sign_for", "handler", decision="return", return_reason="非本部门")
+    with pytest.raises(Invalid, match="unknown department"):
+        driver.do(number, "reassign", "dispatcher", department="no_such_office")
+    assert driver.ready(number) == ["reassign"]
+
+
+def test_extension_approved_moves_the_deadline(driver):
+    number = driver.register()
+    before = driver.dispatch(number)["deadline"]
+    driver.sign(number)
+    driver.do(number, "handle", "handler", decision="extension_request", extension_days=5, extension_reason="需协调")
+    assert driver.ready(number) == ["approve_extension"]
+    case = driver.do(number, "approve_extension", "dispatcher", extension_approved=True)
+    assert case["deadline"] > before
+    assert len(case["extensions"]) == 1 and case["extensions"][0]["approved"] is True
+    assert case["extensions"][0]["old_deadline"] == before
+    assert driver.ready(number) == ["handle"]
+    assert driver.task(number, "handle")["due"] == case["deadline"]
+
+
+def test_extension_denied_keeps_the_deadline(driver):
+    number = driver.register()
+    before = driver.dispatch(number)["deadline"]
+    driver.sign(number)
+    driver.do(number, "handle", "handler", decision="extension_request", extension_days=5, extension_reason="需协调")
+    case = driver.do(number, "approve_extension", "dispatcher", extension_approved=False, extension_note="理由不足")
+    assert case["deadline"] == before
+    assert case["extensions"][0]["approved"] is False
+    assert driver.ready(number) == ["handle"]
+
+
+def test_verification_sent_back(driver):
+    number = driver.register()
+    driver.dispatch(number)
+    driver.sign(number)
+    driver.reply(number)
+    case = driver.do(number, "verify", "dispatcher", verify_passed=False, verify_note="现场未整改")
+    assert case["status"] == "handling"
+    assert driver.ready(number) == ["handle"]
+    driver.reply(number, text="已整改到位")
+    case = close_after_reply(driver, number)
+    assert case["status"] == "closed"
+
+
+def test_unsatisfied_then_redo_then_closure(driver):
+    number = driver.register()
+    driver.dispatch(number)
+    driver.sign(number)
+    driver.reply(number)
+    driver.do(number, "verify", "dispatcher", verify_passed=True)
+    case = driver.do(number, "follow_up", "dispatcher", satisfaction="unsatisfied", follow_up_note="仍有噪音")
+    assert case["redo_count"] == 1 and case["status"] == "handling"
+    assert driver.ready(number) == ["handle"]
+    driver.reply(number, text="再次处理")
+    case = close_after_reply(driver, number, satisfaction="mostly_satisfied")
+    assert case["status"] == "closed" and case["satisfaction"] == "mostly_satisfied"
+    assert case["supervision"] == []
+
+
+def test_unreachable_follow_up_still_closes(driver):
+    number = driver.register()
+    driver.dispatch(number)
+    driver.sign(number)
+    driver.reply(number)
+    case = close_after_reply(driver, number, satisfaction="unreachable")
+    assert case["status"] == "closed" and case["satisfaction"] == "unreachable"
+
+
+def test_urgent_case_is_due_the_same_working_day(driver):
+    number = driver.register(urgent=True)
+    case = driver.dispatch(number)
+    assert case["urgent"] is True
+    # deadlines.dmn: 紧急 -> 0 working days, i.e. the end of the (working) day of dispatch
+    assert case["deadline"][:10] >= case["dispatched_at"][:10]
+
+
+def test_user_without_the_role_is_refused(driver):
+    number = driver.register()
+    with pytest.raises(Forbidden, match="dispatcher"):
+        driver.do(number, "dispatch", "handler", decision="dispatch", category="城市管理", difficulty="normal")
+    assert driver.show(number)["status"] == "registered"
+
+
+def test_unknown_user_task_and_stale_task(driver, core):
+    number = driver.register()
+    task_id = driver.task(number, "dispatch")["id"]
+    with pytest.raises(NotFound, match="unknown user"):
+        core.cases.complete_task(task_id, user="nobody", data={})
+    with pytest.raises(NotFound, match="not found"):
+        core.cases.complete_task("00000000-0000-0000-0000-000000000000", user="dispatcher", data={})
+    driver.dispatch(number)
+    with pytest.raises(Conflict, match="already completed by 'dispatcher'"):
+        core.cases.complete_task(task_id, user="dispatcher", data={"decision": "dispatch"})
+
+
+def test_form_rejects_unknown_fields_and_wrong_types(driver):
+    number = driver.register()
+    with pytest.raises(Invalid) as err:
+        driver.do(number, "dispatch", "dispatcher", decision="dispatch", category="城市管理", difficulty="hard",
+                  status="closed")
+    fields = dict(err.value.fields)
+    assert "difficulty" in fields and "status" in fields
+    assert driver.show(number)["status"] == "registered"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"channel": "fax"}, "unknown channel"),
+    ({"type": "闲聊"}, "unknown type"),
+    ({"text": "   "}, "text is required"),
+    ({"user": "ghost"}, "unknown user"),
+    ({"user": "handler"}, "may not register"),
+    ({"grid": "G99"}, "unknown grid"),
+    ({"reporter_phone": "call me"}, "invalid reporter phone"),
+])
+def test_bad_intake_is_refused_and_stores_nothing(driver, core, kwargs, message):
+    from sqlalchemy import func, select
+
+    from app.cases.models import Case
+    with pytest.raises((Invalid, NotFound), match=message):
+        driver.register(**kwargs)
+    with core.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_case_numbers_are_sequential_per_day(driver):
+    a, b = driver.register(), driver.register()
+    assert a[:12] == b[:12]
+    assert int(b[-4:]) == int(a[-4:]) + 1
