@@ -136,3 +136,18 @@ def audit_rows(core: Core, number: str, action: str | None = None) -> list:
         if action:
             query = query.where(AuditEntry.action == action)
         return list(session.scalars(query.order_by(AuditEntry.id)))
+
+
+def deploy_variant(core: Core, file: str, old: str, new: str) -> int:
+    """Deploy the shipped bundle with one text replacement; returns the new version number."""
+    from app.processes.services import SHIPPED_BUNDLE, deploy, ensure_shipped_version
+    from workflows.bundle import read_directory
+    files = read_directory(SHIPPED_BUNDLE)
+    text_ = files[file].decode()
+    assert old in text_, f"{old!r} not in {file}"
+    files[file] = text_.replace(old, new, 1).encode()
+    with core.db.unit_of_work() as session:
+        ensure_shipped_version(session)
+        row, created = deploy(session, files, actor="test")
+        assert created
+        return row.version

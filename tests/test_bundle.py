@@ -1,0 +1,103 @@
+"""Loading and validating diagrams, tables and forms; compact per-case state."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import ROLES
+from app.cases.models import WorkflowInstance
+from workflows.bundle import BundleInvalid, load_bundle, read_directory
+
+
+@pytest.fixture
+def files():
+    return read_directory("bpmn")
+
+
+def problems(files):
+    with pytest.raises(BundleInvalid) as err:
+        load_bundle(files, known_roles=ROLES)
+    return [str(p) for p in err.value.problems]
+
+
+def edit(files, name, old, new):
+    text = files[name].decode()
+    assert old in text, old
+    files[name] = text.replace(old, new, 1).encode()
+    return files
+
+
+def test_shipped_bundle_is_valid(files):
+    bundle = load_bundle(files, known_roles=ROLES)
+    assert set(bundle.specs) == {"case_lifecycle", "supervision_escalation"}
+    assert bundle.tasks["sign_for"].role == "handler"
+    assert bundle.tasks["accountability"].role == "supervisor_party"
+    assert all(meta.form in bundle.forms for meta in bundle.tasks.values())
+
+
+def test_same_files_same_hash(files):
+    assert load_bundle(files).content_hash == load_bundle(dict(files)).content_hash
+    edit(files, "rules/deadlines.dmn", "<text>15</text>", "<text>10</text>")
+    assert load_bundle(files).content_hash != load_bundle(read_directory("bpmn")).content_hash
+
+
+def test_user_task_in_unknown_lane(files):
+    edit(files, "case_lifecycle.bpmn", '<bpmn:lane id="handler"', '<bpmn:lane id="janitor"')
+    found = problems(files)
+    assert any("sign_for (签收): lane 'janitor' is not a known role" in p for p in found)
+
+
+def test_missing_form(files):
+    edit(files, "case_lifecycle.bpmn", 'value="verify.schema.json"', 'value="nope.schema.json"')
+    assert any("verify (核实): form 'nope.schema.json' does not exist" in p for p in problems(files))
+
+
+def test_invalid_form_schema(files):
+    files["forms/close.schema.json"] = json.dumps({"type": "object", "properties": {"x": {"type": 12}}}).encode()
+    assert any("close.schema.json: not a valid JSON Schema" in p for p in problems(files))
+
+
+def test_bad_timer_expression(files):
+    edit(files, "case_lifecycle.bpmn", "working_days_after(dispatched_at, 1)", "__import__('os').system('id')")
+    assert any("sign_for_deadline (签收超时): timer expression refused" in p for p in problems(files))
+
+
+def test_bad_gateway_condition(files):
+    edit(files, "case_lifecycle.bpmn", 'decision == "refuse"', 'decision ==')
+    assert any("dispatch_decision" in p or "f_decision_refuse" in p for p in problems(files))
+
+
+def test_missing_called_process(files):
+    del files["supervision_escalation.bpmn"]
+    assert problems(files)
+
+
+def test_malformed_and_hostile_xml(files):
+    files["case_lifecycle.bpmn"] = b"<bpmn:definitions"
+    assert any("malformed XML" in p for p in problems(files))
+    xxe = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p" '
+           b'isExecutable="true"><startEvent id="s" name="&x;"/></process></definitions>')
+    files = read_directory("bpmn")
+    files["evil.bpmn"] = xxe
+    try:
+        bundle = load_bundle(files)
+    except BundleInvalid as err:
+        assert "root:" not in str(err)
+    else:
+        assert "root:" not in json.dumps([getattr(s, "bpmn_name", "") for s in bundle.specs["p"].task_specs.values()])
+
+
+def test_stored_state_is_small_and_has_no_spec(driver, core):
+    numbers = [driver.register() for _ in range(5)]
+    for number in numbers:
+        driver.dispatch(number)
+        driver.sign(number)
+    with core.db.read() as session:
+        states = [inst.state for inst in session.scalars(select(WorkflowInstance))]
+    assert max(len(s) for s in states) <= 4096
+    import zlib
+    text = zlib.decompress(states[0]).decode()
+    assert '"task_specs"' not in text and '"spec"' not in text

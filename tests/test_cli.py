@@ -1,0 +1,96 @@
+"""The `bihuan` console script, run as operators run it: a real subprocess per command."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIHUAN = shutil.which("bihuan", path=str(Path(sys.executable).parent)) or "bihuan"
+
+
+def run(*args, url, expect_ok=True):
+    env = {**os.environ, "BIHUAN_DATABASE_URL": url}
+    proc = subprocess.run([BIHUAN, *args], capture_output=True, text=True, env=env, timeout=120)
+    if expect_ok:
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def complete(url, number, bpmn_id, user, data):
+    tasks = run("task", "list", "--case", number, url=url)
+    task = next(t for t in tasks if t["task"] == bpmn_id)
+    return run("task", "complete", task["id"], "--user", user, "--data", json.dumps(data, ensure_ascii=False), url=url)
+
+
+def test_full_lifecycle_through_the_cli(core, database_url):
+    url = database_url
+    case = run("case", "create", "--channel", "phone", "--type", "投诉", "--text", "夜间施工噪音扰民",
+               "--category", "城市管理", "--address", "和平路8号", "--reporter-name", "李四",
+               "--reporter-phone", "13900001111", "--grid", "G01", "--user", "operator", url=url)
+    number = case["number"]
+    assert case["status"] == "registered" and case["reporter_phone"] == "139****1111"
+
+    mine = run("task", "list", "--user", "dispatcher", url=url)
+    assert [t["task"] for t in mine if t["case"] == number] == ["dispatch"]
+    assert set(mine[0]) == {"id", "case", "task", "name", "role", "department", "due"}
+
+    complete(url, number, "dispatch", "dispatcher", {"decision": "dispatch", "category": "城市管理", "difficulty": "normal"})
+    assert [t["task"] for t in run("task", "list", "--role", "handler", url=url)] == ["sign_for"]
+    assert run("task", "list", "--user", "handler2", url=url) == []  # another department sees nothing
+    complete(url, number, "sign_for", "handler", {"decision": "sign_for"})
+    complete(url, number, "handle", "handler", {"decision": "reply", "reply_text": "已协调停止夜间施工"})
+    complete(url, number, "verify", "dispatcher", {"verify_passed": True})
+    complete(url, number, "follow_up", "dispatcher", {"satisfaction": "satisfied"})
+    case = complete(url, number, "close", "dispatcher", {})
+    assert case["status"] == "closed"
+
+    shown = run("case", "show", number, url=url)
+    assert shown["closed_at"] and shown["satisfaction"] == "satisfied"
+    assert [h["action"] for h in shown["history"]].count("complete") == 6
+    assert shown["supervision"] == [] and shown["tasks"] == []
+    assert run("timers", "due", url=url) == []
+    assert run("timers", "fire", url=url) == {"fired": 0}
+    assert run("calendar", "add-override", "2027-01-01", "holiday", "--note", "元旦", url=url)["kind"] == "holiday"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["case", "create", "--channel", "fax", "--type", "投诉", "--text", "x"], "unknown channel"),
+    (["case", "create", "--channel", "phone", "--type", "闲聊", "--text", "x"], "unknown type"),
+    (["case", "create", "--channel", "phone", "--type", "投诉", "--text", "x", "--user", "ghost"], "unknown user"),
+    (["case", "show", "HD-19990101-0001"], "unknown case"),
+    (["task", "complete", "no-such-task", "--user", "dispatcher"], "not found"),
+    (["task", "complete", "x", "--user", "dispatcher", "--data", "{oops"], "not valid JSON"),
+    (["task", "list", "--user", "ghost"], "unknown user"),
+    (["calendar", "add-override", "2027-02-30", "holiday"], "invalid date"),
+])
+def test_user_errors_are_one_line_without_traceback(core, database_url, args, message):
+    assert message in run(*args, url=database_url, expect_ok=False)
+
+
+def test_schema_and_role_errors(core, database_url):
+    number = run("case", "create", "--channel", "grid", "--type", "求助", "--text", "独居老人求助", url=database_url)["number"]
+    task = run("task", "list", "--case", number, url=database_url)[0]
+    line = run("task", "complete", task["id"], "--user", "dispatcher", "--data", '{"decision": "nope"}',
+               url=database_url, expect_ok=False)
+    assert "decision" in line
+    line = run("task", "complete", task["id"], "--user", "handler", "--data", "{}", url=database_url, expect_ok=False)
+    assert "lacks the role 'dispatcher'" in line
+    assert run("case", "show", number, url=database_url)["status"] == "registered"
+
+
+def test_unmigrated_database_is_a_clear_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    line = run("case", "show", "HD-20261126-0001", url=url, expect_ok=False)
+    assert "bihuan db upgrade" in line
+    assert run("db", "upgrade", url=url)["revision"]
+    assert "unknown case" in run("case", "show", "HD-20261126-0001", url=url, expect_ok=False)
