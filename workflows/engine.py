@@ -20,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import sandbox
 from .bundle import Bundle
 from .state import StateCodec
+from .workflow import CaseWorkflow
 from .workdays import CalendarGap, WorkingCalendar, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
@@ -72,6 +73,17 @@ class SupervisionRun:
     replied: bool
 
 
+def _tasks_in(wf: BpmnWorkflow, state: int):
+    """Tasks in ``state`` across the workflow and its live subprocesses, in creation order.
+
+    Scanning the task maps is much cheaper than SpiffWorkflow's tree iterator, which
+    also walks every predicted branch."""
+    for workflow in [wf, *(sp for sp in wf.subprocesses.values() if not sp.completed)]:
+        for task in workflow.tasks.values():
+            if task.state & state:
+                yield task
+
+
 def _root_cause(exc: BaseException) -> BaseException:
     seen = set()
     while id(exc) not in seen:
@@ -105,7 +117,7 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------
     def start(self, bundle: Bundle, process_id: str, data: dict[str, Any]) -> BpmnWorkflow:
         spec = bundle.specs[process_id]
-        wf = BpmnWorkflow(spec, bundle.subprocess_specs, script_engine=self.script_engine)
+        wf = CaseWorkflow(spec, bundle.subprocess_specs, script_engine=self.script_engine)
         wf.get_tasks(state=TaskState.READY)[0].set_data(**data)
         self._run(wf)
         return wf
@@ -137,7 +149,9 @@ class Engine:
     # -- inspection ----------------------------------------------------------------
     def ready_tasks(self, bundle: Bundle, wf: BpmnWorkflow) -> list[ReadyTask]:
         result = []
-        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+        for task in _tasks_in(wf, TaskState.READY):
+            if not task.task_spec.manual:
+                continue
             bpmn_id = task.task_spec.bpmn_id
             meta = bundle.tasks.get(bpmn_id)
             result.append(ReadyTask(
@@ -198,7 +212,7 @@ class Engine:
             if sub.spec.name != SUPERVISION_PROCESS:
                 continue
             data = self._current_data(wf, sub)
-            replied = any(t.task_spec.bpmn_id == "verify_close" for t in sub.get_tasks(state=TaskState.READY))
+            replied = any(t.task_spec.bpmn_id == "verify_close" for t in sub.tasks.values() if t.state == TaskState.READY)
             runs.append(SupervisionRun(
                 key=str(parent_id), completed=bool(sub.completed),
                 tier=int(data.get("supervision_tier") or 0), reason=data.get("escalation_reason"),
@@ -210,8 +224,8 @@ class Engine:
     def _current_data(wf: BpmnWorkflow, sub) -> dict:
         """The data of the most recently changed live task in this run (nested subprocesses included)."""
         workflows = [sub] + [s for s in wf.subprocesses.values() if s.parent_workflow is sub]
-        live = [t for w in workflows for t in w.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-                if "supervision_tier" in t.data]
+        live = [t for w in workflows for t in w.tasks.values()
+                if t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED) and "supervision_tier" in t.data]
         if not live:
             return sub.last_task.data if sub.last_task is not None else {}
         return max(live, key=lambda t: t.last_state_change).data
@@ -244,6 +258,7 @@ class Engine:
         return ready
 
     def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> int:
+        """Run every timer that is due; returns how many were due."""
         now = now or datetime.now(timezone.utc)
         due = [name for name, at in self.waiting_timers(wf) if at <= now]
         if due:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,8 +19,7 @@ def next_case_number(session: Session, at: datetime) -> str:
     # One atomic upsert: concurrent registrations on PostgreSQL serialise on the counter row.
     stmt = insert(CaseCounter).values(day=day, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.day], set_={"last": CaseCounter.last + 1})
-    session.execute(stmt)
-    last = session.scalar(select(CaseCounter.last).where(CaseCounter.day == day))
+    last = session.scalar(stmt.returning(CaseCounter.last))
     return f"HD-{day}-{last:04d}"
 
 

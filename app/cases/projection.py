@@ -1,21 +1,29 @@
 """Copy what the workflow knows into real columns and tables, inside the caller's transaction.
 
 The diagrams own the business data while a case runs (scripts set ``status``,
-``deadline``, ``signed_at`` ...). After every engine action this module
-mirrors that data into the case row, rewrites the case's ready tasks, syncs
-its supervision items and the instance's ``next_timer_at``. Queries (worklists,
-KPIs, the timer sweep) then never need to deserialize a workflow.
+``deadline``, ``signed_at`` ...). After every engine action this module mirrors
+that data into the case row, the case's ready tasks, its supervision items and
+the instance's ``next_timer_at``. Queries (worklists, KPIs, the timer sweep)
+then never need to deserialize a workflow.
+
+It works in two steps so that the expensive part needs no database:
+``take_snapshot`` reads everything off a workflow (no I/O), and ``apply``
+writes the difference between the snapshot before the action and the one after
+it. Because rows are only ever written from snapshots in the same transaction
+as the state, the "before" snapshot is exactly what the tables hold, and no
+SELECT is needed to find what changed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.engine import Engine
+from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
 
 from ..supervision.projection import sync_supervision_items
@@ -51,6 +59,32 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "followed_up_at": ("followed_up_at", _instant),
     "closed_at": ("closed_at", _instant),
 }
+
+
+@dataclass
+class Snapshot:
+    """Everything the tables mirror about one workflow, read without touching the database."""
+    ready: dict[str, EngineTask] = field(default_factory=dict)
+    runs: dict[str, SupervisionRun] = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    completed: bool = False
+    next_timer_at: datetime | None = None
+    state: bytes | None = None
+
+
+EMPTY = Snapshot()
+
+
+def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapshot:
+    timers = engine.waiting_timers(wf)
+    return Snapshot(
+        ready={t.id: t for t in engine.ready_tasks(bundle, wf)},
+        runs={r.key: r for r in engine.supervision_runs(wf)},
+        data=lifecycle_data(wf),
+        completed=bool(wf.completed),
+        next_timer_at=None if wf.completed else engine.next_timer_at(timers),
+        state=engine.dump(wf) if with_state else None,
+    )
 
 
 def lifecycle_data(wf) -> dict:
@@ -93,39 +127,43 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def sync_ready_tasks(session: Session, engine: Engine, bundle, case: Case, wf, now: datetime) -> None:
-    existing = {rt.id: rt for rt in session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id))}
-    current = engine.ready_tasks(bundle, wf)
-    for task in current:
-        row = existing.pop(task.id, None)
-        if row is None:
-            row = ReadyTask(id=task.id, case_id=case.id, created_at=now, assignee=None)
-            session.add(row)
-        row.bpmn_id = task.bpmn_id
-        row.name = task.name
-        row.role = task.role
-        row.form = task.form
+def _row_values(task: EngineTask, department: str | None) -> dict:
+    return {
+        "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role, "form": task.form,
         # Handler work belongs to the case's department; every other role works across departments.
-        row.department = case.department if task.role == "handler" else None
-        row.supervision_tier = int(task.data.get("supervision_tier") or 0) if task.supervision_key else 0
-        row.due_at = task.due or (_instant(task.data.get("tier_due")) if task.supervision_key else None)
-    for row in existing.values():
-        session.delete(row)
+        "department": department if task.role == "handler" else None,
+        "supervision_tier": int(task.data.get("supervision_tier") or 0) if task.supervision_key else 0,
+        "due_at": task.due or (_instant(task.data.get("tier_due")) if task.supervision_key else None),
+    }
 
 
-def project_all(session: Session, engine: Engine, bundle, case: Case, inst: WorkflowInstance, wf,
-                now: datetime) -> dict[str, list]:
-    """Everything that must change together with the workflow state, in one call."""
-    inst.state = engine.dump(wf)
-    inst.completed = bool(wf.completed)
-    timers = engine.waiting_timers(wf)
-    inst.next_timer_at = None if wf.completed else engine.next_timer_at(timers)
+def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snapshot,
+                     department_before: str | None, now: datetime) -> None:
+    gone = [task_id for task_id in before.ready if task_id not in after.ready]
+    if gone:
+        session.execute(delete(ReadyTask).where(ReadyTask.id.in_(gone)))
+    for task_id, task in after.ready.items():
+        values = _row_values(task, case.department)
+        if task_id not in before.ready:
+            session.add(ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=None, **values))
+        elif values != _row_values(before.ready[task_id], department_before):
+            session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
+
+
+def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot, after: Snapshot,
+          now: datetime) -> dict[str, list]:
+    """Write the state and everything that mirrors it; returns the case column changes."""
+    inst.state = after.state
+    inst.completed = after.completed
+    inst.next_timer_at = after.next_timer_at
     inst.updated_at = now
-    changes = project_case(case, lifecycle_data(wf))
-    session.flush()  # the case's department must be current before ready tasks copy it
-    sync_ready_tasks(session, engine, bundle, case, wf, now)
-    tier_before = case.supervision_tier
-    case.supervision_tier = sync_supervision_items(session, engine, case, wf, now)
-    if case.supervision_tier != tier_before:
-        changes["supervision_tier"] = [tier_before, case.supervision_tier]
+    department_before = case.department
+    changes = project_case(case, after.data)
+    # One flush at commit: nothing here needs to read back what it wrote.
+    with session.no_autoflush:
+        sync_ready_tasks(session, case, before, after, department_before, now)
+        tier = sync_supervision_items(session, case, before.runs, after.runs, now)
+    if tier != case.supervision_tier:
+        changes["supervision_tier"] = [case.supervision_tier, tier]
+        case.supervision_tier = tier
     return changes

@@ -18,8 +18,8 @@ from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
 from ..supervision.projection import record_tier_action
 from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
 from .numbers import next_case_number
-from .projection import project_all
-from .views import case_detail
+from .projection import EMPTY, apply, take_snapshot
+from .views import case_detail, task_view
 
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
@@ -61,7 +61,9 @@ class CaseService:
     def register(self, *, channel: str, type: str, text: str, category: str | None = None,
                  address: str | None = None, reporter_name: str | None = None, reporter_phone: str | None = None,
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
-                 source: str = "cli") -> dict:
+                 source: str = "cli", detail: bool = True) -> dict:
+        """Register (受理) a request. Returns the case as ``show`` does, or with ``detail=False``
+        just its number, status and ready tasks (what a caller needs to go on)."""
         channel = (channel or "").strip()
         if channel not in CHANNELS:
             raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}")
@@ -100,30 +102,34 @@ class CaseService:
             inst = WorkflowInstance(case_id=case.id, process_version_id=version.id, process_id=LIFECYCLE_PROCESS,
                                     state=b"", updated_at=now)
             session.add(inst)
-            changes = project_all(session, self.core.engine, bundle, case, inst, wf, now)
+            changes = apply(session, case, inst, EMPTY, take_snapshot(self.core.engine, bundle, wf), now)
             audit(session, actor=actor, action="register", case=case, source=source,
                   changes={"channel": channel, "type": kind, "category": case.category, **changes}, at=now)
             session.flush()
-            return case_detail(session, case)
+            return case_detail(session, case) if detail else self._brief(session, case)
 
     # -- tasks ---------------------------------------------------------------------------
-    def complete_task(self, task_id: str, *, user: str, data, source: str = "cli") -> dict:
+    def complete_task(self, task_id: str, *, user: str, data, source: str = "cli", detail: bool = True) -> dict:
+        """Complete a ready user task with form data, as ``user``; one transaction."""
         if not isinstance(data, dict):
             raise Invalid("task data must be a JSON object")
         now = utcnow()
         try:
             with self.core.db.unit_of_work() as session:
-                ready = session.get(ReadyTask, str(task_id))
-                if ready is None:
+                row = session.execute(
+                    select(ReadyTask, Case, WorkflowInstance).join(Case, Case.id == ReadyTask.case_id)
+                    .join(WorkflowInstance, WorkflowInstance.case_id == Case.id)
+                    .where(ReadyTask.id == str(task_id))).first()
+                if row is None:
                     self._raise_not_ready(session, str(task_id))
+                ready, case, inst = row
                 person = find_user(session, user)
                 require_role(person, ready.role, ready.department)
                 if ready.assignee and ready.assignee != person.username:
                     raise Conflict(f"task '{task_id}' is claimed by '{ready.assignee}'")
-                case = session.get(Case, ready.case_id)
-                inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case.id)).one()
                 bundle = self.core.bundles.get(session, inst.process_version_id)
                 wf = self.core.engine.restore(bundle, inst.process_id, inst.state)
+                before = take_snapshot(self.core.engine, bundle, wf, with_state=False)
                 try:
                     done = self.core.engine.complete(bundle, wf, ready.id, data)
                 except TaskNotReady as exc:
@@ -137,17 +143,22 @@ class CaseService:
                     record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
                                        {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
                                         "at": now.isoformat(timespec="seconds"), "data": data})
-                changes = project_all(session, self.core.engine, bundle, case, inst, wf, now)
-                self._check_references(session, case)
+                changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
+                self._check_references(session, case, changes)
                 audit(session, actor=person.username, action="complete", case=case, source=source,
                       task=task_snapshot, changes={"data": data, "columns": changes}, at=now)
                 session.flush()
-                return case_detail(session, case)
+                return case_detail(session, case) if detail else self._brief(session, case)
         except StaleDataError:
             raise Conflict(f"task '{task_id}' was changed by someone else at the same time; reload and retry") from None
         except ScriptIncident as exc:
             record_incident(self.core, self._case_id_of(task_id), str(exc), source, getattr(exc, "task_id", None))
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
+
+    @staticmethod
+    def _brief(session: Session, case: Case) -> dict:
+        tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
+        return {"number": case.number, "status": case.status, "tasks": [task_view(t, case.number) for t in tasks]}
 
     @staticmethod
     def _raise_not_ready(session: Session, task_id: str) -> None:
@@ -159,12 +170,12 @@ class CaseService:
         raise NotFound(f"task '{task_id}' not found or no longer ready")
 
     @staticmethod
-    def _check_references(session: Session, case: Case) -> None:
+    def _check_references(session: Session, case: Case, changes: dict) -> None:
         """Values a form or a table may name must exist; otherwise the whole action is refused."""
-        if case.department and session.scalars(
+        if "department" in changes and case.department and session.scalars(
                 select(Department).where(Department.code == case.department)).first() is None:
             raise Invalid(f"unknown department '{case.department}'", fields=[("department", "unknown department")])
-        if case.merged_into:
+        if "merged_into" in changes and case.merged_into:
             if case.merged_into == case.number or session.scalars(
                     select(Case).where(Case.number == case.merged_into)).first() is None:
                 raise Invalid(f"unknown case '{case.merged_into}' to merge into",
@@ -191,7 +202,6 @@ class CaseService:
             return case_detail(session, case, reveal_reporter)
 
     def list_tasks(self, case: str | None = None, role: str | None = None, user: str | None = None) -> list[dict]:
-        from .views import task_view
         with self.core.db.read() as session:
             query = select(ReadyTask, Case.number).join(Case, Case.id == ReadyTask.case_id)
             if case:

@@ -17,11 +17,12 @@ from workflows.engine import ScriptIncident
 from workflows.workdays import CalendarGap
 
 from .models import Case, WorkflowInstance
-from .projection import project_all
+from .projection import apply, take_snapshot
 from .services import audit, record_incident
 
 log = logging.getLogger(__name__)
 BATCH = 500
+CHUNK = 50
 
 
 def due_timers(core, now: datetime | None = None) -> list[dict]:
@@ -40,50 +41,77 @@ def due_timers(core, now: datetime | None = None) -> list[dict]:
         return result
 
 
-def fire_due(core, now: datetime | None = None) -> int:
-    """Fire everything due at ``now``; returns the number of timers fired."""
+def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1)) -> int:
+    """Fire everything due at ``now``; returns the number of timers fired.
+
+    ``shard=(k, n)`` makes this sweeper handle only instances with ``id % n == k``, so
+    n scheduler processes can share the work without stepping on each other.
+    """
     now = now or datetime.now(timezone.utc)
+    index, count = shard
     fired, seen = 0, set()
     while True:
         with core.db.read() as session:
             query = (select(WorkflowInstance.id).where(WorkflowInstance.next_timer_at <= now)
                      .order_by(WorkflowInstance.next_timer_at).limit(BATCH + len(seen)))
+            if count > 1:
+                query = query.where(WorkflowInstance.id % count == index)
             # Each instance is visited once per sweep; whatever is still due waits for the next one.
             ids = [i for i in session.scalars(query) if i not in seen][:BATCH]
         if not ids:
             return fired
-        for inst_id in ids:
-            seen.add(inst_id)
-            try:
-                fired += _fire_one(core, inst_id, now)
-            except StaleDataError:
-                pass  # another scheduler fired it first
-            except (ScriptIncident, CalendarGap) as exc:
-                _park(core, inst_id, str(exc))
-            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the sweep
-                log.exception("timer sweep failed on instance %s", inst_id)
-                _park(core, inst_id, f"{type(exc).__name__}: {exc}")
+        seen.update(ids)
+        for offset in range(0, len(ids), CHUNK):
+            fired += _fire_chunk(core, ids[offset:offset + CHUNK], now)
 
 
-def _fire_one(core, inst_id: int, now: datetime) -> int:
-    with core.db.unit_of_work() as session:
-        inst = session.get(WorkflowInstance, inst_id)
-        if inst is None or inst.next_timer_at is None or inst.next_timer_at > now:
-            return 0
-        case = session.get(Case, inst.case_id)
-        bundle = core.bundles.get(session, inst.process_version_id)
-        wf = core.engine.restore(bundle, inst.process_id, inst.state)
-        due = [name for name, at in core.engine.waiting_timers(wf) if at <= now]
-        count = core.engine.fire_due_timers(wf, now)
-        changes = project_all(session, core.engine, bundle, case, inst, wf, now)
-        audit(session, actor="scheduler", action="timer", case=case, source="scheduler",
-              changes={"timers": due, "columns": changes}, at=now)
-        return count
+def _fire_chunk(core, ids: list[int], now: datetime) -> int:
+    """Fire one chunk: engine work first, outside any transaction, then one write transaction.
 
-
-def _park(core, inst_id: int, message: str) -> None:
+    Every case of the chunk commits with its state, columns, ready tasks, items and audit row
+    together, in one COMMIT (one fsync on PostgreSQL, one short hold of SQLite's write lock).
+    If any case changed since it was read (its version check fails), the chunk is rolled back
+    and its cases are redone one per transaction, so only the changed case waits for the next
+    sweep.
+    """
     with core.db.read() as session:
-        inst = session.get(WorkflowInstance, inst_id)
-        case_id = inst.case_id if inst else None
-    if case_id is not None:
+        rows = session.execute(select(WorkflowInstance, Case).join(Case, Case.id == WorkflowInstance.case_id)
+                               .where(WorkflowInstance.id.in_(ids))).all()
+        bundles = {inst.process_version_id: core.bundles.get(session, inst.process_version_id) for inst, _ in rows}
+    prepared, failures = [], []
+    for inst, case in rows:
+        if inst.next_timer_at is None or inst.next_timer_at > now:
+            continue
+        bundle = bundles[inst.process_version_id]
+        try:
+            wf = core.engine.restore(bundle, inst.process_id, inst.state)
+            before = take_snapshot(core.engine, bundle, wf, with_state=False)
+            due = [name for name, at in core.engine.waiting_timers(wf) if at <= now]
+            count = core.engine.fire_due_timers(wf, now)
+            after = take_snapshot(core.engine, bundle, wf)
+        except (ScriptIncident, CalendarGap) as exc:
+            failures.append((case.id, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken case must not stop the sweep
+            log.exception("timer sweep failed on case %s", case.number)
+            failures.append((case.id, f"{type(exc).__name__}: {exc}"))
+            continue
+        prepared.append((inst, case, before, after, due, count))
+    for case_id, message in failures:
         record_incident(core, case_id, message, "scheduler", block_timers=True)
+    if not prepared:
+        return 0
+    prepared_ids = [inst.id for inst, *_ in prepared]  # rollback expires the objects; keep the ids
+    try:
+        with core.db.unit_of_work() as session:
+            with session.no_autoflush:
+                for inst, case, before, after, due, count in prepared:
+                    session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
+                    changes = apply(session, case, inst, before, after, now)
+                    audit(session, actor="scheduler", action="timer", case=case, source="scheduler",
+                          changes={"timers": due, "columns": changes}, at=now)
+        return sum(item[-1] for item in prepared)
+    except StaleDataError:
+        if len(prepared) == 1:
+            return 0  # changed meanwhile (another scheduler, or a user); still due, retried next sweep
+        return sum(_fire_chunk(core, [inst_id], now) for inst_id in prepared_ids)

@@ -1,56 +1,54 @@
 """Keep supervision items in step with the escalation runs inside a case's workflow.
 
 Each call of ``supervision_escalation`` is a run, keyed by the call activity's
-task id. Every tier the run reaches becomes one item; an item is escalated when
-the run moves up, marked replied when the department answers, and closed when
-the center completes 核实销号 and the run ends.
+task id. Every tier the run reaches becomes one item; lower tiers are marked
+escalated when the run moves up, open items are marked replied when the
+department answers, and all of the run's items are closed when the center
+completes 核实销号 and the run ends.
+
+Items change only through ``sync_supervision_items``, from the runs before and
+after an action, so the transitions are computed without reading the items.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from workflows.engine import Engine
+from workflows.engine import SupervisionRun
 from workflows.workdays import parse_instant
 
 from .models import SupervisionItem
 
-OPEN_STATUSES = ("open", "replied")
 
+def sync_supervision_items(session: Session, case, before: dict[str, SupervisionRun],
+                           after: dict[str, SupervisionRun], now: datetime) -> int:
+    """Write item transitions; return the case's current (highest open) tier, 0 if none."""
+    def items_of(key: str):
+        return update(SupervisionItem).where(SupervisionItem.case_id == case.id, SupervisionItem.run_key == key)
 
-def sync_supervision_items(session: Session, engine: Engine, case, wf, now: datetime) -> int:
-    """Create/advance/close items; return the case's current (highest open) tier, 0 if none."""
-    runs = engine.supervision_runs(wf)
-    if not runs:
-        return 0
-    items: dict[tuple[str, int], SupervisionItem] = {
-        (i.run_key, i.tier): i
-        for i in session.scalars(select(SupervisionItem).where(SupervisionItem.case_id == case.id))
-    }
-    for run in runs:
-        mine = [i for (key, _tier), i in items.items() if key == run.key]
+    current = 0
+    for key, run in after.items():
+        prev = before.get(key)
         if run.completed:
-            for item in mine:
-                if item.status != "closed":
-                    item.status, item.closed_at = "closed", now
+            if prev is None or not prev.completed:
+                session.execute(items_of(key).where(SupervisionItem.status != "closed")
+                                .values(status="closed", closed_at=now))
             continue
-        if run.tier >= 1 and (run.key, run.tier) not in items:
-            item = SupervisionItem(
-                case_id=case.id, run_key=run.key, tier=run.tier, reason=run.reason or "delay",
-                department=case.department, status="open",
+        if run.tier >= 1 and (prev is None or prev.tier != run.tier):
+            if prev is not None and prev.tier:
+                session.execute(items_of(key).where(SupervisionItem.tier < run.tier, SupervisionItem.status == "open")
+                                .values(status="escalated", escalated_at=now))
+            session.add(SupervisionItem(
+                case_id=case.id, run_key=key, tier=run.tier, reason=run.reason or "delay",
+                department=case.department, status="replied" if run.replied else "open",
                 opened_at=parse_instant(run.opened_at) if run.opened_at else now,
-                due_at=parse_instant(run.due) if run.due else None, records=[])
-            session.add(item)
-            items[(run.key, run.tier)] = item
-            mine.append(item)
-        for item in mine:
-            if item.tier < run.tier and item.status == "open":
-                item.status, item.escalated_at = "escalated", now
-            if run.replied and item.status == "open":
-                item.status = "replied"
-    return max((i.tier for i in items.values() if i.status in OPEN_STATUSES), default=0)
+                due_at=parse_instant(run.due) if run.due else None, records=[]))
+        elif run.replied and not (prev and prev.replied):
+            session.execute(items_of(key).where(SupervisionItem.status == "open").values(status="replied"))
+        current = max(current, run.tier)
+    return current
 
 
 def record_tier_action(session: Session, case_id: int, run_key: str, tier: int, entry: dict) -> None:
