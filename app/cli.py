@@ -123,12 +123,20 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
 
 @main.command(help="The timer sweep alone, for deployments with several web workers.")
+@click.option("--shard", default="0/1", show_default=True,
+              help="K/N: handle only instances with id %% N == K; run N schedulers, K = 0..N-1.")
 @user_errors
-def scheduler() -> None:
+def scheduler(shard: str) -> None:
     from .scheduler import build_scheduler
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+        if not 0 <= index < count:
+            raise ValueError
+    except ValueError:
+        raise Invalid(f"invalid --shard '{shard}': use K/N with 0 <= K < N") from None
     core = _core()
-    sched = build_scheduler(core, blocking=True)
-    click.echo("bihuan scheduler running; Ctrl-C to stop", err=True)
+    sched = build_scheduler(core, blocking=True, shard=(index, count))
+    click.echo(f"bihuan scheduler running (shard {index}/{count}); Ctrl-C to stop", err=True)
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

@@ -14,9 +14,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SWEEP_SECONDS = 10.0
 
 
-def sweep(core) -> int:
+def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
     try:
-        fired = fire_due(core)
+        fired = fire_due(core, shard=shard)
     except Exception:  # noqa: BLE001 - a failed sweep must not kill the scheduler; the next one retries
         log.exception("timer sweep failed")
         return 0
@@ -25,11 +25,11 @@ def sweep(core) -> int:
     return fired
 
 
-def build_scheduler(core, blocking: bool, seconds: float | None = None):
+def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
     seconds = seconds or float(os.environ.get("BIHUAN_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS))
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
     # max_instances=1 + coalesce: a slow sweep is never overlapped by the next one in this process.
     # next_run_time=now: timers missed while we were down fire right away (catch-up).
-    scheduler.add_job(sweep, "interval", args=[core], seconds=seconds, id="timer_sweep", max_instances=1,
+    scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
                       coalesce=True, next_run_time=datetime.now(timezone.utc), replace_existing=True)
     return scheduler

@@ -252,8 +252,7 @@ class Engine:
             raise TaskNotReady(f"task {task_id} is not ready (already completed or not found)")
         ready = next(t for t in self.ready_tasks(bundle, wf) if t.id == str(task.id))
         clean = self.validate_form(bundle, ready.bpmn_id, data)
-        task.task_spec.add_data_from_form(task, clean) if hasattr(task.task_spec, "add_data_from_form") \
-            else task.data.update(clean)
+        task.data.update(clean)
         self._run(wf, task)
         return ready
 

@@ -55,13 +55,24 @@ def _inplacevar(op: str, x: Any, y: Any) -> Any:
     return ops[op](x, y)
 
 
+MAX_ITERATIONS = 100_000
+
+
+def _bounded_iter(obj):
+    """Every for-loop and comprehension goes through here: cap the work a script can do."""
+    for count, item in enumerate(default_guarded_getiter(obj)):
+        if count >= MAX_ITERATIONS:
+            raise SandboxViolation(f"a loop ran past {MAX_ITERATIONS} iterations")
+        yield item
+
+
 def _base_globals() -> dict[str, Any]:
     return {
         "__builtins__": _ALLOWED_BUILTINS,
         "__name__": "bpmn_script",
         "_getattr_": safer_getattr,
         "_getitem_": default_guarded_getitem,
-        "_getiter_": default_guarded_getiter,
+        "_getiter_": _bounded_iter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
@@ -84,8 +95,11 @@ def _precheck(source: str, mode: str) -> None:
             raise SandboxViolation(f"Line {node.lineno}: imports are not allowed")
         if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
             raise SandboxViolation(f"Line {node.lineno}: '{node.id}' is not allowed")
-        if isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Global, ast.Nonlocal)):
+        if isinstance(node, (ast.ClassDef, ast.AsyncFunctionDef, ast.Global, ast.Nonlocal, ast.While)):
+            # while-loops cannot be bounded the way for-loops are (see _bounded_iter)
             raise SandboxViolation(f"Line {node.lineno}: {type(node).__name__} is not allowed")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            raise SandboxViolation(f"Line {node.lineno}: '**' is not allowed (use multiplication)")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -217,10 +217,6 @@ class CaseService:
             rows = session.execute(query.order_by(ReadyTask.due_at.is_(None), ReadyTask.due_at, Case.number)).all()
             return [task_view(task, number) for task, number in rows]
 
-    def departments(self) -> list[str]:
-        with self.core.db.read() as session:
-            return list(session.scalars(select(Department.code)))
-
 
 def worklist_filter(person: User):
     """Tasks of the user's roles; handler tasks only for the user's own department."""
