@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import json
 import logging
 import sys
@@ -56,6 +57,15 @@ def _core(check: bool = True):
     return core
 
 
+@contextmanager
+def _opened():
+    core = _core()
+    try:
+        yield core
+    finally:
+        core.close()
+
+
 @click.group(help="Bihuan 闭环: case processing for grassroots governance.")
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -91,11 +101,8 @@ def demo() -> None:
 @user_errors
 def demo_seed() -> None:
     from .seed import seed_demo
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(seed_demo(core))
-    finally:
-        core.close()
 
 
 # -- serving -------------------------------------------------------------------------------
@@ -164,24 +171,18 @@ def case() -> None:
 @click.option("--user")
 @user_errors
 def case_create(channel, type_, text, category, address, reporter_name, reporter_phone, grid, urgent, user) -> None:
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(core.cases.register(channel=channel, type=type_, text=text, category=category, address=address,
                                   reporter_name=reporter_name, reporter_phone=reporter_phone, grid=grid,
                                   urgent=urgent, user=user, source="cli"))
-    finally:
-        core.close()
 
 
 @case.command("show", help="Every column, supervision items and history of a case.")
 @click.argument("number")
 @user_errors
 def case_show(number: str) -> None:
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(core.cases.show(number))
-    finally:
-        core.close()
 
 
 @main.group(help="Ready user tasks.")
@@ -195,12 +196,9 @@ def task() -> None:
 @click.option("--user")
 @user_errors
 def task_list(case_number, role, user) -> None:
-    core = _core()
-    try:
+    with _opened() as core:
         tasks = core.cases.list_tasks(case=case_number, role=role, user=user)
         _emit([{k: t[k] for k in ("id", "case", "task", "name", "role", "department", "due")} for t in tasks])
-    finally:
-        core.close()
 
 
 @task.command("complete")
@@ -213,11 +211,8 @@ def task_complete(task_id, user, data_json) -> None:
         data = json.loads(data_json)
     except json.JSONDecodeError as exc:
         raise Invalid(f"--data is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(core.cases.complete_task(task_id, user=user, data=data, source="cli"))
-    finally:
-        core.close()
 
 
 # -- timers and calendar -------------------------------------------------------------------
@@ -230,22 +225,16 @@ def timers() -> None:
 @user_errors
 def timers_due() -> None:
     from .cases.timers import due_timers
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(due_timers(core))
-    finally:
-        core.close()
 
 
 @timers.command("fire")
 @user_errors
 def timers_fire() -> None:
     from .cases.timers import fire_due
-    core = _core()
-    try:
+    with _opened() as core:
         _emit({"fired": fire_due(core)})
-    finally:
-        core.close()
 
 
 @main.group(help="Working-day calendar.")
@@ -260,11 +249,8 @@ def calendar() -> None:
 @click.option("--user", default="cli")
 @user_errors
 def calendar_add_override(day, kind, note, user) -> None:
-    core = _core()
-    try:
+    with _opened() as core:
         _emit(core.calendar.add_override(day, kind, note, actor=user))
-    finally:
-        core.close()
 
 
 @main.group(help="Process versions.")
@@ -280,13 +266,10 @@ def process_deploy(directory, user) -> None:
     from workflows.bundle import read_directory
 
     from .processes.services import SHIPPED_BUNDLE, deploy
-    core = _core()
-    try:
+    with _opened() as core:
         with core.db.unit_of_work() as session:
             row, created = deploy(session, read_directory(directory or SHIPPED_BUNDLE), actor=user)
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
-    finally:
-        core.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
