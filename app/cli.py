@@ -253,6 +253,31 @@ def calendar_add_override(day, kind, note, user) -> None:
         _emit(core.calendar.add_override(day, kind, note, actor=user))
 
 
+@main.group(help="Incidents: failed scripts or tables on a case.")
+def incident() -> None:
+    pass
+
+
+@incident.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="include resolved incidents")
+@user_errors
+def incident_list(include_resolved: bool) -> None:
+    from .cases.incidents import list_incidents
+    with _opened() as core:
+        _emit(list_incidents(core, include_resolved))
+
+
+@incident.command("resolve")
+@click.argument("incident_id", type=int)
+@click.option("--user", required=True)
+@click.option("--note", default="")
+@user_errors
+def incident_resolve(incident_id: int, user: str, note: str) -> None:
+    from .cases.incidents import resolve_incident
+    with _opened() as core:
+        _emit(resolve_incident(core, incident_id, user, note))
+
+
 @main.group(help="Process versions.")
 def process() -> None:
     pass

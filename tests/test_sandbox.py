@@ -114,3 +114,26 @@ def test_engine_reports_the_failing_element():
     engine = Engine(WorkingCalendar)
     with pytest.raises(ScriptIncident, match="register"):
         engine.start(bundle, "case_lifecycle", {"type": "complaint"})
+
+
+def test_admin_resolves_an_incident_and_the_sweep_retries(driver, core):
+    from app.cases.incidents import list_incidents, resolve_incident
+    from app.errors import Forbidden
+    cst = ZoneInfo("Asia/Shanghai")
+    with time_machine.travel(datetime(2026, 11, 2, 10, 0, tzinfo=cst), tick=False) as clock:
+        deploy_variant(core, "case_lifecycle.bpmn", 'escalation_reason = "sign_overdue"',
+                       "escalation_reason = \"sign_overdue\"\nx = '{0}'.format(1)")
+        number = driver.register()
+        driver.dispatch(number)
+        clock.move_to(datetime(2026, 11, 4, 9, 0, tzinfo=cst))
+        assert driver.fire() == 0
+        [incident] = list_incidents(core)
+        assert incident["case"] == number and incident["source"] == "scheduler"
+        with pytest.raises(Forbidden):
+            resolve_incident(core, incident["id"], "dispatcher")
+        result = resolve_incident(core, incident["id"], "admin", note="known; retry")
+        assert result["next_timer_at"] == "2026-11-03T15:59:59+00:00"  # the timer is armed again
+        assert list_incidents(core) == [] and driver.show(number)["has_incident"] is False
+        # the same broken script fails again on the retry: a new incident, the case still intact
+        assert driver.fire() == 0
+        assert len(list_incidents(core)) == 1 and driver.show(number)["status"] == "dispatched"

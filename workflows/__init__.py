@@ -11,7 +11,7 @@
     engine.complete(bundle, wf, task.id, {"decision": "dispatch", ...})   # form-validated
     state = engine.dump(wf)                             # compact bytes, no spec inside
     wf = engine.restore(bundle, "case_lifecycle", state)
-    engine.next_timer_at(engine.waiting_timers(wf))     # what the sweep index mirrors
+    engine.next_timer_at(wf)                            # what the sweep index mirrors
     engine.fire_due_timers(wf)
 
 Modules: ``bundle`` (load/validate BPMN, DMN, forms), ``engine`` (run), ``sandbox``

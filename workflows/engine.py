@@ -203,8 +203,11 @@ class Engine:
         return timers
 
     @staticmethod
-    def next_timer_at(timers: list[tuple[str, datetime]]) -> datetime | None:
-        return min((due for _, due in timers), default=None)
+    def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
+        """The earliest waiting timer, from SpiffWorkflow's own waiting_events()."""
+        dues = [TimerEventDefinition.get_datetime(event.value) for event in wf.waiting_events()
+                if event.event_type in _TIMER_EVENT_TYPES and isinstance(event.value, str)]
+        return min(dues, default=None)
 
     def supervision_runs(self, wf: BpmnWorkflow) -> list[SupervisionRun]:
         runs = []

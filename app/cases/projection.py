@@ -76,13 +76,12 @@ EMPTY = Snapshot()
 
 
 def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapshot:
-    timers = engine.waiting_timers(wf)
     return Snapshot(
         ready={t.id: t for t in engine.ready_tasks(bundle, wf)},
         runs={r.key: r for r in engine.supervision_runs(wf)},
         data=lifecycle_data(wf),
         completed=bool(wf.completed),
-        next_timer_at=None if wf.completed else engine.next_timer_at(timers),
+        next_timer_at=None if wf.completed else engine.next_timer_at(wf),
         state=engine.dump(wf) if with_state else None,
     )
 
