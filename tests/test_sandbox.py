@@ -77,7 +77,8 @@ def test_runtime_escape_in_a_task_marks_an_incident_and_changes_nothing(driver, 
     assert case["status"] == "registered" and case["department"] is None
     assert driver.ready(number) == ["dispatch"]
     assert case["has_incident"] is True
-    assert len(case["incidents"]) == 1 and "assign" in case["incidents"][0]["message"]
+    assert len(case["incidents"]) == 1 and case["incidents"][0]["task"] == "assign"
+    assert "format" in case["incidents"][0]["message"]
     assert [h["action"] for h in case["history"]] == ["register", "incident"]
 
 
@@ -96,7 +97,7 @@ def test_a_bad_case_does_not_stop_the_sweep(driver, core):
         assert [i["tier"] for i in driver.show(good)["supervision"]] == [1]
         bad_case = driver.show(bad)
         assert bad_case["supervision"] == [] and bad_case["has_incident"] is True
-        assert "escalate_delay" in bad_case["incidents"][0]["message"]
+        assert bad_case["incidents"][0]["task"] == "escalate_delay"
         assert bad_case["incidents"][0]["source"] == "scheduler"
         # parked: the next sweep does not retry (and re-report) it; the case itself is intact
         assert driver.fire() == 0

@@ -44,8 +44,8 @@ class FormInvalid(EngineError):
 class ScriptIncident(EngineError):
     """A script, expression or DMN table failed while the engine ran (sandbox refusal included)."""
 
-    def __init__(self, message: str, task_id: str | None = None):
-        self.task_id = task_id
+    def __init__(self, message: str, bpmn_id: str | None = None):
+        self.bpmn_id = bpmn_id
         super().__init__(message)
 
 
@@ -141,7 +141,7 @@ class Engine:
             failing = getattr(exc, "task", None)
             where = f"{failing.task_spec.bpmn_id}: " if failing is not None else ""
             raise ScriptIncident(f"{where}{type(cause).__name__}: {cause}",
-                                 str(failing.id) if failing is not None else None) from exc
+                                 failing.task_spec.bpmn_id if failing is not None else None) from exc
         # Messages nobody in this instance waits for (e.g. 'department_replied' with no open
         # supervision) are dropped: there is no other instance that could catch them.
         wf.get_events()

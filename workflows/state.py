@@ -14,57 +14,13 @@ import zlib
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
-from SpiffWorkflow.task import Task
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .workflow import CaseWorkflow
 
 FORMAT = "bihuan-state-1"
-
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def _plain(value) -> bool:
-    """JSON-native all the way down (the common case for task data), so no conversion is needed."""
-    kind = type(value)
-    if kind in _PLAIN:
-        return True
-    if kind is dict:
-        return all(type(k) is str and _plain(v) for k, v in value.items())
-    if kind is list:
-        return all(_plain(v) for v in value)
-    return False
-
-
-class _LeanTaskConverter(TaskConverter):
-    """Same output as SpiffWorkflow's TaskConverter, without the generic registry pass when the
-    data is already plain JSON; dumping state is on the path of every action and timer."""
-
-    def to_dict(self, task):
-        parent = task.parent
-        if parent is None:
-            data, delta = task.data, {}
-        else:
-            before, after = parent.data, task.data
-            data = {}
-            delta = {"updates": {k: v for k, v in after.items() if k not in before or before[k] != v},
-                     "deletions": [k for k in before if k not in after]}
-        internal = task.internal_data
-        return {
-            "id": str(task.id),
-            "parent": str(task._parent) if parent is not None else None,
-            "children": [str(child) for child in task._children],
-            "last_state_change": task.last_state_change,
-            "state": task.state,
-            "task_spec": task.task_spec.name,
-            "triggered": task.triggered,
-            "internal_data": internal if _plain(internal) else self.registry.convert(internal),
-            "data": data,
-            "delta": delta,
-        }
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -89,7 +45,6 @@ class StateCodec:
         config = dict(SPIFF_CONFIG)
         config.pop(BpmnWorkflow)
         config[CaseWorkflow] = _SpeclessWorkflowConverter
-        config[Task] = _LeanTaskConverter
         self.registry = BpmnWorkflowSerializer.configure(config)
         self.serializer = BpmnWorkflowSerializer(self.registry)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -152,7 +152,7 @@ class CaseService:
         except StaleDataError:
             raise Conflict(f"task '{task_id}' was changed by someone else at the same time; reload and retry") from None
         except ScriptIncident as exc:
-            record_incident(self.core, self._case_id_of(task_id), str(exc), source, getattr(exc, "task_id", None))
+            record_incident(self.core, self._case_id_of(task_id), str(exc), source, exc.bpmn_id)
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
 
     @staticmethod
@@ -220,7 +220,6 @@ class CaseService:
 
 def worklist_filter(person: User):
     """Tasks of the user's roles; handler tasks only for the user's own department."""
-    from sqlalchemy import and_, or_
     roles = sorted(person.roles - {"handler"})
     clauses = [ReadyTask.role.in_(roles)] if roles else []
     if "handler" in person.roles and person.department:

@@ -90,15 +90,15 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
             count = core.engine.fire_due_timers(wf, now)
             after = take_snapshot(core.engine, bundle, wf)
         except (ScriptIncident, CalendarGap) as exc:
-            failures.append((case.id, str(exc)))
+            failures.append((case.id, str(exc), getattr(exc, "bpmn_id", None)))
             continue
         except Exception as exc:  # noqa: BLE001 - one broken case must not stop the sweep
             log.exception("timer sweep failed on case %s", case.number)
-            failures.append((case.id, f"{type(exc).__name__}: {exc}"))
+            failures.append((case.id, f"{type(exc).__name__}: {exc}", None))
             continue
         prepared.append((inst, case, before, after, due, count))
-    for case_id, message in failures:
-        record_incident(core, case_id, message, "scheduler", block_timers=True)
+    for case_id, message, bpmn_id in failures:
+        record_incident(core, case_id, message, "scheduler", bpmn_id, block_timers=True)
     if not prepared:
         return 0
     prepared_ids = [inst.id for inst, *_ in prepared]  # rollback expires the objects; keep the ids
