@@ -1,7 +1,11 @@
 """Every path of the case lifecycle diagram, through the real service layer and engine."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.conftest import audit_rows
@@ -165,11 +169,12 @@ def test_unreachable_follow_up_still_closes(driver):
 
 
 def test_urgent_case_is_due_the_same_working_day(driver):
-    number = driver.register(urgent=True)
-    case = driver.dispatch(number)
+    with time_machine.travel(datetime(2026, 11, 4, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        number = driver.register(urgent=True)
+        case = driver.dispatch(number)
     assert case["urgent"] is True
-    # deadlines.dmn: 紧急 -> 0 working days, i.e. the end of the (working) day of dispatch
-    assert case["deadline"][:10] >= case["dispatched_at"][:10]
+    # deadlines.dmn: 紧急 -> 0 working days, i.e. the end of the day of dispatch (Shanghai)
+    assert case["deadline"] == "2026-11-04T15:59:59+00:00"
 
 
 def test_user_without_the_role_is_refused(driver):

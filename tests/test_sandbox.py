@@ -56,9 +56,8 @@ def test_plain_scripts_still_work():
 
 @pytest.mark.parametrize("script", [s for s in ESCAPES if s not in RUNTIME_ONLY])
 def test_deploy_refuses_escapes_naming_the_element(core, script):
-    from app.processes.services import deploy
+    from app.processes.services import SHIPPED_BUNDLE, deploy
     from workflows.bundle import read_directory
-    from app.processes.services import SHIPPED_BUNDLE
     files = read_directory(SHIPPED_BUNDLE)
     files["case_lifecycle.bpmn"] = files["case_lifecycle.bpmn"].decode().replace(
         'status = "refused"', script.replace("<", "&lt;"), 1).encode()

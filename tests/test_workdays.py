@@ -6,7 +6,7 @@ Calendar facts relied on (printed from chinesecalendar 1.11 before asserting):
   2026-10-08/09 working; 2026-10-10 (Sat) 调休 make-up working day; 10-11 (Sun) rest.
   2026-12-17..31: ordinary weekdays working; 2027 is not covered by the library.
 """
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 

@@ -105,11 +105,6 @@ def _lane_roles(tree) -> dict[str, str]:
     return roles
 
 
-def _iter_specs(parser, process_ids: Iterable[str]):
-    for pid in process_ids:
-        yield pid, parser.get_spec(pid)
-
-
 def load_bundle(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None) -> Bundle:
     """Parse and check every file; raise BundleInvalid listing all problems found."""
     files = dict(files)
@@ -154,8 +149,8 @@ def load_bundle(files: Mapping[str, bytes], known_roles: Iterable[str] | None = 
 
     try:
         process_ids = parser.get_process_ids()
-        for pid, spec in _iter_specs(parser, process_ids):
-            bundle.specs[pid] = spec
+        for pid in process_ids:
+            bundle.specs[pid] = parser.get_spec(pid)
         for pid in process_ids:
             bundle.subprocess_specs.update(parser.get_subprocess_specs(pid))
         for pid, spec in bundle.specs.items():

@@ -21,7 +21,7 @@ from . import sandbox
 from .bundle import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import CalendarGap, WorkingCalendar, parse_instant
+from .workdays import CalendarGap, WorkingCalendar
 
 SUPERVISION_PROCESS = "supervision_escalation"
 _TIMER_EVENT_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
@@ -148,20 +148,34 @@ class Engine:
 
     # -- inspection ----------------------------------------------------------------
     def ready_tasks(self, bundle: Bundle, wf: BpmnWorkflow) -> list[ReadyTask]:
-        result = []
-        for task in _tasks_in(wf, TaskState.READY):
-            if not task.task_spec.manual:
-                continue
-            bpmn_id = task.task_spec.bpmn_id
-            meta = bundle.tasks.get(bpmn_id)
-            result.append(ReadyTask(
-                id=str(task.id), bpmn_id=bpmn_id,
-                name=(meta.name if meta else None) or task.task_spec.bpmn_name or bpmn_id,
-                role=meta.role if meta else None, form=meta.form if meta else None,
-                supervision_key=self._supervision_key(task), due=self._attached_timer_due(task),
-                data=task.data,
-            ))
-        return result
+        return [self._describe(bundle, task) for task in _tasks_in(wf, TaskState.READY) if task.task_spec.manual]
+
+    def _describe(self, bundle: Bundle, task) -> ReadyTask:
+        bpmn_id = task.task_spec.bpmn_id
+        meta = bundle.tasks.get(bpmn_id)
+        return ReadyTask(
+            id=str(task.id), bpmn_id=bpmn_id,
+            name=(meta.name if meta else None) or task.task_spec.bpmn_name or bpmn_id,
+            role=meta.role if meta else None, form=meta.form if meta else None,
+            supervision_key=self._supervision_key(task), due=self._attached_timer_due(task),
+            data=task.data,
+        )
+
+    @staticmethod
+    def main_path_data(wf: BpmnWorkflow) -> dict:
+        """The main path's current data: the newest ready user task of the top workflow.
+
+        Escalation branches (call activities, timers) carry a copy of the data from the
+        moment they split off, so they only count when no user task is ready.
+        """
+        if wf.completed:
+            return wf.data
+        live = [t for t in wf.tasks.values()
+                if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)]
+        if not live:
+            return wf.data
+        user_tasks = [t for t in live if t.task_spec.manual and t.state == TaskState.READY]
+        return max(user_tasks or live, key=lambda t: t.last_state_change).data
 
     @staticmethod
     def _attached_timer_due(task) -> datetime | None:
@@ -190,24 +204,21 @@ class Engine:
         return None
 
     def waiting_timers(self, wf: BpmnWorkflow) -> list[tuple[str, datetime]]:
-        """(timer element id, due instant) for every timer this instance waits on."""
+        """(timer element id, due instant) for every timer this instance waits on.
+
+        The same source as ``waiting_events()``, kept per task so the element id is known."""
         timers = []
         for task in wf.event_manager.tasks.values():
             definition = task.task_spec.event_definition
-            if not isinstance(definition, TimerEventDefinition):
-                continue
-            details = definition.details(task)
-            if details.event_type in _TIMER_EVENT_TYPES and details.value:
-                timers.append((task.task_spec.bpmn_id, TimerEventDefinition.get_datetime(details.value)
-                               if isinstance(details.value, str) else parse_instant(details.value)))
+            due = _timer_due(definition.details(task)) if isinstance(definition, TimerEventDefinition) else None
+            if due is not None:
+                timers.append((task.task_spec.bpmn_id, due))
         return timers
 
     @staticmethod
     def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
         """The earliest waiting timer, from SpiffWorkflow's own waiting_events()."""
-        dues = [TimerEventDefinition.get_datetime(event.value) for event in wf.waiting_events()
-                if event.event_type in _TIMER_EVENT_TYPES and isinstance(event.value, str)]
-        return min(dues, default=None)
+        return min(filter(None, map(_timer_due, wf.waiting_events())), default=None)
 
     def supervision_runs(self, wf: BpmnWorkflow) -> list[SupervisionRun]:
         runs = []
@@ -253,14 +264,14 @@ class Engine:
             task = None
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotReady(f"task {task_id} is not ready (already completed or not found)")
-        ready = next(t for t in self.ready_tasks(bundle, wf) if t.id == str(task.id))
+        ready = self._describe(bundle, task)
         clean = self.validate_form(bundle, ready.bpmn_id, data)
         task.data.update(clean)
         self._run(wf, task)
         return ready
 
-    def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> int:
-        """Run every timer that is due; returns how many were due."""
+    def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> list[str]:
+        """Run every timer that is due; returns the element ids of those that were due."""
         now = now or datetime.now(timezone.utc)
         due = [name for name, at in self.waiting_timers(wf) if at <= now]
         if due:
@@ -269,7 +280,14 @@ class Engine:
             except (SpiffWorkflowException, sandbox.SandboxViolation, CalendarGap) as exc:
                 raise ScriptIncident(f"{type(_root_cause(exc)).__name__}: {_root_cause(exc)}") from exc
             self._run(wf)
-        return len(due)
+        return due
+
+
+def _timer_due(event) -> datetime | None:
+    """When a pending event (``PendingBpmnEvent``) is due, if it is a timer with a known time."""
+    if event.event_type in _TIMER_EVENT_TYPES and isinstance(event.value, str):
+        return TimerEventDefinition.get_datetime(event.value)
+    return None
 
 
 def _field_of(error: jsonschema.ValidationError) -> str:

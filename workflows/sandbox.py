@@ -29,17 +29,11 @@ class SandboxViolation(Exception):
     """A script or expression tried something the sandbox does not allow."""
 
 
-_ALLOWED_BUILTINS = dict(safe_builtins)
-_ALLOWED_BUILTINS.update(limited_builtins)
-for _name in ("math", "random", "string", "whrandom", "set", "frozenset", "reorder", "same_type", "test"):
-    _ALLOWED_BUILTINS.pop(_name, None)
-_ALLOWED_BUILTINS.update({
-    name: utility_builtins[name] for name in ("set", "frozenset") if name in utility_builtins
-})
-_ALLOWED_BUILTINS.update({"dict": dict, "list": list, "enumerate": enumerate, "min": min, "max": max,
-                          "sum": sum, "any": any, "all": all, "sorted": sorted, "reversed": reversed})
-# RestrictedPython's safe_builtins still carries __build_class__-free helpers; make sure the
-# classic escape hatches are absent even if a future release adds them.
+_ALLOWED_BUILTINS = {**safe_builtins, **limited_builtins,
+                     "set": utility_builtins["set"], "frozenset": utility_builtins["frozenset"],
+                     "dict": dict, "list": list, "enumerate": enumerate, "min": min, "max": max,
+                     "sum": sum, "any": any, "all": all, "sorted": sorted, "reversed": reversed}
+# Make sure the classic escape hatches are absent even if a future RestrictedPython adds them.
 for _name in ("__import__", "open", "getattr", "setattr", "delattr", "type", "eval", "exec",
               "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "memoryview"):
     _ALLOWED_BUILTINS.pop(_name, None)

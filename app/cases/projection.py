@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
 from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
@@ -79,27 +78,11 @@ def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapsh
     return Snapshot(
         ready={t.id: t for t in engine.ready_tasks(bundle, wf)},
         runs={r.key: r for r in engine.supervision_runs(wf)},
-        data=lifecycle_data(wf),
+        data=engine.main_path_data(wf),
         completed=bool(wf.completed),
         next_timer_at=None if wf.completed else engine.next_timer_at(wf),
         state=engine.dump(wf) if with_state else None,
     )
-
-
-def lifecycle_data(wf) -> dict:
-    """The main path's current data: the newest ready user task of the top workflow.
-
-    Escalation branches (call activities, timers) carry a copy of the data from the
-    moment they split off, so they only count when no user task is ready.
-    """
-    if wf.completed:
-        return wf.data
-    live = [t for t in wf.tasks.values()
-            if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)]
-    if not live:
-        return wf.data
-    user_tasks = [t for t in live if t.task_spec.manual and t.state == TaskState.READY]
-    return max(user_tasks or live, key=lambda t: t.last_state_change).data
 
 
 def project_case(case: Case, data: dict) -> dict[str, list]:

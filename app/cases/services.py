@@ -114,6 +114,7 @@ class CaseService:
         if not isinstance(data, dict):
             raise Invalid("task data must be a JSON object")
         now = utcnow()
+        case_id = None
         try:
             with self.core.db.unit_of_work() as session:
                 row = session.execute(
@@ -123,6 +124,7 @@ class CaseService:
                 if row is None:
                     self._raise_not_ready(session, str(task_id))
                 ready, case, inst = row
+                case_id = case.id
                 person = find_user(session, user)
                 require_role(person, ready.role, ready.department)
                 if ready.assignee and ready.assignee != person.username:
@@ -138,7 +140,6 @@ class CaseService:
                     raise Invalid(str(exc), fields=exc.errors) from None
                 except CalendarGap as exc:
                     raise Invalid(str(exc)) from None
-                task_snapshot = ReadyTask(id=ready.id, bpmn_id=ready.bpmn_id, name=ready.name)
                 if done.supervision_key:
                     record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
                                        {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
@@ -146,13 +147,13 @@ class CaseService:
                 changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
                 self._check_references(session, case, changes)
                 audit(session, actor=person.username, action="complete", case=case, source=source,
-                      task=task_snapshot, changes={"data": data, "columns": changes}, at=now)
+                      task=ready, changes={"data": data, "columns": changes}, at=now)
                 session.flush()
                 return case_detail(session, case) if detail else self._brief(session, case)
         except StaleDataError:
             raise Conflict(f"task '{task_id}' was changed by someone else at the same time; reload and retry") from None
         except ScriptIncident as exc:
-            record_incident(self.core, self._case_id_of(task_id), str(exc), source, exc.bpmn_id)
+            record_incident(self.core, case_id, str(exc), source, exc.bpmn_id)
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
 
     @staticmethod
@@ -180,10 +181,6 @@ class CaseService:
                     select(Case).where(Case.number == case.merged_into)).first() is None:
                 raise Invalid(f"unknown case '{case.merged_into}' to merge into",
                               fields=[("duplicate_of", "unknown case")])
-
-    def _case_id_of(self, task_id: str) -> int:
-        with self.core.db.read() as session:
-            return session.get(ReadyTask, str(task_id)).case_id
 
     def _actor(self, session: Session, username: str | None, roles: tuple[str, ...]) -> str:
         if username is None:

@@ -86,8 +86,7 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
         try:
             wf = core.engine.restore(bundle, inst.process_id, inst.state)
             before = take_snapshot(core.engine, bundle, wf, with_state=False)
-            due = [name for name, at in core.engine.waiting_timers(wf) if at <= now]
-            count = core.engine.fire_due_timers(wf, now)
+            due = core.engine.fire_due_timers(wf, now)
             after = take_snapshot(core.engine, bundle, wf)
         except (ScriptIncident, CalendarGap) as exc:
             failures.append((case.id, str(exc), getattr(exc, "bpmn_id", None)))
@@ -96,7 +95,7 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
             log.exception("timer sweep failed on case %s", case.number)
             failures.append((case.id, f"{type(exc).__name__}: {exc}", None))
             continue
-        prepared.append((inst, case, before, after, due, count))
+        prepared.append((inst, case, before, after, due))
     for case_id, message, bpmn_id in failures:
         record_incident(core, case_id, message, "scheduler", bpmn_id, block_timers=True)
     if not prepared:
@@ -105,12 +104,12 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
     try:
         with core.db.unit_of_work() as session:
             with session.no_autoflush:
-                for inst, case, before, after, due, count in prepared:
+                for inst, case, before, after, due in prepared:
                     session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
                     changes = apply(session, case, inst, before, after, now)
                     audit(session, actor="scheduler", action="timer", case=case, source="scheduler",
                           changes={"timers": due, "columns": changes}, at=now)
-        return sum(item[-1] for item in prepared)
+        return sum(len(due) for *_, due in prepared)
     except StaleDataError:
         if len(prepared) == 1:
             return 0  # changed meanwhile (another scheduler, or a user); still due, retried next sweep
