@@ -1,10 +1,14 @@
-# The two commands of the README: `make run` and `make test`. Both set up .venv first and are idempotent.
+# The two commands of the README: `make run` and `make test`. Both set up .venv, the browser
+# libraries (npm, copied into app/static/vendor) and the compiled message catalogs first; all idempotent.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENDOR := app/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup bench clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,18 +16,36 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Prebuilt distribution bundles, served from our own origin (no CDN).
+$(VENDOR_STAMP): package.json package-lock.json
+	test -d node_modules/bpmn-js || npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/echarts $(VENDOR)/htmx
+	cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
+	cp -r node_modules/dmn-js/dist $(VENDOR)/dmn-js
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	touch $(VENDOR_STAMP)
 
-run: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+setup: $(STAMP) $(VENDOR_STAMP) $(CATALOGS)
+
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot app
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+
+run: setup
 	$(BIN)/bihuan db upgrade
 	$(BIN)/bihuan demo seed
 	$(BIN)/bihuan serve --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: setup
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/worklist.py
 
 clean:
-	rm -rf $(VENV) instance build *.egg-info
+	rm -rf $(VENV) instance build *.egg-info $(VENDOR) node_modules

@@ -5,19 +5,47 @@
 """
 from __future__ import annotations
 
-from flask import Flask
+import importlib
+
+from flask import Flask, redirect, url_for
+
+# Domain blueprints, each in its own folder; a module that is not there yet is skipped.
+BLUEPRINTS = ("auth.views", "intake.views", "tasks.views", "cases.web", "supervision.views",
+              "reports.views", "designer.views", "admin.views", "api.health")
 
 
 def create_app(config: dict | None = None, core=None) -> Flask:
-    from .api.health import bp as health_bp
     from .core import Core
+    from .web import init_web
+    from .web.nav import home_endpoint
 
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(SECRET_KEY="dev-only-change-me", SESSION_COOKIE_HTTPONLY=True,
-                            SESSION_COOKIE_SAMESITE="Lax")
+    app.config.from_mapping(
+        SECRET_KEY="dev-only-change-me",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=60 * 1024 * 1024,  # uploads beyond this are refused before any parsing
+    )
+    # BIHUAN_SECRET_KEY, BIHUAN_SESSION_COOKIE_SECURE=true and friends come from the environment.
     app.config.from_prefixed_env("BIHUAN")
     if config:
         app.config.update(config)
     app.extensions["bihuan"] = core or Core(app.config.get("DATABASE_URL"))
-    app.register_blueprint(health_bp)
+    init_web(app)
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"{__name__}.{name.split('.')[0]}"):
+                continue
+            raise
+        app.register_blueprint(module.bp)
+
+    @app.get("/")
+    def index():
+        from flask_login import current_user
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for(home_endpoint(current_user)))
+
     return app

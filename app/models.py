@@ -1,8 +1,8 @@
 """Imports every model so that metadata (and Alembic) sees all tables."""
-from .auth.models import User, UserRole  # noqa: F401
+from .auth.models import LoginAttempt, User, UserRole  # noqa: F401
 from .calendar.models import CalendarOverride  # noqa: F401
 from .cases.models import AuditEntry, Case, CaseCounter, Incident, ReadyTask, WorkflowInstance  # noqa: F401
 from .db import Base  # noqa: F401
 from .org.models import Department, Grid  # noqa: F401
-from .processes.models import ProcessVersion  # noqa: F401
+from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401

@@ -151,3 +151,33 @@ def deploy_variant(core: Core, file: str, old: str, new: str) -> int:
         row, created = deploy(session, files, actor="test")
         assert created
         return row.version
+
+
+# -- the web app ---------------------------------------------------------------------------------
+@pytest.fixture
+def app(core):
+    from app import create_app
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}, core=core)
+
+
+class WebClient:
+    """Flask's test client, logged in as one demo user; every request is a real request."""
+
+    def __init__(self, app, username: str | None):
+        self.client = app.test_client()
+        self.username = username
+        if username:
+            response = self.client.post("/login", data={"username": username, "password": "bihuan123"})
+            assert response.status_code == 302, f"login as {username} failed: {response.status_code}"
+
+    def get(self, url, **kw):
+        return self.client.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        return self.client.post(url, data=data, **kw)
+
+
+@pytest.fixture
+def login(app):
+    """``login('dispatcher')`` gives a client with that user's session; ``login(None)`` an anonymous one."""
+    return lambda username: WebClient(app, username)

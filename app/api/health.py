@@ -15,7 +15,6 @@ from ..processes.services import latest_version
 bp = Blueprint("health", __name__)
 
 
-@bp.get("/")
 @bp.get("/health")
 def health():
     core = current_app.extensions["bihuan"]

@@ -43,3 +43,12 @@ class UserRole(Base):
     __tablename__ = "user_roles"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class LoginAttempt(Base):
+    """Failed logins, kept in the database so that throttling holds across several web workers."""
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -7,7 +7,7 @@ from ..auth.services import find_user
 from ..errors import Forbidden, Invalid, NotFound
 from .models import Case, Incident, WorkflowInstance
 from .services import audit, utcnow
-from .views import iso
+from .presenters import iso
 
 
 def list_incidents(core, include_resolved: bool = False) -> list[dict]:

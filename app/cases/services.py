@@ -19,7 +19,7 @@ from ..supervision.projection import record_tier_action
 from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
 from .numbers import next_case_number
 from .projection import EMPTY, apply, take_snapshot
-from .views import case_detail, task_view
+from .presenters import case_detail, task_view
 
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")

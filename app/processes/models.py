@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
@@ -18,3 +18,19 @@ class ProcessVersion(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(50), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ProcessDraft(Base):
+    """The one working copy designers edit before deploying it as the next version.
+
+    ``revision`` grows with every save; a save names the revision it was based on, so two
+    designers saving at once cannot silently overwrite each other (the second one conflicts).
+    """
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"), nullable=True)
+    files: Mapped[dict] = mapped_column(JSON)  # relative path -> text, the whole bundle
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(50), default="")

@@ -1,0 +1,41 @@
+"""The navigation bar: each entry shows only to the roles it serves and only once its blueprint exists."""
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+TASK_ROLES = ("dispatcher", "handler", "supervisor_center", "supervisor_discipline", "supervisor_party")
+SUPERVISORS = ("supervisor_center", "supervisor_discipline", "supervisor_party")
+
+# (endpoint, label, roles that see it; None = every logged-in user)
+NAV = (
+    ("tasks.worklist", _l("我的待办"), TASK_ROLES),
+    ("intake.register", _l("受理登记"), ("operator", "dispatcher", "admin")),
+    ("intake.patrol", _l("网格上报"), ("grid_worker",)),
+    ("cases.search", _l("案件查询"), None),
+    ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
+    ("reports.index", _l("统计报表"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("designer.library", _l("流程管理"), ("designer",)),
+    ("admin.users", _l("系统管理"), ("admin",)),
+)
+
+
+def nav_items() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for endpoint, label, roles in NAV:
+        if endpoint not in current_app.view_functions:
+            continue
+        if roles is None or current_user.has(*roles):
+            items.append({"endpoint": endpoint, "label": label, "url": url_for(endpoint)})
+    return items
+
+
+def home_endpoint(user) -> str:
+    """Where a user lands after login: the first page of the bar that is theirs."""
+    for endpoint, _label, roles in NAV:
+        if endpoint in current_app.view_functions and (roles is None or user.has(*roles)):
+            return endpoint
+    return "health.health"

@@ -1,0 +1,72 @@
+"""Browser tests: the real app served on a free port, driven by Playwright in Debian's Chromium.
+
+Never downloads a browser: Chromium comes from ``apt-get install chromium`` (CI's .ci/run does it).
+Screenshots go to tests/browser/screenshots/ (ignored by git) for people to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("BIHUAN_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_server(core):
+    """The app with CSRF on, as in production, served from a thread on 127.0.0.1."""
+    from app import create_app
+    app = create_app({"SECRET_KEY": "browser-test", "TESTING": False}, core=core)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """``page = new_page('dispatcher')``: a fresh browser context, logged in through the login form."""
+    contexts = []
+
+    def open_page(username: str | None = None, viewport=(1366, 900)):
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
+        context.set_default_timeout(15000)
+        contexts.append(context)
+        page = context.new_page()
+        if username:
+            page.goto(f"{live_server}/login")
+            page.fill("#username", username)
+            page.fill("#password", "bihuan123")
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            assert "/login" not in page.url, f"login as {username} failed"
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
