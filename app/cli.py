@@ -97,12 +97,16 @@ def demo() -> None:
     pass
 
 
-@demo.command("seed", help="Departments, grids and one user per role (idempotent).")
+@demo.command("seed", help="Departments, grids, one user per role and a few demo cases (idempotent).")
+@click.option("--no-cases", is_flag=True, help="Only departments, grids and users.")
 @user_errors
-def demo_seed() -> None:
+def demo_seed(no_cases: bool) -> None:
+    from .demo_cases import seed_demo_cases
     from .seed import seed_demo
     with _opened() as core:
-        _emit(seed_demo(core))
+        result = seed_demo(core)
+        result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
+        _emit(result)
 
 
 # -- serving -------------------------------------------------------------------------------
