@@ -32,18 +32,47 @@ def find_user(session: Session, username: str) -> User:
     return user
 
 
-def create_user(session: Session, username: str, password: str, roles: list[str], display_name: str = "",
-                department: str | None = None, grid: str | None = None) -> User:
+def _check_roles(roles, department: str | None) -> None:
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         raise Invalid(f"unknown role(s): {', '.join(unknown)}")
     if "handler" in roles and not department:
         raise Invalid("a handler must belong to a department")
+
+
+def create_user(session: Session, username: str, password: str, roles: list[str], display_name: str = "",
+                department: str | None = None, grid: str | None = None) -> User:
+    _check_roles(roles, department)
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
                 department=department, grid=grid, active=True, created_at=datetime.now(timezone.utc))
     user.role_rows = [UserRole(role=r) for r in roles]
     session.add(user)
     return user
+
+
+def update_user(user: User, *, roles: list[str], display_name: str, department: str | None,
+                grid: str | None) -> dict:
+    """Replace roles, name, department and grid; returns {field: [old, new]} for what changed."""
+    _check_roles(roles, department)
+    before = {"roles": sorted(user.roles), "display_name": user.display_name, "department": user.department,
+              "grid": user.grid}
+    if set(roles) != user.roles:
+        keep = [row for row in user.role_rows if row.role in roles]
+        user.role_rows = keep + [UserRole(role=r) for r in sorted(set(roles) - user.roles)]
+    user.display_name = display_name or user.username
+    user.department, user.grid = department or None, grid or None
+    after = {"roles": sorted(user.roles), "display_name": user.display_name, "department": user.department,
+             "grid": user.grid}
+    return {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivated users keep their history (audit, cases) but can no longer log in or act."""
+    user.active = bool(active)
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
 
 
 def require_role(user: User, role: str | None, department: str | None = None) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,27 +40,70 @@ class CalendarService:
         with self._lock:
             self._cached = None
 
+    @contextmanager
+    def changing(self) -> Iterator[Session]:
+        """A unit of work that edits overrides (plus whatever the caller writes, e.g. its audit row);
+        the cache is dropped only once it has committed, so no reader caches a rolled-back change."""
+        with self._db.unit_of_work() as session:
+            yield session
+        self.invalidate()
+
     def add_override(self, day: str | date, kind: str, note: str = "", actor: str = "") -> dict:
         """Add or replace one override in its own transaction; the next deadline computed sees it."""
-        with self._db.unit_of_work() as session:
-            result = self._upsert(session, day, kind, note, actor)
-        self.invalidate()
-        return result
+        with self.changing() as session:
+            return upsert_override(session, day, kind, note, actor)
 
-    def _upsert(self, session: Session, day: str | date, kind: str, note: str, actor: str) -> dict:
-        if isinstance(day, str):
-            try:
-                day = date.fromisoformat(day)
-            except ValueError:
-                raise Invalid(f"invalid date '{day}': use YYYY-MM-DD") from None
-        if kind not in ("workday", "holiday"):
-            raise Invalid(f"invalid kind '{kind}': use 'workday' or 'holiday'")
-        row = session.get(CalendarOverride, day)
-        if row is None:
-            row = CalendarOverride(day=day)
-            session.add(row)
-        row.workday = kind == "workday"
-        row.note = note or ""
-        row.updated_at = datetime.now(timezone.utc)
-        row.updated_by = actor
-        return {"date": day.isoformat(), "kind": kind, "note": row.note}
+    def remove_override(self, day: str | date) -> dict | None:
+        """Drop one override in its own transaction; None when there was none for that day."""
+        with self.changing() as session:
+            return delete_override(session, day)
+
+    def list_overrides(self, since: date | None = None) -> list[dict]:
+        with self._db.read() as session:
+            return list_overrides(session, since)
+
+
+def _parse_day(day: str | date) -> date:
+    if isinstance(day, str):
+        try:
+            return date.fromisoformat(day)
+        except ValueError:
+            raise Invalid(f"invalid date '{day}': use YYYY-MM-DD") from None
+    return day
+
+
+def _as_dict(row: CalendarOverride) -> dict:
+    return {"date": row.day.isoformat(), "kind": "workday" if row.workday else "holiday", "note": row.note,
+            "updated_at": row.updated_at, "updated_by": row.updated_by}
+
+
+def upsert_override(session: Session, day: str | date, kind: str, note: str = "", actor: str = "") -> dict:
+    """Within the caller's transaction; use ``CalendarService.changing()`` so the cache follows."""
+    day = _parse_day(day)
+    if kind not in ("workday", "holiday"):
+        raise Invalid(f"invalid kind '{kind}': use 'workday' or 'holiday'")
+    row = session.get(CalendarOverride, day)
+    if row is None:
+        row = CalendarOverride(day=day)
+        session.add(row)
+    row.workday = kind == "workday"
+    row.note = note or ""
+    row.updated_at = datetime.now(timezone.utc)
+    row.updated_by = actor
+    return {"date": day.isoformat(), "kind": kind, "note": row.note}
+
+
+def delete_override(session: Session, day: str | date) -> dict | None:
+    row = session.get(CalendarOverride, _parse_day(day))
+    if row is None:
+        return None
+    removed = _as_dict(row)
+    session.delete(row)
+    return removed
+
+
+def list_overrides(session: Session, since: date | None = None) -> list[dict]:
+    query = select(CalendarOverride).order_by(CalendarOverride.day)
+    if since is not None:
+        query = query.where(CalendarOverride.day >= since)
+    return [_as_dict(row) for row in session.scalars(query)]

@@ -1,0 +1,1 @@
+"""System administration pages: users, departments, calendar overrides."""

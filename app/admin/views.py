@@ -1,0 +1,193 @@
+"""Admin pages (role admin only): users, departments, working-day calendar overrides.
+
+Thin: read the form, call app.admin.services, and on a validation error render the same form
+again with what was typed (never the password) and a message next to each bad field.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from workflows.workdays import SHANGHAI
+
+from ..errors import Invalid
+from ..web.access import roles_required
+from . import services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+PROFILE_FIELDS = ("display_name", "department", "grid")
+
+
+def _core():
+    return current_app.extensions["bihuan"]
+
+
+def _text(name: str, limit: int = 500) -> str:
+    # Truncated so an oversized post fails validation instead of reaching the database.
+    return (request.form.get(name) or "")[:limit]
+
+
+def _profile_form() -> dict:
+    return {**{name: _text(name).strip() for name in PROFILE_FIELDS}, "roles": request.form.getlist("roles")}
+
+
+def _errors(exc: Invalid) -> dict:
+    errors: dict[str, str] = {}
+    for field, message in exc.fields:
+        errors.setdefault(field, message)
+    return errors or {"_form": str(exc)}
+
+
+def _today():
+    return datetime.now(SHANGHAI).date()
+
+
+@bp.get("/")
+@roles_required("admin")
+def index():
+    return redirect(url_for("admin.users"))
+
+
+# -- users -----------------------------------------------------------------------------------
+@bp.get("/users")
+@roles_required("admin")
+def users():
+    return render_template("admin/users.html", **services.list_users(_core()))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def user_new():
+    form = {"username": "", "display_name": "", "department": "", "grid": "", "roles": []}
+    errors, status = {}, 200
+    if request.method == "POST":
+        form = {**_profile_form(), "username": _text("username", 100).strip()}
+        try:
+            created = services.create_user(_core(), current_user.username, **form,
+                                           password=_text("password", 1000),
+                                           password_confirm=_text("password_confirm", 1000))
+        except Invalid as exc:
+            errors, status = _errors(exc), 400
+        else:
+            flash(_("已创建用户 %(name)s。", name=created["username"]), "success")
+            return redirect(url_for("admin.users"))
+    with _core().db.read() as session:
+        options = services.choices(session)
+    return render_template("admin/user_new.html", form=form, errors=errors, **options), status
+
+
+def _edit_page(user_id: int, form: dict | None = None, errors: dict | None = None, status: int = 200):
+    data = services.get_user(_core(), user_id)
+    return render_template("admin/user_edit.html", form=form or data["user"], errors=errors or {},
+                           self_edit=data["user"]["username"] == current_user.username, **data), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_edit(user_id: int):
+    if request.method == "GET":
+        return _edit_page(user_id)
+    form = _profile_form()
+    try:
+        result = services.edit_user(_core(), current_user.username, user_id, **form)
+    except Invalid as exc:
+        return _edit_page(user_id, form, _errors(exc), 400)
+    flash(_("已保存 %(name)s 的资料。", name=result["username"]) if result["changes"] else _("没有改动。"),
+          "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/active")
+@roles_required("admin")
+def user_active(user_id: int):
+    active = request.form.get("active") == "1"
+    try:
+        result = services.set_user_active(_core(), current_user.username, user_id, active)
+    except Invalid as exc:
+        return _edit_page(user_id, errors={"active": str(exc)}, status=400)
+    if active:
+        flash(_("已启用 %(name)s。", name=result["username"]), "success")
+    else:
+        flash(_("已停用 %(name)s，释放了 %(n)d 件已领取的待办。", name=result["username"], n=result["released"]),
+              "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required("admin")
+def user_password(user_id: int):
+    try:
+        result = services.reset_password(_core(), current_user.username, user_id, _text("password", 1000),
+                                         _text("password_confirm", 1000))
+    except Invalid as exc:
+        return _edit_page(user_id, errors=_errors(exc), status=400)
+    flash(_("已重置 %(name)s 的密码。", name=result["username"]), "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
+# -- departments -----------------------------------------------------------------------------
+@bp.route("/departments", methods=["GET", "POST"])
+@roles_required("admin")
+def departments():
+    form, errors, status = {"code": "", "name": ""}, {}, 200
+    if request.method == "POST":
+        form = {"code": _text("code", 100).strip(), "name": _text("name", 200).strip()}
+        try:
+            services.add_department(_core(), current_user.username, **form)
+        except Invalid as exc:
+            errors, status = _errors(exc), 400
+        else:
+            flash(_("已新增部门 %(name)s。", name=form["name"]), "success")
+            return redirect(url_for("admin.departments"))
+    return render_template("admin/departments.html", departments=services.list_departments(_core()),
+                           form=form, errors=errors, rename={}), status
+
+
+@bp.post("/departments/<code>/rename")
+@roles_required("admin")
+def department_rename(code: str):
+    name = _text("name", 200).strip()
+    try:
+        services.rename_department(_core(), current_user.username, code, name)
+    except Invalid as exc:
+        rename = {"code": code, "name": name, "error": _errors(exc).get("name", str(exc))}
+        return render_template("admin/departments.html", departments=services.list_departments(_core()),
+                               form={"code": "", "name": ""}, errors={}, rename=rename), 400
+    flash(_("已更名为 %(name)s。", name=name), "success")
+    return redirect(url_for("admin.departments"))
+
+
+# -- calendar overrides ----------------------------------------------------------------------
+def _calendar_page(form: dict, errors: dict, status: int = 200):
+    show_all = request.args.get("all") == "1"
+    overrides = services.list_calendar(_core(), show_all, _today())
+    return render_template("admin/calendar.html", overrides=overrides, show_all=show_all, form=form,
+                           errors=errors), status
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@roles_required("admin")
+def calendar():
+    form = {"day": "", "kind": "holiday", "note": ""}
+    if request.method == "GET":
+        return _calendar_page(form, {})
+    form = {"day": _text("day", 40).strip(), "kind": _text("kind", 20), "note": _text("note", 400).strip()}
+    try:
+        result = services.add_calendar_override(_core(), current_user.username, **form)
+    except Invalid as exc:
+        return _calendar_page(form, _errors(exc), 400)
+    flash(_("已设置 %(day)s 为%(kind)s。", day=result["date"],
+            kind=_("工作日") if result["kind"] == "workday" else _("休息日")), "success")
+    return redirect(url_for("admin.calendar"))
+
+
+@bp.post("/calendar/<day>/remove")
+@roles_required("admin")
+def calendar_remove(day: str):
+    removed = services.remove_calendar_override(_core(), current_user.username, day)
+    flash(_("已删除 %(day)s 的调整，恢复法定安排。", day=removed["date"]), "success")
+    return redirect(url_for("admin.calendar"))
