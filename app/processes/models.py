@@ -34,3 +34,7 @@ class ProcessDraft(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[str] = mapped_column(String(50), default="")
+
+    # Every UPDATE is "WHERE revision = <read value>" and bumps it: two saves racing in parallel
+    # transactions cannot both win (the loser gets StaleDataError, reported as a conflict).
+    __mapper_args__ = {"version_id_col": revision}

@@ -1,0 +1,549 @@
+"""Every check a bundle must pass before it can run, reported all at once and never raised.
+
+``validate_files`` is what the designer sees: each ``Problem`` names the file, the element id and
+its name, and says what is wrong. ``bundle.load_bundle`` runs the same analysis and raises
+``BundleInvalid`` with the errors, so what validates is exactly what deploys and runs.
+
+Checks: the XML is safe and well-formed (no DOCTYPE or entities) with a BPMN/DMN ``definitions``
+root; SpiffWorkflow parses every process and table; every user task sits in a lane whose id is a
+known role and names an existing, valid JSON Schema form; scripts and gateway conditions compile
+in the sandbox; timer expressions evaluate in the sandbox against sample data and yield a date-time
+(timeDate), a duration (timeDuration) or a cycle (timeCycle); called processes exist; DMN input
+expressions, input cells and output cells compile the way the DMN engine will run them; the
+required lifecycle process exists and is executable.
+
+Input is untrusted: third-party parsers can fail in any way on foreign files, so their calls are
+wrapped broadly and turned into problems. Nothing runs outside the sandbox, and timer expressions
+are only evaluated when they are simple enough that evaluation is bounded.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, Mapping
+
+import jsonschema
+from lxml import etree
+
+from . import sandbox
+
+BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_MODELS = frozenset({
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "https://www.omg.org/spec/DMN/20211108/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+})
+BPMN_NS = {"bpmn": BPMN_MODEL}
+FORM_PROPERTY = "formJsonSchemaFilename"
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+# Timers are checked against this moment: a Monday, 09:00 in Shanghai.
+SAMPLE_INSTANT = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+SAMPLE_ISO = SAMPLE_INSTANT.isoformat(timespec="seconds")
+_DATETIME_NAMES = re.compile(r"(^|_)(at|due|deadline|time|date|start|end|until)$")
+_NUMBER_NAMES = re.compile(r"(^|_)(days|count|hours|n)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a bundle. ``severity`` 'error' blocks a deploy, 'warning' does not."""
+    file: str
+    element_id: str
+    element_name: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.element_id}" + (f" ({self.element_name})" if self.element_name else "")
+        return f"{self.file}: {where}: {self.message}" if where else f"{self.file}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "element_id": self.element_id, "element_name": self.element_name,
+                "message": self.message, "severity": self.severity}
+
+
+def safe_xml_parser() -> etree.XMLParser:
+    # Diagrams come from designers' uploads: no DTDs, no entities, no network.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_comments=True)
+
+
+# -- safe reading ---------------------------------------------------------------------------------
+class Unreadable(Exception):
+    """A file cannot be read at all; the message says why, for a person."""
+
+
+def parse_xml(content: bytes):
+    """Parse untrusted XML: refuse DOCTYPE (entities, external DTDs) before and after parsing."""
+    if has_doctype(content):
+        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed (they can read server files or "
+                         "expand without bound); remove the <!DOCTYPE ...> block")
+    try:
+        root = etree.fromstring(content, safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise Unreadable(f"malformed XML: {exc}") from None
+    except ValueError as exc:  # e.g. a str with an encoding declaration
+        raise Unreadable(f"malformed XML: {exc}") from None
+    if root is None:
+        raise Unreadable("malformed XML: empty document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed")
+    return root
+
+
+_PROLOG_SKIP = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+
+
+def has_doctype(content: bytes) -> bool:
+    """True when a DOCTYPE (or a stray ENTITY declaration) appears before the root element."""
+    data = content[:1_000_000]
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        if data.startswith(bom):
+            data = data[len(bom):]
+    if b"\x00" in data[:200]:  # UTF-16: look at the ASCII bytes only
+        data = data.replace(b"\x00", b"")
+    pos = 0
+    while True:
+        match = _PROLOG_SKIP.match(data, pos)
+        if not match or match.end() == pos:
+            break
+        pos = match.end()
+    head = data[pos:pos + 9].upper()
+    return head.startswith(b"<!DOCTYPE") or head.startswith(b"<!ENTITY")
+
+
+def json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of JSON text without parsing it (stops counting past ``limit``)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_form(content: bytes) -> dict:
+    """A form file as a checked JSON Schema object, or Unreadable saying why."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(schema, dict):
+        raise Unreadable("not a valid JSON Schema: a form must be a JSON object")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise Unreadable(f"not a valid JSON Schema: {str(exc).splitlines()[0]}") from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise Unreadable(f"not a valid JSON Schema: {type(exc).__name__}") from None
+    return schema
+
+
+def kind_of(path: str) -> str:
+    if path.endswith(".dmn"):
+        return "dmn"
+    if path.endswith(".json"):
+        return "form"
+    return "bpmn"
+
+
+def model_title(path: str, kind: str, content: bytes) -> str:
+    """A human title for a file: the process name, the decision name or the form title."""
+    try:
+        if kind == "form":
+            title = parse_form(content).get("title")
+            return title if isinstance(title, str) and title else path
+        root = parse_xml(content)
+        local = "process" if kind == "bpmn" else "decision"
+        fallback = ""
+        for el in root.iter():
+            if isinstance(el.tag, str) and etree.QName(el).localname == local:
+                if kind == "bpmn" and el.get("isExecutable", "true") != "true":
+                    fallback = fallback or el.get("name") or el.get("id") or ""
+                    continue
+                return el.get("name") or el.get("id") or path
+        return fallback or root.get("name") or path
+    except (Unreadable, Exception):  # noqa: BLE001 - a title is cosmetic; never fail on it
+        return path
+
+
+# -- the analysis -----------------------------------------------------------------------------------
+@dataclass
+class _Context:
+    problems: list[Problem] = field(default_factory=list)
+    names: dict[tuple[str, str], str] = field(default_factory=dict)   # (file, id) -> name
+    any_names: dict[str, str] = field(default_factory=dict)           # id -> name, any file
+    roles: dict[str, str] = field(default_factory=dict)               # flow node id -> lane id
+    process_files: dict[str, str] = field(default_factory=dict)       # process id -> file
+    non_executable: set[str] = field(default_factory=set)
+    top_level: list[str] = field(default_factory=list)
+
+    def add(self, file, element_id, message, name=None, severity="error"):
+        if name is None:
+            name = self.names.get((file, element_id)) or self.any_names.get(element_id, "")
+        self.problems.append(Problem(file or "", element_id or "", name or "", message, severity))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def validate_files(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None,
+                   required_process: str | None = None) -> list[Problem]:
+    """All problems of a bundle (errors and warnings); never raises for bad input."""
+    _bundle, problems = analyze(files, known_roles, required_process)
+    return problems
+
+
+def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None,
+            required_process: str | None = None):
+    """Parse and check a bundle; returns (Bundle or None when it cannot be built, problems)."""
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+    from .bundle import Bundle, hash_files
+
+    files = {str(k): (v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in dict(files).items()}
+    bundle = Bundle(files=files, content_hash=hash_files(files))
+    ctx = _Context()
+    parser = SpiffBpmnParser()
+    known = set(known_roles) if known_roles is not None else None
+    dmn_trees: dict[str, object] = {}
+
+    for name, content in sorted(files.items()):
+        if len(content) > MAX_FILE_BYTES:
+            ctx.add(name, "", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
+            continue
+        kind = kind_of(name)
+        if kind == "form":
+            try:
+                bundle.forms[name.split("/")[-1]] = parse_form(content)
+            except Unreadable as exc:
+                ctx.add(name, "", str(exc))
+            continue
+        try:
+            root = parse_xml(content)
+        except Unreadable as exc:
+            ctx.add(name, "", str(exc))
+            continue
+        qname = etree.QName(root)
+        expected = {BPMN_MODEL} if kind == "bpmn" else DMN_MODELS
+        if qname.localname != "definitions" or qname.namespace not in expected:
+            what = "BPMN 2.0" if kind == "bpmn" else "DMN"
+            ctx.add(name, "", f"not a {what} file: the root element is <{qname.localname}>"
+                              f"{' in ' + qname.namespace if qname.namespace else ' without namespace'}, "
+                              f"expected {what} <definitions>")
+            continue
+        _index_names(ctx, name, root)
+        try:
+            if kind == "dmn":
+                parser.add_dmn_xml(root, filename=name)
+                dmn_trees[name] = root
+            else:
+                _index_processes(ctx, name, root)
+                parser.add_bpmn_xml(root, filename=name)
+        except Exception as exc:  # noqa: BLE001 - foreign files can break the parser in any way
+            ctx.add(name, getattr(exc, "id", "") or "", f"cannot parse: {_first_line(exc)}",
+                    name=getattr(exc, "name", None) or None)
+
+    for name, root in dmn_trees.items():
+        _check_dmn(ctx, parser, name, root)
+
+    _build_specs(ctx, parser, bundle)
+    for spec_name, spec in list(bundle.subprocess_specs.items()):
+        _check_spec(ctx, spec, bundle, known)
+
+    if required_process is not None:
+        if required_process in ctx.non_executable:
+            ctx.add(ctx.process_files.get(required_process, ""), required_process,
+                    f"the lifecycle process '{required_process}' is not executable (isExecutable=\"false\")")
+        elif required_process not in ctx.process_files:
+            ctx.add("", required_process, f"the lifecycle process '{required_process}' is missing")
+    built = bundle if not any(p.severity == "error" for p in ctx.problems) else None
+    return built, ctx.problems
+
+
+def _index_names(ctx: _Context, file: str, root) -> None:
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("id"):
+            label = el.get("name") or el.get("label") or ""
+            ctx.names[(file, el.get("id"))] = label
+            ctx.any_names.setdefault(el.get("id"), label)
+
+
+def _index_processes(ctx: _Context, file: str, root) -> None:
+    for process in root.iterfind(".//bpmn:process", BPMN_NS):
+        pid = process.get("id") or ""
+        ctx.process_files.setdefault(pid, file)
+        if process.get("isExecutable", "true") != "true":
+            ctx.non_executable.add(pid)
+        else:
+            ctx.top_level.append(pid)
+    for lane in root.iterfind(".//bpmn:lane", BPMN_NS):
+        for ref in lane.iterfind("bpmn:flowNodeRef", BPMN_NS):
+            if ref.text:
+                ctx.roles[ref.text.strip()] = lane.get("id")
+
+
+def _build_specs(ctx: _Context, parser, bundle) -> None:
+    from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+
+    for pid in sorted(ctx.non_executable):
+        ctx.add(ctx.process_files.get(pid, ""), pid,
+                "process is not executable (isExecutable=\"false\"): it is kept but never runs",
+                severity="warning")
+    for pid in ctx.top_level:
+        try:
+            bundle.specs[pid] = parser.get_spec(pid)
+        except Exception as exc:  # noqa: BLE001
+            ctx.add(getattr(exc, "file_name", "") or ctx.process_files.get(pid, ""),
+                    getattr(exc, "id", "") or pid, f"cannot build process: {_first_line(exc)}",
+                    name=getattr(exc, "name", None) or None)
+    # Call activities and embedded subprocesses, found the way SpiffWorkflow resolves them.
+    pending = list(bundle.specs.items())
+    while pending:
+        name, spec = pending.pop()
+        bundle.subprocess_specs.setdefault(name, spec)
+        for ts in spec.task_specs.values():
+            called = getattr(ts, "spec", None) if isinstance(ts, SubWorkflowTask) else None
+            if not called or called in bundle.subprocess_specs or called in ctx.non_executable:
+                continue
+            try:
+                sub = parser.get_spec(called, required=False)
+            except Exception as exc:  # noqa: BLE001
+                ctx.add(getattr(exc, "file_name", "") or getattr(spec, "file", ""), getattr(exc, "id", "") or called,
+                        f"cannot build process: {_first_line(exc)}")
+                continue
+            if sub is not None:
+                bundle.subprocess_specs[called] = sub
+                pending.append((called, sub))
+
+
+def _check_spec(ctx: _Context, spec, bundle, known_roles) -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+    from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+    from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+    from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+
+    from .bundle import TaskMeta
+
+    file = getattr(spec, "file", "") or ""
+    for ts in spec.task_specs.values():
+        bpmn_id = getattr(ts, "bpmn_id", None)
+        if bpmn_id is None:
+            continue
+        label = getattr(ts, "bpmn_name", None) or ctx.names.get((file, bpmn_id)) or ctx.any_names.get(bpmn_id, "")
+
+        def add(msg, severity="error"):
+            ctx.add(file, bpmn_id, msg, name=label, severity=severity)
+
+        if isinstance(ts, UserTask):
+            role = ctx.roles.get(bpmn_id)
+            form = ((getattr(ts, "extensions", None) or {}).get("properties") or {}).get(FORM_PROPERTY)
+            if role is None:
+                add("user task is not in a lane (the lane id names the role)")
+            elif known_roles is not None and role not in known_roles:
+                add(f"lane '{role}' is not a known role ({', '.join(sorted(known_roles))})")
+            if form is None:
+                add(f"user task has no form ({FORM_PROPERTY})")
+            elif form not in bundle.forms:
+                add(f"form '{form}' does not exist" if f"forms/{form}" not in bundle.files
+                    else f"form '{form}' is not a valid JSON Schema")
+            bundle.tasks[bpmn_id] = TaskMeta(bpmn_id, label, role, form)
+        if isinstance(ts, ScriptTask):
+            _compile(add, ts.script or "", "exec", "script")
+        for attr, what in (("prescript", "pre-script"), ("postscript", "post-script")):
+            code = getattr(ts, attr, None)
+            if code:
+                _compile(add, code, "exec", what)
+        cond_specs = getattr(ts, "cond_task_specs", None)
+        if cond_specs is not None and type(ts).__name__.endswith("Gateway"):
+            if not getattr(ts, "default_task_spec", None) and not cond_specs:
+                add("exclusive gateway has neither a default flow nor conditions")
+            for condition, target in cond_specs:
+                expression = getattr(condition, "args", [None])[0] if condition is not None else None
+                if isinstance(expression, str):
+                    _compile(add, expression, "eval", f"condition towards '{target}'")
+        if isinstance(ts, CatchingEvent) and isinstance(getattr(ts, "event_definition", None), TimerEventDefinition):
+            _check_timer(add, ts.event_definition)
+        if isinstance(ts, CallActivity):
+            if ts.spec in ctx.non_executable:
+                add(f"called process '{ts.spec}' is not executable")
+            elif ts.spec not in bundle.subprocess_specs:
+                add(f"called process '{ts.spec}' does not exist")
+
+
+def _compile(add, source: str, mode: str, what: str) -> bool:
+    try:
+        sandbox.check(source.strip() if mode == "eval" else source, mode)
+        return True
+    except sandbox.SandboxViolation as exc:
+        add(f"{what} refused by the sandbox: {exc}")
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # e.g. NUL bytes, absurd nesting
+        add(f"{what} cannot be compiled: {_first_line(exc)}")
+    return False
+
+
+# -- timers --------------------------------------------------------------------------------------
+_SIMPLE_NODES = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Call, ast.keyword, ast.BinOp, ast.Add,
+                 ast.Sub, ast.UnaryOp, ast.USub, ast.UAdd, ast.Not, ast.Compare, ast.BoolOp, ast.And, ast.Or,
+                 ast.IfExp, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot,
+                 ast.JoinedStr, ast.FormattedValue)
+
+
+def _sample_functions():
+    from .workdays import WorkingCalendar
+    calendar = WorkingCalendar()
+    return {"now": lambda: SAMPLE_ISO,
+            "working_days_after": lambda start, n: calendar.working_days_after(start, n).isoformat(timespec="seconds")}
+
+
+def _check_timer(add, definition) -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                                   DurationTimerEventDefinition,
+                                                                   TimerEventDefinition)
+    expression = (definition.expression or "").strip()
+    if not expression:
+        add("timer has no expression")
+        return
+    if not _compile(add, expression, "eval", "timer expression"):
+        return
+    tree = ast.parse(expression, mode="eval")
+    if not all(isinstance(node, _SIMPLE_NODES) for node in ast.walk(tree)) or any(
+            isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and abs(n.value) > 100_000
+            for n in ast.walk(tree)):
+        add("timer expression is too complex to check with sample data; keep it to names, calls and "
+            "constants (e.g. working_days_after(dispatched_at, 1))", severity="warning")
+        return
+    functions = _sample_functions()
+    sample: dict = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in functions and node.id not in ("True", "False", "None"):
+            if _DATETIME_NAMES.search(node.id):
+                sample[node.id] = SAMPLE_ISO
+            elif _NUMBER_NAMES.search(node.id):
+                sample[node.id] = 1
+            else:
+                add(f"timer expression uses '{node.id}', which has no sample value: it was not evaluated "
+                    "(name date-times *_at/*_due/deadline, numbers *_days/*_count)", severity="warning")
+                return
+    try:
+        value = sandbox.SandboxEnvironment(functions).evaluate(expression, sample)
+    except Exception as exc:  # noqa: BLE001 - any failure of a designer's expression is the finding
+        from .workdays import CalendarGap
+        if isinstance(exc, CalendarGap):
+            add(f"timer expression could not be checked: {exc}", severity="warning")
+        else:
+            add(f"timer expression fails with sample data ({', '.join(f'{k}={v!r}' for k, v in sample.items())}): "
+                f"{type(exc).__name__}: {_first_line(exc)}")
+        return
+    kind = "timeDate"
+    try:
+        if not isinstance(value, str):
+            raise TypeError(f"got {type(value).__name__} {value!r}, expected an ISO 8601 string")
+        if isinstance(definition, DurationTimerEventDefinition):
+            kind = "timeDuration"
+            TimerEventDefinition.parse_iso_duration(value)
+        elif isinstance(definition, CycleTimerEventDefinition):
+            kind = "timeCycle"
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            parsed = TimerEventDefinition.parse_time_or_duration(value)
+            if not isinstance(parsed, datetime):
+                raise TypeError(f"got the duration {value!r}, expected a date-time")
+            if "W" not in value.upper() and datetime.fromisoformat(value).tzinfo is None:
+                add(f"timer gives a date-time without a timezone ({value!r}); it would be read in the "
+                    "server's local time", severity="warning")
+    except Exception as exc:  # noqa: BLE001
+        add(f"{kind} expression does not give a valid {kind} with sample data: {_first_line(exc)}")
+
+
+# -- decision tables ---------------------------------------------------------------------------------
+_QUESTION = re.compile(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)')
+
+
+def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
+    """Parse each table the way SpiffWorkflow will, and compile every expression and cell."""
+    ns = root.nsmap.get(None) or etree.QName(root).namespace
+    q = {"dmn": ns}
+    decisions = root.findall("dmn:decision", q)
+    if not decisions:
+        ctx.add(file, "", "no decision in this DMN file")
+        return
+    for dmn_parser in list(getattr(parser, "dmn_parsers", {}).values()):
+        if getattr(dmn_parser, "filename", None) == file:
+            try:
+                dmn_parser.parse()
+            except Exception as exc:  # noqa: BLE001
+                ctx.add(file, getattr(exc, "id", "") or "", f"cannot parse decision table: {_first_line(exc)}")
+                return
+    for table in root.iterfind(".//dmn:decisionTable", q):
+        inputs = []
+        for inp in table.findall("dmn:input", q):
+            text = inp.findtext("dmn:inputExpression/dmn:text", default="", namespaces=q).strip()
+            label = inp.get("label") or inp.get("name") or ""
+            if not text:
+                ctx.add(file, inp.get("id", ""), "input has no expression", name=label)
+            else:
+                _compile(lambda m, i=inp, lb=label: ctx.add(file, i.get("id", ""), m, name=lb),
+                         text, "eval", "input expression")
+            inputs.append((text, label))
+        outputs = [(out.get("label") or out.get("name") or "") for out in table.findall("dmn:output", q)]
+        for row_no, rule in enumerate(table.findall("dmn:rule", q), start=1):
+            rule_name = (rule.findtext("dmn:description", default="", namespaces=q) or "").strip() or f"row {row_no}"
+            rule_id = rule.get("id", "")
+            for idx, cell in enumerate(rule.findall("dmn:inputEntry", q)):
+                text = (cell.findtext("dmn:text", default="", namespaces=q) or "").strip()
+                if not text or text == "-" or idx >= len(inputs) or not inputs[idx][0]:
+                    continue
+                add = (lambda m, c=cell, r=rule_name: ctx.add(file, c.get("id", "") or rule_id, m, name=r))
+                _compile(add, _cell_expression(inputs[idx][0], text), "eval",
+                         f"cell '{text}' for input '{inputs[idx][1]}'")
+            for idx, cell in enumerate(rule.findall("dmn:outputEntry", q)):
+                text = (cell.findtext("dmn:text", default="", namespaces=q) or "").strip()
+                if text:
+                    label = outputs[idx] if idx < len(outputs) else ""
+                    add = (lambda m, c=cell, r=rule_name: ctx.add(file, c.get("id", "") or rule_id, m, name=r))
+                    _compile(add, text, "eval", f"output '{text}' for '{label}'")
+
+
+def _cell_expression(input_expr: str, cell: str) -> str:
+    """The expression SpiffWorkflow's DMN engine evaluates for one input cell."""
+    if _QUESTION.search(cell):
+        return _QUESTION.sub("dmninputexpr", cell)
+    try:
+        ast.parse(cell, mode="eval")
+        return f"({input_expr}) == ({cell})"
+    except (SyntaxError, ValueError):
+        return f"{input_expr} {cell}"
