@@ -235,6 +235,50 @@ class Engine:
         return runs
 
     @staticmethod
+    def path(wf: BpmnWorkflow) -> dict:
+        """Where a case has been and where it stands, as BPMN ids, for drawing it on the diagram.
+
+        ``{"completed", "ready", "waiting"}`` for the main process (ready includes started call
+        activities; waiting is timers and messages), and ``"supervision"``: one such dict per
+        call of supervision_escalation (its embedded subprocesses merged in, since they are
+        drawn in the same file), oldest first, with the call activity's ``key`` and ``call``
+        id and whether the run has ``finished``. An element passed in an earlier loop can be
+        both completed and ready."""
+        def collect(workflows) -> dict:
+            found = {"completed": set(), "ready": set(), "waiting": set()}
+            for workflow in workflows:
+                for task in workflow.tasks.values():
+                    bpmn_id = task.task_spec.bpmn_id
+                    if not bpmn_id:  # engine-internal tasks (Start, boundary split/join) are not drawn
+                        continue
+                    if task.state == TaskState.COMPLETED:
+                        found["completed"].add(bpmn_id)
+                    elif task.state & (TaskState.READY | TaskState.STARTED):
+                        found["ready"].add(bpmn_id)
+                    elif task.state == TaskState.WAITING:
+                        found["waiting"].add(bpmn_id)
+            return {name: sorted(ids) for name, ids in found.items()}
+
+        def run_of(sub):
+            while sub.parent_workflow is not None and sub.parent_workflow is not wf:
+                sub = sub.parent_workflow
+            return sub
+
+        runs: dict = {}
+        for sub in wf.subprocesses.values():
+            runs.setdefault(id(run_of(sub)), []).append(sub)
+        supervision = []
+        for members in runs.values():
+            run = run_of(members[0])
+            if run.spec.name != SUPERVISION_PROCESS:
+                continue
+            call = wf.get_task_from_id(run.parent_task_id)
+            started = min((t.last_state_change for t in run.tasks.values()), default=0.0)
+            supervision.append((started, {"key": str(run.parent_task_id), "call": call.task_spec.bpmn_id,
+                                          "finished": bool(run.completed), **collect(members)}))
+        return {**collect([wf]), "supervision": [entry for _, entry in sorted(supervision, key=lambda s: s[0])]}
+
+    @staticmethod
     def _current_data(wf: BpmnWorkflow, sub) -> dict:
         """The data of the most recently changed live task in this run (nested subprocesses included)."""
         workflows = [sub] + [s for s in wf.subprocesses.values() if s.parent_workflow is sub]

@@ -1,0 +1,141 @@
+"""Case search (案件查询): one indexed query, newest first, scoped to what the user may open.
+
+Built to stay fast on 100 000 cases: every filter maps onto an indexed column, the order is
+``registered_at DESC`` (indexed) and a page asks for one row more than it shows instead of
+counting, so a query stops as soon as it has filled the page.
+
+    criteria = Criteria.from_args(request.args)
+    result = search_cases(session, user, criteria, page=1)   # result.rows, result.has_next
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.workdays import SHANGHAI
+
+from ..org.models import Department
+from ..web.access import case_scope
+from .models import CHANNELS, STATUSES, TYPES, Case
+
+PAGE_SIZE = 20
+MAX_PAGE = 500  # deep OFFSETs cost as much as the rows they skip; nobody pages 10 000 rows by hand
+NUMBER = re.compile(r"^HD-\d{8}-\d{4,}$")
+# Only what a results row shows: the text is cut in the template, the rest of the row is never loaded.
+COLUMNS = (Case.id, Case.number, Case.registered_at, Case.channel, Case.type, Case.status, Case.department,
+           Case.text, Case.address, Case.reporter_phone, Case.deadline, Case.supervision_tier, Case.urgent)
+
+
+@dataclass
+class Criteria:
+    number: str = ""
+    phone: str = ""
+    q: str = ""
+    status: str = ""
+    department: str = ""
+    channel: str = ""
+    type: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    errors: dict = field(default_factory=dict)  # field -> message, shown next to the field
+
+    @classmethod
+    def from_args(cls, args) -> "Criteria":
+        """Read the search form; values that cannot be searched are dropped and reported."""
+        from flask_babel import gettext as _
+        c = cls(number=args.get("number", "").strip().upper(), phone=args.get("phone", "").strip(),
+                q=args.get("q", "").strip()[:100], status=args.get("status", ""),
+                department=args.get("department", "").strip(), channel=args.get("channel", ""),
+                type=args.get("type", ""))
+        for name, allowed in (("status", STATUSES), ("channel", CHANNELS), ("type", TYPES)):
+            if getattr(c, name) and getattr(c, name) not in allowed:
+                c.errors[name] = _("无此选项")
+                setattr(c, name, "")
+        if c.phone and not all(ch.isdigit() or ch in "+- " for ch in c.phone):
+            c.errors["phone"] = _("电话号码只能包含数字")
+            c.phone = ""
+        for name in ("date_from", "date_to"):
+            raw = args.get(name, "").strip()
+            if raw:
+                try:
+                    setattr(c, name, date.fromisoformat(raw))
+                except ValueError:
+                    c.errors[name] = _("日期格式应为 YYYY-MM-DD")
+        return c
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self) if f.name != "errors")
+
+    def query_args(self) -> dict:
+        """The criteria as URL parameters, for pagination links."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "errors" and value:
+                out[f.name] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+
+@dataclass
+class SearchResult:
+    rows: list
+    has_next: bool
+    page: int
+
+
+def shanghai_day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI).astimezone(timezone.utc)
+
+
+def _number_filter(session: Session, number: str):
+    if NUMBER.match(number):
+        return Case.number == number
+    if session.get_bind().dialect.name == "sqlite":
+        # A half-open range uses the unique index on number; SQLite's LIKE would not (it is case-folding).
+        return Case.number.between(number, number + "\uffff")
+    return Case.number.startswith(number, autoescape=True)
+
+
+def _contains(session: Session, column, fragment: str):
+    """Plain substring match (no LIKE wildcards to escape). On SQLite instr() is about a third
+    faster than LIKE on Chinese text, which matters when a rare fragment scans every row."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.instr(column, fragment) > 0
+    return func.strpos(column, fragment) > 0
+
+
+def build_query(session: Session, user, criteria: Criteria):
+    query = select(*COLUMNS).where(case_scope(user))
+    if criteria.number:
+        query = query.where(_number_filter(session, criteria.number))
+    if criteria.phone:
+        query = query.where(Case.reporter_phone == criteria.phone)
+    if criteria.q:
+        query = query.where(or_(_contains(session, Case.text, criteria.q), _contains(session, Case.address, criteria.q)))
+    for name in ("status", "department", "channel", "type"):
+        value = getattr(criteria, name)
+        if value:
+            query = query.where(getattr(Case, name) == value)
+    if criteria.date_from:
+        query = query.where(Case.registered_at >= shanghai_day_start(criteria.date_from))
+    if criteria.date_to:
+        query = query.where(Case.registered_at < shanghai_day_start(criteria.date_to + timedelta(days=1)))
+    return query.order_by(Case.registered_at.desc(), Case.id.desc())
+
+
+def search_cases(session: Session, user, criteria: Criteria, page: int = 1) -> SearchResult:
+    """One page of matching cases, newest first; ``has_next`` from one extra row, never a COUNT."""
+    page = min(max(int(page or 1), 1), MAX_PAGE)
+    query = build_query(session, user, criteria).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+    rows = session.execute(query).all()
+    return SearchResult(rows=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE, page=page)
+
+
+def department_names(session: Session) -> dict[str, str]:
+    """code -> name of every department (a short table), for labels and the filter's choices."""
+    return dict(session.execute(select(Department.code, Department.name).order_by(Department.id)).all())

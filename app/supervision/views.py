@@ -1,0 +1,48 @@
+"""The supervision board (督办台): GET /supervision?tier=1|2|3.
+
+Each supervisor sees their own tier; viewer, admin and dispatcher may switch between all three.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .board import TIER_ROLES, board_rows, open_counts, tiers_for
+from .models import TIERS
+
+bp = Blueprint("supervision", __name__, template_folder="templates", url_prefix="/supervision")
+
+
+def _task_url(task_id: str) -> str:
+    # The task form page belongs to the tasks blueprint; keep to the URL contract before it exists.
+    if "tasks.task" in current_app.view_functions:
+        return url_for("tasks.task", task_id=task_id)
+    return f"/tasks/{task_id}"
+
+
+@bp.get("")
+@login_required
+def board():
+    tiers = tiers_for(current_user)
+    if not tiers:
+        abort(403)
+    try:
+        tier = int(request.args.get("tier", tiers[0]))
+    except ValueError:
+        abort(404)
+    if tier not in TIERS:
+        abort(404)
+    if tier not in tiers:
+        abort(403)
+    now = datetime.now(timezone.utc)
+    with current_app.extensions["bihuan"].db.read() as session:
+        rows = board_rows(session, tier, now)
+        # The center also closes escalations the department has answered (核实销号), whatever the tier.
+        replied = board_rows(session, None, now, status="replied") if tier == 1 else []
+        counts = open_counts(session)
+    return render_template("supervision/board.html", tier=tier, tiers=tiers, rows=rows, replied=replied,
+                           counts=counts, now=now, task_url=_task_url,
+                           may_act=TIER_ROLES[tier] in current_user.roles,
+                           may_close="supervisor_center" in current_user.roles)
