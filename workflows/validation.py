@@ -501,10 +501,21 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
     if not decisions:
         ctx.add(file, "", "no decision in this DMN file")
         return
+    for table in root.iterfind(".//dmn:decisionTable", q):
+        n_in, n_out = len(table.findall("dmn:input", q)), len(table.findall("dmn:output", q))
+        for rule in table.findall("dmn:rule", q):
+            cells_in, cells_out = len(rule.findall("dmn:inputEntry", q)), len(rule.findall("dmn:outputEntry", q))
+            if cells_in != n_in or cells_out != n_out:
+                ctx.add(file, rule.get("id", ""), f"rule has {cells_in} input and {cells_out} output cells but "
+                                                  f"the table has {n_in} inputs and {n_out} outputs")
+                return
     for dmn_parser in list(getattr(parser, "dmn_parsers", {}).values()):
         if getattr(dmn_parser, "filename", None) == file:
             try:
                 dmn_parser.parse()
+            except KeyError as exc:
+                ctx.add(file, "", f"cannot parse decision table: an element has no {exc} attribute")
+                return
             except Exception as exc:  # noqa: BLE001
                 ctx.add(file, getattr(exc, "id", "") or "", f"cannot parse decision table: {_first_line(exc)}")
                 return

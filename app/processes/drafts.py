@@ -23,14 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows.bundle import Problem
+from workflows.bundle import Problem, read_directory
 from workflows import validation
 
 from ..auth.models import ROLES
 from ..cases.models import AuditEntry, WorkflowInstance
 from ..errors import Conflict, Invalid, NotFound
 from .models import ProcessDraft, ProcessVersion
-from .services import LIFECYCLE_PROCESS, deploy, ensure_shipped_version, latest_version
+from .services import LIFECYCLE_PROCESS, SHIPPED_BUNDLE, deploy, ensure_shipped_version, latest_version
 
 DRAFT_ID = 1
 SOURCE = "designer"
@@ -99,13 +99,18 @@ def get_draft(session: Session) -> ProcessDraft | None:
     return session.get(ProcessDraft, DRAFT_ID)
 
 
+def _shipped_files() -> dict[str, str]:
+    return {path: data.decode("utf-8") for path, data in read_directory(SHIPPED_BUNDLE).items()}
+
+
 def draft_files(session: Session) -> dict[str, str]:
-    """path -> text of the draft if there is one, else of the latest deployed version."""
+    """path -> text of the draft if there is one, else of the latest deployed version (on a fresh
+    install with nothing deployed yet: the shipped files in bpmn/, which become version 1)."""
     draft = get_draft(session)
     if draft is not None:
         return dict(draft.files)
     latest = latest_version(session)
-    return dict(latest.files) if latest is not None else {}
+    return dict(latest.files) if latest is not None else _shipped_files()
 
 
 def _title(path: str, kind: str, text: str) -> str:
@@ -130,7 +135,7 @@ def list_models(session: Session) -> list[dict]:
     latest = versions[-1] if versions else None
     draft = get_draft(session)
     deployed = dict(latest.files) if latest else {}
-    current = dict(draft.files) if draft else deployed
+    current = dict(draft.files) if draft else (deployed or _shipped_files())
     last_saves = _last_saves(session, draft) if draft else {}
     rows = []
     for path in sorted(set(deployed) | set(current)):
