@@ -404,12 +404,29 @@ def _check_spec(ctx: _Context, spec, bundle, known_roles) -> None:
                 add(f"called process '{ts.spec}' does not exist")
 
 
-def _compile(add, source: str, mode: str, what: str) -> bool:
+_ISO_LITERAL = re.compile(r"^(R\d*/)?(P(\d|T\d)|\d{4}-\d{2}-\d{2})")
+
+
+def _foreign_hint(source: str) -> str:
+    """Expressions written for other engines fail here; say so instead of only 'syntax error'."""
+    text = source.strip()
+    if text.startswith(("${", "#{")):
+        return " (this looks like a Camunda/JUEL expression; Bihuan uses Python expressions, e.g. approved == True)"
+    if text.startswith("="):
+        return " (this looks like a FEEL expression; Bihuan uses Python expressions)"
+    if _ISO_LITERAL.match(text):
+        return f" (an ISO 8601 value must be quoted here: \"{text}\")"
+    if re.fullmatch(r"\[[^\]]*\.\.[^\]]*\]|\([^)]*\.\.[^)]*\)", text):
+        return " (FEEL ranges such as [1..5] are not supported; write e.g. 1 <= ? <= 5)"
+    return ""
+
+
+def _compile(add, source: str, mode: str, what: str, original: str | None = None) -> bool:
     try:
         sandbox.check(source.strip() if mode == "eval" else source, mode)
         return True
     except sandbox.SandboxViolation as exc:
-        add(f"{what} refused by the sandbox: {exc}")
+        add(f"{what} refused by the sandbox: {exc}{_foreign_hint(original or source)}")
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # e.g. NUL bytes, absurd nesting
         add(f"{what} cannot be compiled: {_first_line(exc)}")
     return False
@@ -436,6 +453,10 @@ def _check_timer(add, definition) -> None:
     expression = (definition.expression or "").strip()
     if not expression:
         add("timer has no expression")
+        return
+    if _ISO_LITERAL.match(expression):
+        add(f"timer expression {expression!r} is an ISO 8601 literal, but timer expressions are Python "
+            f"expressions here: quote it (\"{expression}\") or compute it (working_days_after(...))")
         return
     if not _compile(add, expression, "eval", "timer expression"):
         return
@@ -540,7 +561,7 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
                     continue
                 add = (lambda m, c=cell, r=rule_name: ctx.add(file, c.get("id", "") or rule_id, m, name=r))
                 _compile(add, _cell_expression(inputs[idx][0], text), "eval",
-                         f"cell '{text}' for input '{inputs[idx][1]}'")
+                         f"cell '{text}' for input '{inputs[idx][1]}'", original=text)
             for idx, cell in enumerate(rule.findall("dmn:outputEntry", q)):
                 text = (cell.findtext("dmn:text", default="", namespaces=q) or "").strip()
                 if text:
