@@ -1,0 +1,152 @@
+"""受理登记 (operator, dispatcher) and 网格上报 (grid worker): register a request through CaseService.
+
+Before a request is registered the page shows possible duplicates (same phone or address, open,
+last 30 days): live through an htmx partial, and once more on a confirm step if the operator
+submits while there are any, so that a repeat call is not registered twice by accident.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from workflows.bundle import Bundle, hash_files, read_directory
+from workflows.rules import input_values
+
+from ..cases.models import CHANNELS, TYPES
+from ..cases.presenters import mask_phone
+from ..errors import Invalid
+from ..org.models import Grid
+from ..processes.services import SHIPPED_BUNDLE, latest_version
+from ..web.access import case_scope, roles_required
+from .duplicates import find_duplicates
+
+bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
+
+REGISTER_ROLES = ("operator", "dispatcher", "admin")
+OFFICE_CHANNELS = ("phone", "online", "platform", "web")  # "grid" belongs to the patrol page
+FIELDS = ("channel", "type", "category", "text", "address", "grid", "reporter_name", "reporter_phone")
+
+# CaseService.register reports problems as plain messages; this puts each one at its field.
+_ERROR_FIELDS = (
+    (re.compile(r"^unknown channel"), "channel", "请选择来源渠道"),
+    (re.compile(r"^unknown type"), "type", "请选择诉求类型"),
+    (re.compile(r"^text is required"), "text", "请填写诉求内容"),
+    (re.compile(r"^text is longer than (\d+)"), "text", "诉求内容过长（最多 {0} 字）"),
+    (re.compile(r"^invalid reporter phone"), "reporter_phone", "电话号码只能包含数字、空格、+ 和 -"),
+    (re.compile(r"^unknown grid"), "grid", "所选网格不存在"),
+)
+
+
+def _core():
+    return current_app.extensions["bihuan"]
+
+
+def _field_errors(exc: Invalid) -> dict[str, str]:
+    message = str(exc)
+    for pattern, field, text in _ERROR_FIELDS:
+        match = pattern.match(message)
+        if match:
+            return {field: _(text).format(*match.groups())}
+    return {"": message}
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_rules() -> Bundle:
+    # Before the first case a fresh install has no deployed version yet; its tables are the shipped ones.
+    files = {name: content for name, content in read_directory(SHIPPED_BUNDLE).items() if name.endswith(".dmn")}
+    return Bundle(files=files, content_hash=hash_files(files))
+
+
+def _choices(session) -> dict:
+    version = latest_version(session)
+    bundle = _core().bundles.get(session, version.id) if version else _shipped_rules()
+    categories = input_values(bundle, "routing", "category")
+    grids = session.execute(select(Grid.code, Grid.name, Grid.community).order_by(Grid.code)).all()
+    return {"types": TYPES, "categories": categories, "grids": grids}
+
+
+def _duplicates(session, phone: str | None, address: str | None) -> list[dict]:
+    return [{"number": c.number, "type": c.type, "status": c.status, "text": c.text[:80], "address": c.address,
+             "phone": mask_phone(c.reporter_phone), "registered_at": c.registered_at}
+            for c in find_duplicates(session, phone, address, scope=case_scope(current_user))]
+
+
+def _form_values(fixed: dict) -> dict:
+    values = {name: (request.form.get(name) or "").strip() for name in FIELDS}
+    values["urgent"] = request.form.get("urgent") in ("on", "true", "1")
+    values.update(fixed)
+    return values
+
+
+def _intake(template: str, fixed: dict, defaults: dict):
+    """GET shows the form; POST registers, or re-shows the form with errors or the duplicates to confirm."""
+    core = _core()
+    errors: dict[str, str] = {}
+    duplicates: list[dict] = []
+    values = dict(defaults) if request.method == "GET" else _form_values(fixed)
+    if request.method == "POST":
+        with core.db.read() as session:
+            duplicates = _duplicates(session, values["reporter_phone"], values["address"])
+        if not duplicates or request.form.get("confirm_duplicates") == "1":
+            try:
+                case = core.cases.register(
+                    channel=values["channel"], type=values["type"], text=values["text"],
+                    category=values["category"] or None, address=values["address"] or None,
+                    reporter_name=values["reporter_name"] or None, reporter_phone=values["reporter_phone"] or None,
+                    grid=values["grid"] or None, urgent=values["urgent"], user=current_user.username,
+                    source="web", detail=False)
+            except Invalid as exc:
+                errors = _field_errors(exc)
+            else:
+                flash(_("已受理，工单号 %(number)s", number=case["number"]), "success")
+                return redirect(case_url(case["number"]))
+    with core.db.read() as session:
+        context = _choices(session)
+    confirm = bool(duplicates) and not errors
+    status = 400 if errors else 200
+    return render_template(template, values=values, errors=errors, duplicates=duplicates, confirm=confirm,
+                           channels={k: CHANNELS[k] for k in OFFICE_CHANNELS}, **context), status
+
+
+def case_url(number: str) -> str:
+    # The case page belongs to the cases blueprint; its URL is part of the contract either way.
+    if "cases.detail" in current_app.view_functions:
+        return url_for("cases.detail", number=number)
+    return f"/cases/{number}"
+
+
+@bp.context_processor
+def _links():
+    return {"case_url": case_url}
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@roles_required(*REGISTER_ROLES)
+def register():
+    defaults = {name: "" for name in FIELDS} | {"channel": "phone", "type": "complaint", "urgent": False}
+    return _intake("intake/register.html", fixed={}, defaults=defaults)
+
+
+@bp.route("/patrol", methods=["GET", "POST"])
+@roles_required("grid_worker")
+def patrol():
+    fixed = {"channel": "grid", "reporter_name": "", "reporter_phone": ""}
+    defaults = {name: "" for name in FIELDS} | fixed | {"grid": current_user.grid or "", "type": "complaint",
+                                                         "urgent": False}
+    return _intake("intake/patrol.html", fixed=fixed, defaults=defaults)
+
+
+@bp.get("/duplicates")
+@roles_required(*REGISTER_ROLES, "grid_worker")
+def duplicates():
+    """The htmx partial: possible duplicates for the phone and address typed so far."""
+    phone = request.args.get("phone", request.args.get("reporter_phone"))
+    address = request.args.get("address")
+    with _core().db.read() as session:
+        found = _duplicates(session, phone, address)
+    return render_template("intake/_duplicates.html", duplicates=found, confirm=False)

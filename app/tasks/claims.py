@@ -1,0 +1,73 @@
+"""Claiming (认领) a ready task, so colleagues with the same role see that someone is on it.
+
+A claimed task can be completed only by its assignee (CaseService.complete_task checks that).
+Each claim or unclaim is one transaction: a conditional UPDATE, so two people claiming at the
+same moment get one success and one conflict, plus its audit row.
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, select, update
+
+from ..auth.services import find_user, require_role
+from ..cases.models import Case, ReadyTask
+from ..cases.services import audit
+from ..errors import Conflict, NotFound
+
+
+class ClaimConflict(Conflict):
+    """The task is claimed by someone else (``assignee``), or not claimed at all (``assignee`` None)."""
+
+    def __init__(self, message: str, assignee: str | None):
+        self.assignee = assignee
+        super().__init__(message)
+
+
+def may_do(roles, department: str | None, task_role: str | None, task_department: str | None) -> bool:
+    """The web-side twin of ``require_role``: the role, and for handler work the same department."""
+    if task_role is None or task_role not in roles:
+        return False
+    return task_role != "handler" or task_department is None or department == task_department
+
+
+def _load(session, task_id: str) -> tuple[ReadyTask, Case]:
+    row = session.execute(select(ReadyTask, Case).join(Case, Case.id == ReadyTask.case_id)
+                          .where(ReadyTask.id == str(task_id))).first()
+    if row is None:
+        raise NotFound(f"task '{task_id}' not found or no longer ready")
+    return row[0], row[1]
+
+
+def claim(core, task_id: str, *, user: str, source: str = "web") -> dict:
+    with core.db.unit_of_work() as session:
+        task, case = _load(session, task_id)
+        person = find_user(session, user)
+        require_role(person, task.role, task.department)
+        previous = task.assignee
+        done = session.execute(
+            update(ReadyTask).where(ReadyTask.id == task.id,
+                                    or_(ReadyTask.assignee.is_(None), ReadyTask.assignee == person.username))
+            .values(assignee=person.username).execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            holder = session.scalar(select(ReadyTask.assignee).where(ReadyTask.id == task.id))
+            raise ClaimConflict(f"task '{task_id}' is claimed by '{holder}'", holder)
+        if previous != person.username:
+            audit(session, actor=person.username, action="claim", case=case, source=source, task=task,
+                  changes={"assignee": [previous, person.username]})
+        return {"case": case.number, "task": task.name, "assignee": person.username}
+
+
+def unclaim(core, task_id: str, *, user: str, source: str = "web") -> dict:
+    """Give a claimed task back to the pool; only its assignee can."""
+    with core.db.unit_of_work() as session:
+        task, case = _load(session, task_id)
+        person = find_user(session, user)
+        require_role(person, task.role, task.department)
+        done = session.execute(
+            update(ReadyTask).where(ReadyTask.id == task.id, ReadyTask.assignee == person.username)
+            .values(assignee=None).execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            holder = session.scalar(select(ReadyTask.assignee).where(ReadyTask.id == task.id))
+            raise ClaimConflict(f"task '{task_id}' is not claimed by '{person.username}'", holder)
+        audit(session, actor=person.username, action="unclaim", case=case, source=source, task=task,
+              changes={"assignee": [person.username, None]})
+        return {"case": case.number, "task": task.name, "assignee": None}

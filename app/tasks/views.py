@@ -1,0 +1,175 @@
+"""我的待办 (/tasks), claiming, and the task form (/tasks/<task_id>) with its deadline preview."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from workflows.rules import DecisionError, deadline_preview as preview_deadline, input_values
+from workflows.workdays import CalendarGap
+
+from ..cases.models import CHANNELS, TYPES
+from ..cases.presenters import mask_name, mask_phone
+from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
+from ..intake.views import case_url
+from ..org.models import Department
+from ..supervision.models import TIERS
+from ..web.access import roles_required
+from ..web.formatting import local
+from ..web.nav import TASK_ROLES
+from . import claims, forms, worklist
+from .context import TaskContext, conflict_details, load_task
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
+# Values the case already holds that a form may show again as its starting point.
+PREFILL = ("category", "urgent", "difficulty")
+
+
+def _core():
+    return current_app.extensions["bihuan"]
+
+
+@bp.context_processor
+def _links():
+    return {"case_url": case_url}
+
+
+@bp.get("", endpoint="worklist")
+@roles_required(*TASK_ROLES)
+def worklist_page():
+    filters = worklist.Filters.from_args(request.args)
+    now = datetime.now(timezone.utc)
+    with _core().db.read() as session:
+        rows, has_next = worklist.page(session, current_user, filters, now)
+        counts = worklist.counts(session, current_user, filters, now)
+        departments = dict(session.execute(select(Department.code, Department.name)).all())
+    return render_template("tasks/worklist.html", rows=rows, has_next=has_next, counts=counts, filters=filters,
+                           departments=departments, types=TYPES, channels=CHANNELS, tiers=TIERS, now=now,
+                           tabs=(("all", _("全部待办")), ("mine", _("我认领的")), ("unclaimed", _("未认领")),
+                                 ("overdue", _("已逾期"))))
+
+
+def _safe_back(target: str | None) -> str:
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and target.startswith("/tasks"):
+        return target
+    return url_for("tasks.worklist")
+
+
+def _allowed(ctx: TaskContext) -> bool:
+    return claims.may_do(current_user.roles, current_user.department, ctx.role, ctx.department)
+
+
+@bp.post("/<task_id>/claim")
+@roles_required(*TASK_ROLES)
+def claim(task_id: str):
+    return _claim_action(task_id, claims.claim, _("已认领：%(case)s「%(task)s」"))
+
+
+@bp.post("/<task_id>/unclaim")
+@roles_required(*TASK_ROLES)
+def unclaim(task_id: str):
+    return _claim_action(task_id, claims.unclaim, _("已取消认领：%(case)s「%(task)s」"))
+
+
+def _claim_action(task_id: str, action, message: str):
+    try:
+        done = action(_core(), task_id, user=current_user.username)
+    except claims.ClaimConflict as exc:
+        if exc.assignee:
+            raise Conflict(_("此任务已由 %(user)s 认领，只有认领人可以办理或取消认领。", user=exc.assignee)) from None
+        raise Conflict(_("此任务尚未被认领。")) from None
+    except NotFound:
+        raise NotFound(_("此任务不存在或已办理完毕。")) from None
+    except Forbidden:
+        raise Forbidden(_("您不能认领此任务：它不属于您的角色或部门。")) from None
+    flash(message % {"case": done["case"], "task": done["task"]}, "success")
+    return redirect(_safe_back(request.form.get("next")), 303)
+
+
+def _initial(ctx: TaskContext) -> dict:
+    return forms.initial_values(ctx.schema, {name: getattr(ctx.case, name) for name in PREFILL})
+
+
+def _render(ctx: TaskContext, values: dict, errors: dict | None = None, *, notice: str = "", read_only=False,
+            status: int = 200):
+    fields = forms.build_fields(ctx.schema, values, errors or {}, ctx.departments)
+    case = ctx.case
+    reporter = {"name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone)}
+    preview = _deadline(ctx, values) if _has_preview(ctx) else None
+    return render_template("tasks/task.html", ctx=ctx, case=case, fields=fields, errors=errors or {},
+                           notice=notice, read_only=read_only, reporter=reporter, preview=preview,
+                           categories=input_values(ctx.bundle, "routing", "category"),
+                           claimed_by_other=bool(ctx.assignee and ctx.assignee != current_user.username)), status
+
+
+def _has_preview(ctx: TaskContext) -> bool:
+    props = ctx.schema.get("properties", {})
+    return "difficulty" in props and "urgent" in props
+
+
+def _deadline(ctx: TaskContext, values: dict) -> dict:
+    """办理时限 for the chosen difficulty and urgency, by the same table the process will use."""
+    core = _core()
+    try:
+        days, due = preview_deadline(ctx.bundle, core.engine.script_engine, core.calendar.current().working_days_after,
+                                     type=ctx.case.type, difficulty=values.get("difficulty") or "normal",
+                                     urgent=bool(values.get("urgent")), start=datetime.now(timezone.utc))
+    except (DecisionError, CalendarGap, ValueError) as exc:  # say so; the form stays usable
+        return {"error": str(exc)}
+    return {"days": days, "due": due}
+
+
+def _conflict_notice(task_id: str) -> str:
+    by, at, holder = conflict_details(_core(), task_id)
+    if by:
+        return _("此任务已由 %(user)s 于 %(at)s 办理完毕，您的提交未生效。以下是您填写的内容，供核对。",
+                 user=by, at=local(at))
+    if holder and holder != current_user.username:
+        return _("此任务已由 %(user)s 认领，只有认领人可以办理。以下是您填写的内容。", user=holder)
+    return _("此任务刚被他人处理，您的提交未生效，请返回待办刷新后重试。")
+
+
+@bp.route("/<task_id>", methods=["GET", "POST"])
+@roles_required(*TASK_ROLES)
+def task(task_id: str):
+    core = _core()
+    ctx = load_task(core, task_id)
+    if ctx is None or (request.method == "GET" and not ctx.ready):
+        raise NotFound(_("此任务不存在或已办理完毕。"))
+    if not _allowed(ctx):
+        raise Forbidden(_("此任务不属于您的角色或部门。"))
+    if request.method == "GET":
+        return _render(ctx, _initial(ctx))
+
+    data = forms.parse(ctx.schema, request.form)
+    if not ctx.ready:
+        return _render(ctx, data, notice=_conflict_notice(task_id), read_only=True, status=409)
+    try:
+        core.cases.complete_task(ctx.id, user=current_user.username, data=data, source="web", detail=False)
+    except Invalid as exc:
+        errors = forms.humanize(ctx.schema, exc.fields) if exc.fields else {"": str(exc)}
+        return _render(ctx, data, errors, status=400)
+    except Blocked as exc:
+        notice = _("流程执行出错，已记录为异常，工单暂停处理，请联系系统管理员。详情：%(detail)s", detail=str(exc))
+        return _render(ctx, data, notice=notice, status=409)
+    except Conflict:
+        return _render(ctx, data, notice=_conflict_notice(task_id), read_only=True, status=409)
+    flash(_("已办理：%(case)s「%(task)s」", case=ctx.case.number, task=ctx.name), "success")
+    return redirect(url_for("tasks.worklist"), 303)
+
+
+@bp.get("/<task_id>/deadline-preview")
+@roles_required(*TASK_ROLES)
+def deadline_preview(task_id: str):
+    ctx = load_task(_core(), task_id, details=False)
+    if ctx is None or not ctx.ready:
+        raise NotFound(_("此任务不存在或已办理完毕。"))
+    if not _allowed(ctx):
+        raise Forbidden(_("此任务不属于您的角色或部门。"))
+    values = forms.parse(ctx.schema, request.args)
+    return render_template("tasks/_deadline.html", preview=_deadline(ctx, values))

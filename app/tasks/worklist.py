@@ -1,0 +1,173 @@
+"""我的待办: the ready tasks of a user's roles (handler work only for the own department).
+
+Built for a large table: the page is one query on ``ready_tasks`` walked in the order of the index
+``(role, department, due_at)`` and joined to ``cases`` by primary key, LIMIT page size + 1 (the extra
+row only says there is a next page). Tab counts are COUNTs that the same index, or the assignee
+index, answers; only a filter on case columns joins ``cases``, and then counting stops at COUNT_CAP.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, case, false, func, or_, select
+
+from ..cases.models import CHANNELS, TYPES, Case, ReadyTask
+from ..supervision.models import TIERS
+
+PAGE_SIZE = 50
+TABS = ("all", "mine", "unclaimed", "overdue")
+SORTS = ("due", "-due")
+COUNT_CAP = 500
+
+
+@dataclass(frozen=True)
+class Filters:
+    tab: str = "all"
+    sort: str = "due"
+    type: str = ""
+    category: str = ""
+    channel: str = ""
+    tier: int | None = None
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        """Unknown or malformed values fall back to the defaults instead of failing the page."""
+        tier = args.get("tier", "")
+        page = args.get("page", "1")
+        return cls(
+            tab=args.get("tab") if args.get("tab") in TABS else "all",
+            sort=args.get("sort") if args.get("sort") in SORTS else "due",
+            type=args.get("type") if args.get("type") in TYPES else "",
+            category=(args.get("category") or "").strip()[:50],
+            channel=args.get("channel") if args.get("channel") in CHANNELS else "",
+            tier=int(tier) if tier.isdigit() and (int(tier) in TIERS or tier == "0") else None,
+            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+        )
+
+    def args(self, **changes) -> dict:
+        """Query arguments for a link to this list with some values changed; defaults left out."""
+        values = {"tab": self.tab, "sort": self.sort, "type": self.type, "category": self.category,
+                  "channel": self.channel, "tier": self.tier, "page": self.page, **changes}
+        defaults = {"tab": "all", "sort": "due", "page": 1}
+        return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
+
+    @property
+    def on_cases(self) -> bool:
+        return bool(self.type or self.category or self.channel or self.tier is not None)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    name: str
+    bpmn_id: str
+    due_at: datetime | None
+    assignee: str | None
+    department: str | None
+    number: str
+    type: str
+    category: str | None
+    channel: str
+    text: str
+    urgent: bool
+    tier: int
+
+
+def task_clause(roles, department: str | None, by_role_index: bool = True):
+    """Tasks a user with ``roles`` (and ``department``) may do.
+
+    Tasks of other roles never carry a department (the projection stores it for handler work
+    only); saying so lets the database read them in due order straight off the role index.
+    ``by_role_index=False`` states the same condition in a form no index matches (``role || ''``),
+    for queries that should start from the assignee index instead: a user's claimed tasks are
+    few, their role's tasks may be tens of thousands.
+    """
+    role_col = ReadyTask.role if by_role_index else ReadyTask.role.concat("")
+    dept_col = ReadyTask.department if by_role_index else ReadyTask.department.concat("")
+    others = sorted(set(roles) - {"handler"})
+    clauses = []
+    if others:
+        role = role_col == others[0] if len(others) == 1 else role_col.in_(others)
+        clauses.append(and_(role, ReadyTask.department.is_(None)))
+    if "handler" in roles and department:
+        clauses.append(and_(role_col == "handler", dept_col == department))
+    if not clauses:
+        return false()
+    return clauses[0] if len(clauses) == 1 else or_(*clauses)
+
+
+def _case_filters(filters: Filters) -> list:
+    where = []
+    if filters.type:
+        where.append(Case.type == filters.type)
+    if filters.category:
+        where.append(Case.category == filters.category)
+    if filters.channel:
+        where.append(Case.channel == filters.channel)
+    if filters.tier is not None:
+        where.append(Case.supervision_tier == filters.tier)
+    return where
+
+
+def _tab_clause(tab: str, username: str, now: datetime):
+    return {"mine": ReadyTask.assignee == username,
+            "unclaimed": ReadyTask.assignee.is_(None),
+            "overdue": ReadyTask.due_at <= now}.get(tab)
+
+
+def page_query(user, filters: Filters, now: datetime):
+    query = (select(ReadyTask.id, ReadyTask.name, ReadyTask.bpmn_id, ReadyTask.due_at, ReadyTask.assignee,
+                    Case.department, Case.number, Case.type, Case.category, Case.channel,
+                    func.substr(Case.text, 1, 60), Case.urgent, ReadyTask.supervision_tier, Case.supervision_tier)
+             .join(Case, Case.id == ReadyTask.case_id)
+             .where(task_clause(user.roles, user.department, by_role_index=filters.tab != "mine"),
+                    *_case_filters(filters)))
+    tab = _tab_clause(filters.tab, user.username, now)
+    if tab is not None:
+        query = query.where(tab)
+    # Tasks without a due time sort after every dated one, in both directions of the index.
+    order = ReadyTask.due_at.asc().nulls_last() if filters.sort == "due" else ReadyTask.due_at.desc().nulls_first()
+    return query.order_by(order).limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
+
+
+def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[list[Row], bool]:
+    """One page of the worklist and whether another page follows."""
+    query = page_query(user, filters, now or datetime.now(timezone.utc))
+    rows = [Row(id=r[0], name=r[1], bpmn_id=r[2], due_at=r[3], assignee=r[4], department=r[5], number=r[6],
+                type=r[7], category=r[8], channel=r[9], text=r[10] or "", urgent=bool(r[11]),
+                tier=r[12] or r[13] or 0)
+            for r in session.execute(query)]
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def counts(session, user, filters: Filters, now: datetime | None = None) -> dict[str, int]:
+    """How many tasks each tab holds under the current filters (see COUNT_CAP for filtered lists)."""
+    now = now or datetime.now(timezone.utc)
+    if filters.on_cases:
+        return _filtered_counts(session, user, filters, now)
+    overdue = func.count(case((ReadyTask.due_at <= now, 1)))
+    # Both answered from the (role, department, due_at) index alone.
+    total, late = session.execute(select(func.count(), overdue).select_from(ReadyTask)
+                                  .where(task_clause(user.roles, user.department))).one()
+    claimed = dict(session.execute(
+        select(ReadyTask.assignee == user.username, func.count()).select_from(ReadyTask)
+        .where(ReadyTask.assignee > "", task_clause(user.roles, user.department, by_role_index=False))
+        .group_by(ReadyTask.assignee == user.username)).all())
+    return {"all": total, "mine": claimed.get(True, 0), "unclaimed": total - sum(claimed.values()),
+            "overdue": late, "capped": False}
+
+
+def _filtered_counts(session, user, filters: Filters, now: datetime) -> dict[str, int]:
+    """With a filter on case columns every count needs the join: one pass, stopped after COUNT_CAP
+    matches so a broad filter never walks the whole table (the page shows "1000+")."""
+    matches = (select(ReadyTask.assignee.label("assignee"), ReadyTask.due_at.label("due_at"))
+               .join(Case, Case.id == ReadyTask.case_id)
+               .where(task_clause(user.roles, user.department), *_case_filters(filters))
+               .limit(COUNT_CAP).subquery())
+    total, claimed, mine, late = session.execute(select(
+        func.count(), func.count(matches.c.assignee),
+        func.count(case((matches.c.assignee == user.username, 1))),
+        func.count(case((matches.c.due_at <= now, 1))))).one()
+    return {"all": total, "mine": mine, "unclaimed": total - claimed, "overdue": late, "capped": total >= COUNT_CAP}
