@@ -362,3 +362,12 @@ def test_import_of_a_new_form_and_a_replaced_decision(core):
     with core.db.read() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft_import")).all()
         assert [r.changes["path"] for r in rows] == ["forms/supplement.schema.json", "rules/deadlines.dmn"]
+
+
+def test_library_and_export_work_before_anything_is_deployed(core):
+    with core.db.read() as session:
+        models = drafts.list_models(session)
+        assert {m["path"] for m in models} == set(read_directory(SHIPPED_BUNDLE))
+        assert all(m["deployed_version"] == 0 and not m["draft_changed"] for m in models)
+        assert drafts.export_file(session, path=LIFECYCLE).decode() == shipped(LIFECYCLE)
+        assert drafts.version_summaries(session) == []

@@ -134,8 +134,9 @@ def list_models(session: Session) -> list[dict]:
     versions = list(session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)))
     latest = versions[-1] if versions else None
     draft = get_draft(session)
-    deployed = dict(latest.files) if latest else {}
-    current = dict(draft.files) if draft else (deployed or _shipped_files())
+    # Nothing deployed yet: the shipped files are what version 1 will be.
+    deployed = dict(latest.files) if latest else _shipped_files()
+    current = dict(draft.files) if draft else deployed
     last_saves = _last_saves(session, draft) if draft else {}
     rows = []
     for path in sorted(set(deployed) | set(current)):
@@ -145,7 +146,7 @@ def list_models(session: Session) -> list[dict]:
             continue
         text = current.get(path, deployed.get(path, ""))
         changed = current.get(path) != deployed.get(path)
-        if changed:
+        if changed and draft is not None:
             by, at = last_saves.get(path, (draft.updated_by, draft.updated_at))
         else:
             introduced = _introduced_in(versions, path)
