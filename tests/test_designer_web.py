@@ -366,3 +366,62 @@ def test_every_foreign_fixture_upload_is_handled_never_a_500(login, path):
     assert response.status_code in (200, 302, 400, 409, 413), (path.name, response.status_code)
     if response.status_code == 400:
         assert re.search(r'<p class="error-message">\s*\S', response.get_data(as_text=True))
+
+
+def test_migrate_dry_run_then_move_the_chosen_cases(login, driver, core):
+    moving = driver.register(text="路灯不亮")
+    driver.dispatch(moving)
+    staying = driver.register(text="噪音扰民")
+    version = deploy_variant(core, DEADLINES, COMPLAINT_RULE, COMPLAINT_RULE.replace(">15<", ">10<"))
+    client = login("designer")
+
+    library = client.get("/designer").get_data(as_text=True)
+    assert f"/designer/migrate?from=1&amp;to={version}" in library
+
+    plan = client.get(f"/designer/migrate?from=1&to={version}").get_data(as_text=True)
+    assert f'data-case="{moving}"' in plan and f'data-case="{staying}"' in plan
+    assert f'name="case_numbers" value="{moving}"' in plan
+
+    response = client.post("/designer/migrate", data={"from": "1", "to": str(version), "case_numbers": [moving]})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert moving in page and "已迁移" in page and staying not in page
+    counts = dict(re.findall(r'<tr data-version="(\d+)">.*?<td class="open-cases">(\d+)</td>',
+                             client.get("/designer").get_data(as_text=True), re.S))
+    assert counts == {"1": "1", str(version): "1"}
+
+
+def test_the_draft_diff_lists_changed_elements_and_offers_both_diagrams(login):
+    client = login("designer")
+    assert "没有差异" in client.get("/designer/diff").get_data(as_text=True)
+    config = editor_config(client, f"/designer/bpmn/{LIFECYCLE}")
+    changed = config["text"].replace('name="派单/转办"', 'name="派单"', 1)
+    assert save(client, LIFECYCLE, changed, config["revision"]).status_code == 200
+    page = client.get("/designer/diff").get_data(as_text=True)
+    assert '<tr class="change-changed" data-element-id="dispatch">' in page
+    assert f"/designer/bpmn/{LIFECYCLE}?select=dispatch" in page
+    diagrams = json.loads(re.search(r'<script type="application/json" id="diff-config">(.*?)</script>',
+                                    page, re.S).group(1))
+    assert diagrams[0]["path"] == LIFECYCLE and diagrams[0]["changes"] == {"dispatch": "changed"}
+    assert 'name="派单/转办"' in diagrams[0]["old"] and 'name="派单"' in diagrams[0]["new"]
+
+
+def test_every_browser_text_is_listed_for_translation():
+    from app.designer.messages import JS_TEXTS
+    scripts = Path(__file__).resolve().parents[1] / "app" / "static" / "js" / "designer"
+    used = set()
+    for script in scripts.glob("*.js"):
+        source = script.read_text(encoding="utf-8")
+        used.update(re.findall(r"\bT\('((?:[^'\\\n]|\\.)*)'", source))
+        # a Chinese literal outside T() would stay Chinese in the English UI
+        outside = [s for s in re.findall(r"(?<!T\()'([^'\n]*[\u4e00-\u9fff][^'\n]*)'", source)]
+        if script.name != "translate.js":
+            assert not outside, (script.name, outside[:3])
+    assert used and used <= set(JS_TEXTS), sorted(used - set(JS_TEXTS))
+
+
+def test_editor_pages_carry_the_browser_texts_in_english_too(login):
+    client = login("designer")
+    client.get("/lang/en")
+    page = client.get(f"/designer/bpmn/{LIFECYCLE}").get_data(as_text=True)
+    assert 'lang="en"' in page and 'id="designer-messages"' in page and "js/designer/text.js" in page

@@ -26,6 +26,12 @@ def _designers_only():
     return None
 
 
+@bp.context_processor
+def _browser_texts():
+    from .messages import js_messages
+    return {"designer_js_messages": js_messages}
+
+
 def core():
     return current_app.extensions["bihuan"]
 

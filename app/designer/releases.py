@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..errors import Conflict, Invalid
 from ..processes import drafts
+from ..processes.models import ProcessVersion
 from .blueprint import actor, bp, core, editor_url, problem_dicts
 from .library import draft_summary
 
@@ -60,20 +61,36 @@ def diff():
         versions = drafts.version_summaries(session)
         if a is None and b is None:
             rows = diffing.diff_draft(session)
-            draft = draft_summary(session)
-            title = _("草稿与版本 %(n)s 的差异", n=draft["base_version"]) if draft and draft["base_version"] \
-                else _("草稿与最新版本的差异")
+            draft = drafts.get_draft(session)
+            base = session.get(ProcessVersion, draft.base_version_id) if draft and draft.base_version_id else None
+            old_files, new_files = (base.files if base else {}), (draft.files if draft else {})
+            title = _("草稿与版本 %(n)s 的差异", n=base.version) if base else _("草稿与最新版本的差异")
         elif a is None or b is None:
             raise Invalid(_("请同时选择要比较的两个版本。"))
         else:
-            drafts.get_version(session, a), drafts.get_version(session, b)  # NotFound → 404
+            old_files, new_files = drafts.get_version(session, a).files, drafts.get_version(session, b).files
             rows = diffing.diff_versions(session, a, b)
             title = _("版本 %(a)s 与版本 %(b)s 的差异", a=a, b=b)
     for row in rows:
         row["change_label"] = CHANGES.get(row.get("change"), row.get("change"))
         row["url"] = editor_url(row.get("file") or "", row.get("element_id")) if a is None else None
     files = sorted({row.get("file") for row in rows if row.get("file")})
-    return render_template("designer/diff.html", rows=rows, title=title, a=a, b=b, versions=versions, files=files)
+    return render_template("designer/diff.html", rows=rows, title=title, a=a, b=b, versions=versions, files=files,
+                           diagrams=_diagrams(rows, old_files, new_files))
+
+
+def _diagrams(rows: list[dict], old_files: dict, new_files: dict) -> list[dict]:
+    """Both sides of every changed diagram, with the changed element ids, for the side-by-side view."""
+    diagrams = {}
+    for row in rows:
+        path = row.get("file") or ""
+        if not path.endswith(".bpmn") or row.get("change") == "layout":
+            continue
+        entry = diagrams.setdefault(path, {"path": path, "old": old_files.get(path), "new": new_files.get(path),
+                                           "changes": {}})
+        if row.get("element_id"):
+            entry["changes"][row["element_id"]] = row.get("change")
+    return [d for d in diagrams.values() if d["changes"]]
 
 
 @bp.route("/migrate", methods=["GET", "POST"])

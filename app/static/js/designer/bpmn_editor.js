@@ -3,6 +3,7 @@
 (function () {
   'use strict';
 
+  var T = window.designerText;
   var editor;
   var config = Designer.readConfig();
   var modeler = new BpmnJS({
@@ -56,12 +57,13 @@
   modeler.importXML(config.text).then(function (result) {
     var warnings = result.warnings || [];
     if (warnings.length) {
-      showMessages('导入时有 ' + warnings.length + ' 条警告（图仍可编辑，但请检查）：', warnings.map(warningText), 'warning');
+      showMessages(T('导入时有 {n} 条警告（图仍可编辑，但请检查）：', { n: warnings.length }),
+                   warnings.map(warningText), 'warning');
     }
     fitBesidePalette();
     modeler.on('commandStack.changed', function () { editor.changed(); });
     if (config.select && !panel.select(config.select)) {
-      Designer.setStatus('图中找不到元素 ' + config.select, 'error');
+      Designer.setStatus(T('图中找不到元素 {id}', { id: config.select }), 'error');
     }
     document.body.dataset.editorReady = 'yes';
   }).catch(function (error) {
@@ -69,8 +71,8 @@
     document.getElementById('save').disabled = true;
     var messages = [BihuanTranslate.text(error.message || String(error))];
     (error.warnings || []).forEach(function (w) { messages.push(warningText(w)); });
-    showMessages('无法在编辑器中打开这个文件：', messages, 'error');
-    Designer.setStatus('文件未能打开，保存已停用。可以用“下载”取回原文件，或在流程管理页面导入修正后的文件。', 'error');
+    showMessages(T('无法在编辑器中打开这个文件：'), messages, 'error');
+    Designer.setStatus(T('文件未能打开，保存已停用。可以用“下载”取回原文件，或在流程管理页面导入修正后的文件。'), 'error');
     editor.getText = function () { return Promise.resolve(config.text); };
     document.body.dataset.editorReady = 'error';
   });

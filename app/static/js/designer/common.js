@@ -9,6 +9,8 @@
 (function () {
   'use strict';
 
+  var T = window.designerText;
+
   function $(id) { return document.getElementById(id); }
 
   function readConfig() {
@@ -83,7 +85,7 @@
 
   Editor.prototype.changed = function () {
     this.dirty = true;
-    setStatus('有未保存的修改', 'pending');
+    setStatus(T('有未保存的修改'), 'pending');
   };
 
   Editor.prototype.download = function () {
@@ -95,7 +97,7 @@
     var self = this;
     if (this.busy) { return Promise.resolve(); }
     this.busy = true;
-    setStatus('正在保存…', 'pending');
+    setStatus(T('正在保存…'), 'pending');
     return this.getText().then(function (text) {
       return request('POST', self.config.save_url, { text: text, base_revision: self.config.revision });
     }).then(function (result) {
@@ -104,33 +106,33 @@
         self.config.revision = data.revision;
         self.dirty = false;
         $('conflict').hidden = true;
-        setStatus('已保存（草稿修订 ' + data.revision + '）', 'ok');
+        setStatus(T('已保存（草稿修订 {n}）', { n: data.revision }), 'ok');
         document.body.dataset.revision = data.revision;
       } else if (result.status === 409) {
         // someone saved after we opened: keep everything in the editor and offer a download
-        $('conflict-message').textContent = '草稿已被他人修改：' + (data.message || '');
+        $('conflict-message').textContent = T('草稿已被他人修改：{message}', { message: data.message || '' });
         $('conflict').hidden = false;
-        setStatus('未保存：草稿已被他人修改', 'error');
+        setStatus(T('未保存：草稿已被他人修改'), 'error');
       } else {
-        setStatus('未保存：' + (data.message || ('服务器返回 ' + result.status)), 'error');
+        setStatus(T('未保存：{message}', { message: data.message || T('服务器返回 {status}', { status: result.status }) }), 'error');
       }
     }).catch(function (error) {
-      setStatus('未保存：' + (error && error.message ? error.message : error), 'error');
+      setStatus(T('未保存：{message}', { message: error && error.message ? error.message : error }), 'error');
     }).then(function () { self.busy = false; });
   };
 
   Editor.prototype.validate = function () {
     var self = this;
-    setStatus('正在校验草稿…', 'pending');
-    var note = this.dirty ? '（校验的是已保存的草稿，当前修改尚未保存）' : '';
+    setStatus(T('正在校验草稿…'), 'pending');
+    var note = this.dirty ? T('（校验的是已保存的草稿，当前修改尚未保存）') : '';
     return request('GET', this.config.validate_url).then(function (result) {
       if (result.status !== 200) {
-        setStatus('校验失败：' + ((result.data && result.data.message) || result.status), 'error');
+        setStatus(T('校验失败：{message}', { message: (result.data && result.data.message) || result.status }), 'error');
         return;
       }
       var problems = result.data.problems || [];
       self.showProblems(problems);
-      setStatus(problems.length ? '发现 ' + problems.length + ' 个问题' + note : '校验通过，没有发现问题' + note,
+      setStatus((problems.length ? T('发现 {n} 个问题', { n: problems.length }) : T('校验通过，没有发现问题')) + note,
                 problems.length ? 'error' : 'ok');
     });
   };
@@ -144,14 +146,14 @@
       var item = document.createElement('li');
       var file = document.createElement('span');
       file.className = 'problem-file';
-      file.textContent = problem.file || '（整个流程包）';
+      file.textContent = problem.file || T('（整个流程包）');
       item.appendChild(file);
       var target;
       if (problem.file === self.config.path && problem.element_id) {
         target = document.createElement('button');
         target.type = 'button';
         target.addEventListener('click', function () {
-          if (!self.select(problem.element_id)) { setStatus('图中找不到元素 ' + problem.element_id, 'error'); }
+          if (!self.select(problem.element_id)) { setStatus(T('图中找不到元素 {id}', { id: problem.element_id }), 'error'); }
         });
       } else if (problem.url) {
         target = document.createElement('a');

@@ -3,6 +3,7 @@
 (function () {
   'use strict';
 
+  var T = window.designerText;
   var config = Designer.readConfig();
   // dmn-js merges `common` into each view's options but lets a view's additionalModules replace
   // the common ones, so the translation goes to every view type explicitly
@@ -16,8 +17,8 @@
   var editor;
   window.bihuanDmn = modeler;  // for the browser tests and the console
 
-  var VIEW_LABELS = { drd: '决策需求图', decisionTable: '决策表', literalExpression: '文字表达式',
-                      boxedExpression: '表达式' };
+  var VIEW_LABELS = { drd: T('决策需求图'), decisionTable: T('决策表'), literalExpression: T('文字表达式'),
+                      boxedExpression: T('表达式') };
 
   editor = new Designer.Editor({
     getText: function () { return modeler.saveXML({ format: true }).then(function (r) { return r.xml; }); },
@@ -40,7 +41,8 @@
       link.dataset.view = view.type;
       link.dataset.elementId = view.element.id;
       var name = view.element.name || view.element.id;
-      link.textContent = view.type === 'drd' ? VIEW_LABELS.drd : (VIEW_LABELS[view.type] || view.type) + '：' + name;
+      link.textContent = view.type === 'drd' ? VIEW_LABELS.drd
+        : T('{kind}：{name}', { kind: VIEW_LABELS[view.type] || view.type, name: name });
       if (active && active.element === view.element && active.type === view.type) { link.className = 'active'; }
       link.addEventListener('click', function (event) { event.preventDefault(); modeler.open(view); });
       tabs.appendChild(link);
@@ -87,8 +89,8 @@
       renderTabs();
       watchActiveViewer();
       if ((result.warnings || []).length) {
-        Designer.setStatus('导入时有 ' + result.warnings.length + ' 条警告：' +
-                           result.warnings.map(function (w) { return w.message; }).join('；'), 'error');
+        Designer.setStatus(T('导入时有 {n} 条警告：{messages}', { n: result.warnings.length,
+          messages: result.warnings.map(function (w) { return w.message; }).join('; ') }), 'error');
       }
       if (config.select) { select(config.select); }
       document.body.dataset.editorReady = 'yes';
@@ -98,7 +100,7 @@
     var box = document.getElementById('import-messages');
     var item = document.createElement('li');
     item.className = 'import-head error';
-    item.textContent = '无法在编辑器中打开这个决策表：' + (error.message || error);
+    item.textContent = T('无法在编辑器中打开这个决策表：{message}', { message: error.message || error });
     box.appendChild(item);
     box.hidden = false;
     editor.getText = function () { return Promise.resolve(config.text); };

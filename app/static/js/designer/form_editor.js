@@ -3,6 +3,7 @@
 (function () {
   'use strict';
 
+  var T = window.designerText;
   var config = Designer.readConfig();
   var source = document.getElementById('schema');
   var preview = document.getElementById('preview');
@@ -21,7 +22,7 @@
       preview.querySelectorAll('.local-error').forEach(function (n) { n.remove(); });
       var box = document.createElement('div');
       box.className = 'form-error local-error';
-      box.textContent = '不是合法的 JSON：' + error.message;
+      box.textContent = T('不是合法的 JSON：{message}', { message: error.message });
       preview.insertBefore(box, preview.firstChild);
       return;
     }

@@ -12,18 +12,20 @@
 (function () {
   'use strict';
 
+  var T = window.designerText;
+
   var FORM_PROPERTY = 'formJsonSchemaFilename';
-  var TIMER_KINDS = [['timeDate', '时间点 timeDate'], ['timeDuration', '时长 timeDuration'],
-                     ['timeCycle', '周期 timeCycle']];
+  var TIMER_KINDS = [['timeDate', T('时间点 timeDate')], ['timeDuration', T('时长 timeDuration')],
+                     ['timeCycle', T('周期 timeCycle')]];
   var TYPE_LABELS = {
-    'bpmn:UserTask': '用户任务', 'bpmn:ScriptTask': '脚本任务', 'bpmn:BusinessRuleTask': '业务规则任务',
-    'bpmn:CallActivity': '调用活动', 'bpmn:SubProcess': '子流程', 'bpmn:Task': '任务',
-    'bpmn:StartEvent': '开始事件', 'bpmn:EndEvent': '结束事件', 'bpmn:BoundaryEvent': '边界事件',
-    'bpmn:IntermediateCatchEvent': '中间捕获事件', 'bpmn:IntermediateThrowEvent': '中间抛出事件',
-    'bpmn:ExclusiveGateway': '排他网关', 'bpmn:ParallelGateway': '并行网关',
-    'bpmn:InclusiveGateway': '包容网关', 'bpmn:EventBasedGateway': '事件网关',
-    'bpmn:SequenceFlow': '顺序流', 'bpmn:Lane': '泳道（角色）', 'bpmn:Participant': '池/参与者',
-    'bpmn:Process': '流程', 'bpmn:Collaboration': '协作', 'bpmn:TextAnnotation': '文本注释'
+    'bpmn:UserTask': T('用户任务'), 'bpmn:ScriptTask': T('脚本任务'), 'bpmn:BusinessRuleTask': T('业务规则任务'),
+    'bpmn:CallActivity': T('调用活动'), 'bpmn:SubProcess': T('子流程'), 'bpmn:Task': T('任务'),
+    'bpmn:StartEvent': T('开始事件'), 'bpmn:EndEvent': T('结束事件'), 'bpmn:BoundaryEvent': T('边界事件'),
+    'bpmn:IntermediateCatchEvent': T('中间捕获事件'), 'bpmn:IntermediateThrowEvent': T('中间抛出事件'),
+    'bpmn:ExclusiveGateway': T('排他网关'), 'bpmn:ParallelGateway': T('并行网关'),
+    'bpmn:InclusiveGateway': T('包容网关'), 'bpmn:EventBasedGateway': T('事件网关'),
+    'bpmn:SequenceFlow': T('顺序流'), 'bpmn:Lane': T('泳道（角色）'), 'bpmn:Participant': T('池/参与者'),
+    'bpmn:Process': T('流程'), 'bpmn:Collaboration': T('协作'), 'bpmn:TextAnnotation': T('文本注释')
   };
 
   // SpiffWorkflow's extension elements, so moddle reads and writes them as typed elements.
@@ -103,7 +105,7 @@
     head.appendChild(el('code', { className: 'prop-id', 'data-testid': 'prop-id' }, bo.id || ''));
     this.container.appendChild(head);
     if (!this.element) {
-      this.container.appendChild(el('p', { className: 'help' }, '在图中选择一个元素以编辑其属性。'));
+      this.container.appendChild(el('p', { className: 'help' }, T('在图中选择一个元素以编辑其属性。')));
     }
     if (!is(bo, 'bpmn:Collaboration')) { this.nameField(target, bo); }
     if (is(bo, 'bpmn:Lane')) { this.laneFields(target, bo); }
@@ -175,7 +177,7 @@
   // -- sections -----------------------------------------------------------------------------
   Panel.prototype.nameField = function (element, bo) {
     var modeling = this.modeling;
-    this.input('名称', 'name', bo.name, function (value) {
+    this.input(T('名称'), 'name', bo.name, function (value) {
       modeling.updateProperties(element, { name: value || undefined });
     });
   };
@@ -184,7 +186,7 @@
     var self = this;
     var select = el('select', { name: 'lane_role' });
     var known = this.roles.some(function (r) { return r[0] === bo.id; });
-    if (!known) { select.appendChild(el('option', { value: bo.id }, bo.id + '（不是已知角色）')); }
+    if (!known) { select.appendChild(el('option', { value: bo.id }, T('{id}（不是已知角色）', { id: bo.id }))); }
     this.roles.forEach(function (role) {
       var option = el('option', { value: role[0] }, role[0] + ' · ' + role[1]);
       if (role[0] === bo.id) { option.selected = true; }
@@ -194,20 +196,20 @@
       var id = select.value;
       if (id === bo.id) { return; }
       if (self.moddle.ids.assigned(id)) {
-        self.error('已有元素使用 ID “' + id + '”（可能是另一条泳道），不能重复。');
+        self.error(T('已有元素使用 ID “{id}”（可能是另一条泳道），不能重复。', { id: id }));
         select.value = bo.id;
         return;
       }
       self.modeling.updateProperties(element, { id: id });
     });
-    this.field('泳道 ID = 角色', select, '泳道中的用户任务由该角色办理；承办部门任务归案件所在部门。');
+    this.field(T('泳道 ID = 角色'), select, T('泳道中的用户任务由该角色办理；承办部门任务归案件所在部门。'));
   };
 
   Panel.prototype.laneInfo = function (bo) {
     var lanes = (bo.get ? bo.get('lanes') : bo.lanes) || [];
     if (!lanes.length) { return; }
     var text = lanes.map(function (lane) { return lane.id + (lane.name ? '（' + lane.name + '）' : ''); }).join('、');
-    this.container.appendChild(el('p', { className: 'help prop-lane' }, '所在泳道（角色）：' + text));
+    this.container.appendChild(el('p', { className: 'help prop-lane' }, T('所在泳道（角色）：{lanes}', { lanes: text })));
   };
 
   Panel.prototype.formField = function (element, bo) {
@@ -220,7 +222,7 @@
       this.forms.forEach(function (name) { list.appendChild(el('option', { value: name })); });
       document.body.appendChild(list);
     }
-    var input = this.input('表单（JSON Schema 文件）', 'form', current ? current.value : '', function (value) {
+    var input = this.input(T('表单（JSON Schema 文件）'), 'form', current ? current.value : '', function (value) {
       value = value.trim();
       var holder = self.extension(element, 'spiffworkflow:Properties', { properties: [] });
       var prop = (holder.properties || []).filter(function (p) { return p.name === FORM_PROPERTY; })[0];
@@ -231,25 +233,25 @@
         prop.$parent = holder;
         self.modeling.updateModdleProperties(element, holder, { properties: (holder.properties || []).concat([prop]) });
       }
-    }, '文件在 forms/ 下，例如 dispatch.schema.json。');
+    }, T('文件在 forms/ 下，例如 dispatch.schema.json。'));
     input.setAttribute('list', listId);
   };
 
   Panel.prototype.scriptField = function (element, bo) {
     var modeling = this.modeling;
-    var area = this.textarea('脚本（Python，沙箱执行）', 'script', bo.script, function (value) {
+    var area = this.textarea(T('脚本（Python，沙箱执行）'), 'script', bo.script, function (value) {
       modeling.updateProperties(element, { script: value });
-    }, '可用 now()、working_days_after(start, n)；不可 import，不可使用双下划线名称、while 和 **。');
+    }, T('可用 now()、working_days_after(start, n)；不可 import，不可使用双下划线名称、while 和 **。'));
     area.rows = 8;
   };
 
   Panel.prototype.decisionField = function (element, bo) {
     var self = this;
     var current = this.extension(element, 'spiffworkflow:CalledDecisionId');
-    var input = this.input('决策表 ID', 'called_decision', current ? current.value : '', function (value) {
+    var input = this.input(T('决策表 ID'), 'called_decision', current ? current.value : '', function (value) {
       var holder = self.extension(element, 'spiffworkflow:CalledDecisionId', { value: value.trim() });
       self.modeling.updateModdleProperties(element, holder, { value: value.trim() });
-    }, '对应 rules/*.dmn 中 decision 的 id，例如 deadlines。');
+    }, T('对应 rules/*.dmn 中 decision 的 id，例如 deadlines。'));
     if (this.decisions.length) {
       var list = el('datalist', { id: 'known-decisions' });
       this.decisions.forEach(function (id) { list.appendChild(el('option', { value: id })); });
@@ -260,9 +262,9 @@
 
   Panel.prototype.calledElementField = function (element, bo) {
     var modeling = this.modeling;
-    this.input('被调用流程 ID', 'called_element', bo.calledElement, function (value) {
+    this.input(T('被调用流程 ID'), 'called_element', bo.calledElement, function (value) {
       modeling.updateProperties(element, { calledElement: value.trim() || undefined });
-    }, '例如 supervision_escalation。');
+    }, T('例如 supervision_escalation。'));
   };
 
   Panel.prototype.timerFields = function (element, timer) {
@@ -274,11 +276,10 @@
       if (k[0] === kind) { option.selected = true; }
       select.appendChild(option);
     });
-    this.field('定时器类型', select);
+    this.field(T('定时器类型'), select);
     var current = timer[kind] ? timer[kind].body : '';
-    var area = this.textarea('定时器表达式', 'timer_expression', current, apply,
-                             '工作日时限写作 working_days_after(start, n)，例如 working_days_after(dispatched_at, 1)；' +
-                             '也可以直接写变量名（如 deadline）。');
+    var area = this.textarea(T('定时器表达式'), 'timer_expression', current, apply,
+                             T('工作日时限写作 working_days_after(start, n)，例如 working_days_after(dispatched_at, 1)；也可以直接写变量名（如 deadline）。'));
     select.addEventListener('change', function () { apply(area.value); });
 
     function apply(body) {
@@ -302,7 +303,7 @@
     var self = this;
     var outgoing = bo.outgoing || [];
     var select = el('select', { name: 'default_flow' });
-    select.appendChild(el('option', { value: '' }, '（无默认流）'));
+    select.appendChild(el('option', { value: '' }, T('（无默认流）')));
     outgoing.forEach(function (flow) {
       var target = flow.targetRef;
       var option = el('option', { value: flow.id },
@@ -314,24 +315,24 @@
       var flow = outgoing.filter(function (f) { return f.id === select.value; })[0];
       self.modeling.updateProperties(element, { 'default': flow || undefined });
     });
-    this.field('默认流', select, '没有条件成立时走默认流。');
+    this.field(T('默认流'), select, T('没有条件成立时走默认流。'));
     outgoing.forEach(function (flow) {
       if (bo['default'] && bo['default'].id === flow.id) { return; }
       var target = flow.targetRef;
-      self.conditionFor(flow, '条件：' + flow.id + (target ? ' → ' + (target.name || target.id) : ''));
+      self.conditionFor(flow, T('条件：{flow}', { flow: flow.id + (target ? ' → ' + (target.name || target.id) : '') }));
     });
     this.container.appendChild(el('p', { className: 'help' },
-      '条件是 Python 表达式，例如 decision == "refuse"、return_count >= 2。'));
+      T('条件是 Python 表达式，例如 decision == "refuse"、return_count >= 2。')));
   };
 
   Panel.prototype.flowFields = function (element, bo) {
     var source = bo.sourceRef;
     if (source && source['default'] && source['default'].id === bo.id) {
-      this.container.appendChild(el('p', { className: 'help' }, '这是网关 ' + source.id + ' 的默认流，不需要条件。'));
+      this.container.appendChild(el('p', { className: 'help' }, T('这是网关 {id} 的默认流，不需要条件。', { id: source.id })));
       return;
     }
     if (source && (is(source, 'bpmn:ExclusiveGateway') || is(source, 'bpmn:InclusiveGateway'))) {
-      this.conditionFor(bo, '条件表达式');
+      this.conditionFor(bo, T('条件表达式'));
     }
   };
 

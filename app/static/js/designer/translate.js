@@ -165,9 +165,12 @@
     'Element name': '元素名称'
   };
 
+  // the libraries speak English already; the dictionaries apply when the page is in Chinese
+  var chinese = (document.documentElement.lang || '').toLowerCase().indexOf('zh') === 0;
+
   function dictionaryTranslate(dictionary) {
     return function translate(template, replacements) {
-      var text = dictionary[template] || COMMON[template] || template;
+      var text = chinese ? (dictionary[template] || COMMON[template] || template) : template;
       replacements = replacements || {};
       return text.replace(/{([^}]+)}/g, function (_, key) {
         return key in replacements ? replacements[key] : '{' + key + '}';
