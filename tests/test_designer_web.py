@@ -425,3 +425,36 @@ def test_editor_pages_carry_the_browser_texts_in_english_too(login):
     client.get("/lang/en")
     page = client.get(f"/designer/bpmn/{LIFECYCLE}").get_data(as_text=True)
     assert 'lang="en"' in page and 'id="designer-messages"' in page and "js/designer/text.js" in page
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 50000 + "]" * 50000,
+    '{"properties": [1, 2]}',
+    '{"type": "object", "properties": {"a": 5, "b": {"enum": "x"}, "c": {"type": ["null"]}}}',
+    '{"type": "object", "required": "a", "properties": {"a": {"type": "string", "maxLength": "9"}}}',
+    '{"$ref": "#/$defs/x", "$defs": {"x": {"$ref": "#/$defs/x"}}}',
+    '"just a string"',
+    "",
+])
+def test_odd_schemas_in_the_preview_and_on_save_are_never_a_500(login, text):
+    client = login("designer")
+    response = client.post("/designer/form-preview", json={"text": text})
+    assert response.status_code in (200, 400), response.status_code
+    config = editor_config(client, f"/designer/form/{DISPATCH_FORM}")
+    saved = save(client, DISPATCH_FORM, text, config["revision"])
+    assert saved.status_code in (200, 400) and saved.get_json()
+
+
+def test_a_form_larger_than_the_model_limit_is_refused(login):
+    client = login("designer")
+    config = editor_config(client, f"/designer/form/{DISPATCH_FORM}")
+    huge = '{"type": "object", "description": "' + "x" * (6 * 1024 * 1024) + '"}'
+    response = save(client, DISPATCH_FORM, huge, config["revision"])
+    assert response.status_code == 400 and "MB" in response.get_json()["message"]
+
+
+def test_an_expired_session_gets_a_json_401_from_the_editor_endpoints(login):
+    client = login(None)
+    response = save(client, DEADLINES, "<x/>", 1)
+    assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
+    assert client.get("/designer/validate?format=json", headers={"Accept": "application/json"}).status_code == 401

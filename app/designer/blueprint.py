@@ -5,7 +5,8 @@ in ``before_request`` so no route can forget it.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, url_for
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..errors import BihuanError, Invalid
@@ -20,6 +21,9 @@ UPLOAD_LIMIT = 50 * 1024 * 1024  # below Flask's MAX_CONTENT_LENGTH, so we can s
 @bp.before_request
 def _designers_only():
     if not current_user.is_authenticated:
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            # the editors' fetch calls: a redirect to the login page would look like a success
+            return jsonify({"error": "unauthorized", "message": _("登录已过期，请在新窗口重新登录后再试。")}), 401
         return current_app.login_manager.unauthorized()
     if not current_user.has("designer"):
         abort(403)

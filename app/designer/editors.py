@@ -19,6 +19,8 @@ import jsonschema
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
+from workflows import validation
+
 from ..auth.models import ROLES
 from ..errors import BihuanError, Invalid
 from ..processes import drafts
@@ -78,9 +80,13 @@ def form_editor(path: str):
 
 def check_form(text: str) -> dict:
     """The parsed schema, or Invalid saying why it is not a Draft 2020-12 JSON Schema object."""
+    if len(text) > validation.MAX_FILE_BYTES:
+        raise Invalid(_("表单超过 %(mb)s MB。", mb=validation.MAX_FILE_BYTES // 1024 // 1024))
+    if validation.json_depth(text) > validation.MAX_JSON_DEPTH:
+        raise Invalid(_("JSON 嵌套超过 %(n)s 层。", n=validation.MAX_JSON_DEPTH))
     try:
         schema = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise Invalid(_("不是合法的 JSON：%(error)s", error=str(exc))) from None
     if not isinstance(schema, dict):
         raise Invalid(_("表单必须是一个 JSON 对象（JSON Schema）。"))
@@ -89,6 +95,8 @@ def check_form(text: str) -> dict:
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(根)"
         raise Invalid(_("不是合法的 JSON Schema（%(where)s）：%(error)s", where=where, error=exc.message)) from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise Invalid(_("不是合法的 JSON Schema：%(error)s", error=type(exc).__name__)) from None
     return schema
 
 

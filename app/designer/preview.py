@@ -35,29 +35,34 @@ class Field:
 
 
 def _fallback(schema: Mapping) -> list[Field]:
-    required = set(schema.get("required", []))
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    required = set(r for r in schema.get("required", []) if isinstance(r, str)) \
+        if isinstance(schema.get("required"), list) else set()
     fields = []
-    for name, prop in (schema.get("properties") or {}).items():
+    for name, prop in properties.items():
         prop = prop if isinstance(prop, Mapping) else {}
         kind = prop.get("type", "string")
-        kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+        kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else str(kind)
         widget = {"boolean": "checkbox", "integer": "number", "number": "number"}.get(kind, "text")
         f = Field(name, str(prop.get("title") or name), widget, name in required, str(prop.get("description", "")),
                   value=prop.get("default"))
         if isinstance(prop.get("enum"), list):
-            labels = prop.get("enumNames") or [str(v) for v in prop["enum"]]
+            labels = prop.get("enumNames") if isinstance(prop.get("enumNames"), list) else [str(v) for v in prop["enum"]]
             f.options = [Option(v, str(label)) for v, label in zip(prop["enum"], labels)]
             f.widget = "radios" if len(f.options) <= 4 else "select"
-        elif kind == "string" and int(prop.get("maxLength") or 0) > 200:
+        elif kind == "string" and isinstance(prop.get("maxLength"), int) and prop["maxLength"] > 200:
             f.widget = "textarea"
         fields.append(f)
     return fields
 
 
 def preview_fields(schema: Mapping) -> list:
-    if build_fields is not None:
+    properties = schema.get("properties")
+    if build_fields is not None and isinstance(properties, Mapping):
         try:
-            defaults = {name: prop.get("default") for name, prop in (schema.get("properties") or {}).items()
+            defaults = {name: prop.get("default") for name, prop in properties.items()
                         if isinstance(prop, Mapping) and "default" in prop}
             return build_fields(schema, values=defaults)
         except (TypeError, ValueError, AttributeError, KeyError):

@@ -112,3 +112,25 @@ def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, 
     with page.expect_download() as download:
         page.click("#conflict-download")
     assert re.search(r"是否受理（复核）", download.value.path().read_text(encoding="utf-8"))
+
+
+def test_the_form_editor_previews_while_typing_and_refuses_a_broken_schema(new_page, live_server):
+    page = new_page("designer", viewport=(390, 844))  # a phone
+    page.goto(f"{live_server}/designer/form/forms/sign_for.schema.json")
+    page.wait_for_function("document.body.dataset.editorReady === 'yes'")
+    source = page.locator("#schema")
+    text = source.input_value()
+    title = re.search(r'"title": "([^"]+)"', text.split('"properties"')[1]).group(1)
+    assert title in page.locator("#preview").inner_text()
+
+    source.fill(text.replace(f'"title": "{title}"', '"title": "签收意见（预览）"', 1))
+    page.locator("#preview", has_text="签收意见（预览）").wait_for()
+    page.click("#save")
+    page.locator("#editor-status", has_text="已保存").wait_for()
+
+    source.fill(text[:-5])
+    page.locator("#preview .local-error", has_text="JSON").wait_for()
+    page.click("#save")
+    page.locator("#editor-status", has_text="未保存").wait_for()
+    assert "JSON" in page.locator("#editor-status").inner_text()
+    screenshot(page, "form_editor_phone")

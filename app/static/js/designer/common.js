@@ -37,9 +37,14 @@
       return response.text().then(function (text) {
         var data = null;
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = { message: text.slice(0, 300) }; }
-        return { status: response.status, data: data };
+        // a redirect (to the login page) is never the answer these JSON endpoints give
+        return { status: response.redirected ? 401 : response.status, data: response.redirected ? null : data };
       });
     });
+  }
+
+  function failure(status) {
+    return status === 401 ? T('登录已过期，请在新窗口重新登录后再试。') : T('服务器返回 {status}', { status: status });
   }
 
   function setStatus(message, kind) {
@@ -102,7 +107,7 @@
       return request('POST', self.config.save_url, { text: text, base_revision: self.config.revision });
     }).then(function (result) {
       var data = result.data || {};
-      if (result.status === 200) {
+      if (result.status === 200 && typeof data.revision === 'number') {
         self.config.revision = data.revision;
         self.dirty = false;
         $('conflict').hidden = true;
@@ -114,7 +119,7 @@
         $('conflict').hidden = false;
         setStatus(T('未保存：草稿已被他人修改'), 'error');
       } else {
-        setStatus(T('未保存：{message}', { message: data.message || T('服务器返回 {status}', { status: result.status }) }), 'error');
+        setStatus(T('未保存：{message}', { message: data.message || failure(result.status) }), 'error');
       }
     }).catch(function (error) {
       setStatus(T('未保存：{message}', { message: error && error.message ? error.message : error }), 'error');
@@ -127,7 +132,8 @@
     var note = this.dirty ? T('（校验的是已保存的草稿，当前修改尚未保存）') : '';
     return request('GET', this.config.validate_url).then(function (result) {
       if (result.status !== 200) {
-        setStatus(T('校验失败：{message}', { message: (result.data && result.data.message) || result.status }), 'error');
+        setStatus(T('校验失败：{message}', { message: (result.data && result.data.message) || failure(result.status) }),
+                  'error');
         return;
       }
       var problems = result.data.problems || [];

@@ -19,11 +19,7 @@
     try {
       JSON.parse(source.value);
     } catch (error) {
-      preview.querySelectorAll('.local-error').forEach(function (n) { n.remove(); });
-      var box = document.createElement('div');
-      box.className = 'form-error local-error';
-      box.textContent = T('不是合法的 JSON：{message}', { message: error.message });
-      preview.insertBefore(box, preview.firstChild);
+      showError(T('不是合法的 JSON：{message}', { message: error.message }));
       return;
     }
     fetch(config.preview_url, {
@@ -32,10 +28,25 @@
       headers: { 'Content-Type': 'application/json', 'Accept': 'text/html',
                  'X-CSRFToken': document.querySelector('meta[name="csrf-token"]').content },
       body: JSON.stringify({ text: source.value })
-    }).then(function (response) { return response.text(); }).then(function (html) {
+    }).then(function (response) {
+      if (response.redirected || response.status === 401 || response.status === 403) {
+        throw new Error(T('登录已过期，请在新窗口重新登录后再试。'));
+      }
+      return response.text();
+    }).then(function (html) {
       // the server escapes every schema value when rendering; an older response must not win
       if (mine === sequence) { preview.innerHTML = html; }
+    }).catch(function (error) {
+      if (mine === sequence) { showError(error.message || String(error)); }
     });
+  }
+
+  function showError(message) {
+    preview.querySelectorAll('.local-error').forEach(function (n) { n.remove(); });
+    var box = document.createElement('div');
+    box.className = 'form-error local-error';
+    box.textContent = message;
+    preview.insertBefore(box, preview.firstChild);
   }
 
   source.addEventListener('input', function () {
