@@ -146,6 +146,23 @@ def test_my_actions_link_to_the_task_page_only_for_who_may_do_them(login, driver
     assert "签收" in page(login("viewer"), f"/cases/{chengguan_case}")[1]
 
 
+def test_claims_and_incidents_show_on_the_case_page(login, core, driver, chengguan_case):
+    from sqlalchemy import select, update
+
+    from app.cases.models import Case, ReadyTask
+    from app.cases.services import record_incident
+    sign_for = driver.task(chengguan_case, "sign_for")
+    with core.db.unit_of_work() as session:
+        session.execute(update(ReadyTask).where(ReadyTask.id == sign_for["id"]).values(assignee="handler"))
+        case_id = session.scalar(select(Case.id).where(Case.number == chengguan_case))
+    record_incident(core, case_id, "route: <b>NameError</b> name 'x' is not defined", "scheduler", "route")
+    body = page(login("viewer"), f"/cases/{chengguan_case}")[1]
+    assert "认领人：城管中队小张" in body
+    incidents = body.split('class="card incidents"')[1].split("</section>")[0]
+    assert "NameError" in incidents and "<b>NameError</b>" not in incidents and "route" in incidents
+    assert "流程异常" in body.split('class="case-badges"')[1].split("</div>")[0]
+
+
 def test_supervision_items_and_their_records_show_on_the_case_page(login, driver, clock):
     number = driver.register(type="咨询")
     driver.dispatch(number)
@@ -277,3 +294,8 @@ def test_search_page_reports_bad_values_instead_of_failing(login, several):
 def test_search_page_for_handler2_hides_other_departments(login, several):
     body = page(login("handler2"), "/cases/search")[1]
     assert several["noise"] in body and several["lamp"] not in body and several["tree"] not in body
+
+
+def test_search_needs_a_login(login, core):
+    response = login(None).get("/cases/search?q=x")
+    assert response.status_code == 302 and "/login" in response.location

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,6 @@ class Criteria:
     @classmethod
     def from_args(cls, args) -> "Criteria":
         """Read the search form; values that cannot be searched are dropped and reported."""
-        from flask_babel import gettext as _
         c = cls(number=args.get("number", "").strip().upper(), phone=args.get("phone", "").strip(),
                 q=args.get("q", "").strip()[:100], status=args.get("status", ""),
                 department=args.get("department", "").strip(), channel=args.get("channel", ""),

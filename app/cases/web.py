@@ -259,9 +259,10 @@ def reveal_reporter(number: str):
         case = _case_or_abort(session, number)
         audit(session, actor=current_user.username, action="reveal_reporter", case=case, source="web",
               changes={})
-        session.flush()
-        page = case_page(session, case, current_user, reveal=True)
-        body = render_template("cases/detail.html", **page)
+    # The look is committed before anything is shown; the page is read afterwards like any other.
+    with _core().db.read() as session:
+        case = _case_or_abort(session, number)
+        body = render_template("cases/detail.html", **case_page(session, case, current_user, reveal=True))
     # Rendered in this response only: a reload or the back button must not show it from a cache.
     return body, 200, {"Cache-Control": "no-store"}
 
