@@ -196,7 +196,7 @@ def test_claim_and_unclaim_with_a_colleague(login, driver, core, colleague):
     html = page(me.get("/tasks?tab=mine"))
     assert rows(html) == [number] and "取消认领" in html and tab_count(html, "mine") == "1"
     html = page(other.get("/tasks"))
-    assert rows(html) == [number] and '<td class="assignee">dispatcher</td>' in html
+    assert rows(html) == [number] and '<td class="assignee" data-label="认领人">dispatcher</td>' in html
     assert tab_count(html, "unclaimed") == "0" and rows(page(other.get("/tasks?tab=unclaimed"))) == []
 
     response = other.post(f"/tasks/{task_id}/claim")

@@ -11,6 +11,7 @@ import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -33,12 +34,12 @@ FIELDS = ("channel", "type", "category", "text", "address", "grid", "reporter_na
 
 # CaseService.register reports problems as plain messages; this puts each one at its field.
 _ERROR_FIELDS = (
-    (re.compile(r"^unknown channel"), "channel", "请选择来源渠道"),
-    (re.compile(r"^unknown type"), "type", "请选择诉求类型"),
-    (re.compile(r"^text is required"), "text", "请填写诉求内容"),
-    (re.compile(r"^text is longer than (\d+)"), "text", "诉求内容过长（最多 {0} 字）"),
-    (re.compile(r"^invalid reporter phone"), "reporter_phone", "电话号码只能包含数字、空格、+ 和 -"),
-    (re.compile(r"^unknown grid"), "grid", "所选网格不存在"),
+    (re.compile(r"^unknown channel"), "channel", _l("请选择来源渠道")),
+    (re.compile(r"^unknown type"), "type", _l("请选择诉求类型")),
+    (re.compile(r"^text is required"), "text", _l("请填写诉求内容")),
+    (re.compile(r"^text is longer than (\d+)"), "text", _l("诉求内容过长（最多 {0} 字）")),
+    (re.compile(r"^invalid reporter phone"), "reporter_phone", _l("电话号码只能包含数字、空格、+ 和 -")),
+    (re.compile(r"^unknown grid"), "grid", _l("所选网格不存在")),
 )
 
 
@@ -51,7 +52,7 @@ def _field_errors(exc: Invalid) -> dict[str, str]:
     for pattern, field, text in _ERROR_FIELDS:
         match = pattern.match(message)
         if match:
-            return {field: _(text).format(*match.groups())}
+            return {field: str(text).format(*match.groups())}
     return {"": message}
 
 
