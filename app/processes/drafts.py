@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows.bundle import Problem, read_directory
+from workflows.bundle import Problem, hash_files, read_directory
 from workflows import validation
 
 from ..auth.models import ROLES
@@ -338,7 +338,6 @@ def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revis
         raise Invalid(f"流程有 {len(problems)} 个问题，无法发布 (the process has {len(problems)} problem(s)): "
                       + "; ".join(str(p) for p in problems[:5]),
                       fields=[(p.element_id or p.file, str(p)) for p in problems])
-    from workflows.bundle import hash_files
     existing = session.scalars(select(ProcessVersion).where(ProcessVersion.content_hash == hash_files(files))).first()
     if existing is not None:
         what = "自上次发布以来没有改动" if latest is not None and existing.id == latest.id else "与已有版本相同"
