@@ -196,7 +196,7 @@ def generate(core: Core, count: int, now: datetime) -> dict:
                           "version": 1, "updated_at": registered})
         audits.append({"at": registered, "actor": "operator", "case_id": next_id, "action": "register",
                        "changes": {"channel": channel, "type": kind}, "source": channel})
-        if next_id % 997 == 0:
+        if next_id % max(1, count // 100) == 0:
             samples["numbers"].append(number)
         next_id += 1
         if len(cases) >= BATCH:
@@ -352,7 +352,7 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
         misses = []
         for label, user, path in scenarios(samples, now):
             p50, p95, status = time_requests(clients[user], timer, path, repeats)
-            flag = "" if status != 200 else ("  MISS" if p95 >= 50 else "")
+            flag = "  MISS" if status == 200 and p95 >= 50 else ""  # the 50 ms target is SQLite's
             print(f"  {label:56} {p50:7.1f} {p95:7.1f}  {status}{flag}  {path}")
             if flag:
                 misses.append(label)
@@ -362,7 +362,7 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
             for label, fn in queries:
                 p50, p95 = time_calls(fn, min(repeats, 100))
                 print(f"  {label:56} {p50:7.1f} {p95:7.1f}")
-        print(f"p95 >= 50 ms: {', '.join(misses) if misses else 'none'}")
+        print(f"p95 >= 50 ms ({backend}): {', '.join(misses) if misses else 'none'}")
     finally:
         core.close()
         drop()
