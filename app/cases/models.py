@@ -50,6 +50,9 @@ class Case(Base):
     supervision_tier: Mapped[int] = mapped_column(Integer, default=0, index=True)
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Search by status lists newest first: walking this index stops after one page (migration 0003).
+    __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),)
+
 
 class WorkflowInstance(Base):
     """The engine state of one case; ``version`` is the optimistic lock."""
