@@ -225,7 +225,7 @@ def test_deploying_a_valid_draft_makes_the_next_version(login, core):
     assert f"/designer/export/{DEADLINES}?version=2" in library
     assert ">10<" in client.get(f"/designer/export/{DEADLINES}?version=2").get_data(as_text=True)
     # deploying the same draft again changes nothing and says so
-    current = re.search(r'data-testid="draft-revision">(\d+)<', library).group(1)
+    current = re.search(r'id="draft-state" data-revision="(\d+)"', library).group(1)
     again = client.post("/designer/deploy", data={"note": "", "expected_revision": current})
     assert again.status_code == 400 and "版本 2" in again.get_data(as_text=True)
 

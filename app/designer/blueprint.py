@@ -10,11 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..errors import BihuanError, Invalid
+from .messages import N_, js_messages
 
 bp = Blueprint("designer", __name__, template_folder="templates", url_prefix="/designer")
 
 EDITORS = {"bpmn": "designer.bpmn_editor", "dmn": "designer.dmn_editor", "form": "designer.form_editor"}
-KIND_LABELS = {"bpmn": "流程图 BPMN", "dmn": "决策表 DMN", "form": "表单 JSON Schema"}
+KIND_LABELS = {"bpmn": N_("流程图 BPMN"), "dmn": N_("决策表 DMN"), "form": N_("表单 JSON Schema")}  # translated in templates
 UPLOAD_LIMIT = 50 * 1024 * 1024  # below Flask's MAX_CONTENT_LENGTH, so we can say what went wrong
 
 
@@ -32,7 +33,6 @@ def _designers_only():
 
 @bp.context_processor
 def _browser_texts():
-    from .messages import js_messages
     return {"designer_js_messages": js_messages}
 
 

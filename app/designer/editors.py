@@ -93,7 +93,7 @@ def check_form(text: str) -> dict:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(根)"
+        where = "/".join(str(p) for p in exc.absolute_path) or _("根")
         raise Invalid(_("不是合法的 JSON Schema（%(where)s）：%(error)s", where=where, error=exc.message)) from None
     except (RecursionError, ValueError, TypeError) as exc:
         raise Invalid(_("不是合法的 JSON Schema：%(error)s", error=type(exc).__name__)) from None

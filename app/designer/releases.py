@@ -15,8 +15,9 @@ from ..processes import drafts
 from ..processes.models import ProcessVersion
 from .blueprint import actor, bp, core, editor_url, problem_dicts
 from .library import draft_summary
+from .messages import N_
 
-CHANGES = {"added": "新增", "removed": "删除", "changed": "修改", "layout": "布局"}
+CHANGES = {"added": N_("新增"), "removed": N_("删除"), "changed": N_("修改"), "layout": N_("布局")}
 
 
 def _version_arg(name: str, source=None, required: bool = False) -> int | None:
@@ -72,7 +73,8 @@ def diff():
             rows = diffing.diff_versions(session, a, b)
             title = _("版本 %(a)s 与版本 %(b)s 的差异", a=a, b=b)
     for row in rows:
-        row["change_label"] = CHANGES.get(row.get("change"), row.get("change"))
+        change = row.get("change")
+        row["change_label"] = _(CHANGES[change]) if change in CHANGES else change
         row["url"] = editor_url(row.get("file") or "", row.get("element_id")) if a is None else None
     files = sorted({row.get("file") for row in rows if row.get("file")})
     return render_template("designer/diff.html", rows=rows, title=title, a=a, b=b, versions=versions, files=files,

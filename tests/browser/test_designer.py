@@ -134,3 +134,20 @@ def test_the_form_editor_previews_while_typing_and_refuses_a_broken_schema(new_p
     page.locator("#editor-status", has_text="未保存").wait_for()
     assert "JSON" in page.locator("#editor-status").inner_text()
     screenshot(page, "form_editor_phone")
+
+
+def test_a_broken_table_cell_is_found_and_highlighted(new_page, live_server):
+    page = new_page("designer")
+    page.goto(f"{live_server}/designer/dmn/rules/deadlines.dmn")
+    page.wait_for_function("document.body.dataset.editorReady === 'yes'")
+    page.locator(COMPLAINT_NORMAL_DAYS).click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("15 +")
+    page.click("#save")
+    page.locator("#editor-status", has_text="已保存").wait_for()
+    page.click("#validate")
+    problem = page.locator('#problems button.problem[data-element-id="deadlines_rule_9_days"]').first
+    problem.wait_for()
+    assert "15 +" in problem.inner_text()
+    problem.click()
+    page.locator(f"{COMPLAINT_NORMAL_DAYS}.problem-highlight").wait_for()
