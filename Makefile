@@ -32,7 +32,7 @@ $(VENDOR_STAMP): package.json package-lock.json
 setup: $(STAMP) $(VENDOR_STAMP) $(CATALOGS)
 
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot app
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 run: setup

@@ -34,8 +34,8 @@ def nav_items() -> list[dict]:
 
 
 def home_endpoint(user) -> str:
-    """Where a user lands after login: the first page of the bar that is theirs."""
+    """Where a user lands after login: the first page made for one of their roles, else search."""
     for endpoint, _label, roles in NAV:
-        if endpoint in current_app.view_functions and (roles is None or user.has(*roles)):
+        if endpoint in current_app.view_functions and roles is not None and user.has(*roles):
             return endpoint
-    return "health.health"
+    return "cases.search" if "cases.search" in current_app.view_functions else "health.health"
