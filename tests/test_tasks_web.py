@@ -69,6 +69,13 @@ def test_worklist_refuses_other_roles(login, user):
     assert login(user).get("/tasks").status_code == 403
 
 
+def test_anonymous_users_are_sent_to_login(login):
+    client = login(None)
+    for url in ("/tasks", "/tasks/00000000-0000-0000-0000-000000000000"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.location
+
+
 def test_each_role_and_department_sees_only_its_own_tasks(login, driver):
     waiting = driver.register(text="待派单")
     dispatched = driver.register(text="已派单")
@@ -142,7 +149,7 @@ def test_sorted_by_due_with_overdue_and_due_soon_rows(login, three_for_chengguan
         assert "社会治理中心督办" in html and 'class="badge tier1"' in html
 
 
-def test_filters(login, three_for_chengguan):
+def test_filters(login, three_for_chengguan, monkeypatch):
     late, soon, later = three_for_chengguan
     client = login("handler")
     assert rows(page(client.get("/tasks?type=inquiry"))) == [late]
@@ -151,6 +158,9 @@ def test_filters(login, three_for_chengguan):
     assert rows(page(client.get("/tasks?tier=0&type=complaint"))) == [soon, later]
     html = page(client.get("/tasks?type=complaint&channel=phone"))
     assert rows(html) == [soon, later] and tab_count(html, "all") == "2"
+    monkeypatch.setattr(worklist, "COUNT_CAP", 1)  # filtered counts stop early and say so
+    html = page(client.get("/tasks?type=complaint"))
+    assert rows(html) == [soon, later] and tab_count(html, "all") == "1+"
     # nonsense filters are ignored rather than failing the page
     assert rows(page(client.get("/tasks?type=x&tier=9&page=abc&sort=up&tab=zzz"))) == [late, soon, later]
     # the supervisor of tier 1 has the urge task of the late case
