@@ -203,3 +203,10 @@ def test_rules_helpers(bundle):
         evaluate(bundle, "no_such_table", {}, engine.script_engine)
     with pytest.raises(DecisionError):  # the table refers to 'type', which is missing
         evaluate(bundle, "deadlines", {"difficulty": "normal"}, engine.script_engine)
+
+
+def test_a_boolean_sub_schema_still_renders_as_a_field():
+    # {"x": true} is valid JSON Schema; a designer may deploy it, so the task page must not break on it.
+    from app.tasks.forms import build_fields
+    fields = build_fields({"type": "object", "properties": {"x": True, "y": {"type": "boolean"}}})
+    assert [(f.name, f.widget) for f in fields] == [("x", "text"), ("y", "checkbox")]

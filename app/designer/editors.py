@@ -25,7 +25,7 @@ from ..auth.models import ROLES
 from ..errors import BihuanError, Invalid
 from ..processes import drafts
 from .blueprint import KIND_LABELS, actor, bp, core, editor_url, json_error, kind_of
-from .preview import preview_fields, shared_form_templates
+from .preview import preview_fields
 
 DECISION_ID = re.compile(r"<(?:\w+:)?decision\b[^>]*?\bid=\"([^\"]+)\"")
 
@@ -75,7 +75,7 @@ def form_editor(path: str):
     _files, config, others = _open(path, "form")
     config["preview_url"] = url_for(".form_preview")
     fields, error = _preview(config["text"])
-    return _render("form", path, config, others, fields=fields, error=error, **shared_form_templates())
+    return _render("form", path, config, others, fields=fields, error=error)
 
 
 def check_form(text: str) -> dict:
@@ -129,8 +129,6 @@ def form_preview():
     body = request.get_json(silent=True)
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str):
-        return render_template("designer/_preview.html", fields=[], error=_("请求格式错误。"),
-                               **shared_form_templates()), 400
+        return render_template("designer/_preview.html", fields=[], error=_("请求格式错误。")), 400
     fields, error = _preview(text)
-    return render_template("designer/_preview.html", fields=fields, error=error,
-                           **shared_form_templates()), 400 if error else 200
+    return render_template("designer/_preview.html", fields=fields, error=error), 400 if error else 200

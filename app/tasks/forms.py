@@ -93,6 +93,8 @@ def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, error
     departments = list(departments)
     fields = []
     for name, prop in properties.items():
+        if not isinstance(prop, Mapping):
+            prop = {}  # a boolean sub-schema (true/false) is valid JSON Schema; render it as plain text
         f = Field(name=name, label=prop.get("title") or name, widget=_widget(name, prop), required=name in required,
                   help=prop.get("description", ""), value=values.get(name), error=errors.get(name, ""),
                   when=when.get(name, []))
