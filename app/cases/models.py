@@ -87,7 +87,10 @@ class ReadyTask(Base):
     assignee: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_ready_tasks_role_department_due", "role", "department", "due_at"),)
+    # (role, due_at): the due-order worklist of roles without departments; PostgreSQL cannot read
+    # the first index in due order under "department IS NULL" (migration 0003).
+    __table_args__ = (Index("ix_ready_tasks_role_department_due", "role", "department", "due_at"),
+                      Index("ix_ready_tasks_role_due", "role", "due_at"))
 
 
 class AuditEntry(Base):
