@@ -360,7 +360,7 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
         if queries:
             print(f"{'query functions called directly (ms)':58} {'p50':>7} {'p95':>7}")
             for label, fn in queries:
-                p50, p95 = time_calls(fn, min(repeats, 100))
+                p50, p95 = time_calls(fn, min(repeats, 50))
                 print(f"  {label:56} {p50:7.1f} {p95:7.1f}")
         print(f"p95 >= 50 ms ({backend}): {', '.join(misses) if misses else 'none'}")
     finally:
