@@ -73,3 +73,12 @@ def test_language_switch_to_english_and_back(login):
 def test_unknown_page_is_a_404_page_not_a_traceback(login):
     response = login("viewer").get("/no/such/page")
     assert response.status_code == 404 and "未找到" in response.get_data(as_text=True)
+
+
+def test_each_role_lands_on_its_own_page(login):
+    landings = {"dispatcher": "/tasks", "handler": "/tasks", "center": "/tasks", "operator": "/intake/register",
+                "grid": "/intake/patrol", "viewer": "/supervision", "designer": "/designer", "admin": "/admin/users"}
+    for username, path in landings.items():
+        client = login(None)
+        response = client.post("/login", data={"username": username, "password": "bihuan123"})
+        assert response.location.rstrip("/") == path, username

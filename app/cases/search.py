@@ -125,6 +125,11 @@ def build_query(session: Session, user, criteria: Criteria):
         query = query.where(Case.registered_at >= shanghai_day_start(criteria.date_from))
     if criteria.date_to:
         query = query.where(Case.registered_at < shanghai_day_start(criteria.date_to + timedelta(days=1)))
+    if criteria.q and not (criteria.date_from or criteria.date_to):
+        # A fragment that matches nothing reads every case. In id order (= registration order, ids
+        # are given out at registration) that is one sequential pass over the table, about five
+        # times faster than walking the registered_at index and fetching each row from it.
+        return query.order_by(Case.id.desc())
     return query.order_by(Case.registered_at.desc(), Case.id.desc())
 
 

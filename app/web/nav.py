@@ -21,6 +21,10 @@ NAV = (
 )
 
 
+# Roles whose work is one page land there rather than on the first entry of the bar.
+LANDING = {"admin": "admin.users", "designer": "designer.library"}
+
+
 def nav_items() -> list[dict]:
     if not current_user.is_authenticated:
         return []
@@ -34,7 +38,11 @@ def nav_items() -> list[dict]:
 
 
 def home_endpoint(user) -> str:
-    """Where a user lands after login: the first page made for one of their roles, else search."""
+    """Where a user lands after login: their role's own page, else the first page made for one of
+    their roles, else search."""
+    for role, endpoint in LANDING.items():
+        if role in user.roles and endpoint in current_app.view_functions:
+            return endpoint
     for endpoint, _label, roles in NAV:
         if endpoint in current_app.view_functions and roles is not None and user.has(*roles):
             return endpoint
