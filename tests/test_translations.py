@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import json
 import re
 from pathlib import Path
 
@@ -34,6 +35,22 @@ OTHER_DICTS = {"case_action": cases_web.ACTIONS, "task_action": cases_web.TASK_A
                "accountability_decision": cases_web.DECISIONS_3,
                "error_title": {**errors.TITLES, "default": "错误"}}
 DYNAMIC = sorted({text for d in [*LABEL_DICTS.values(), *OTHER_DICTS.values()] for text in d.values()})
+
+# The texts of the shipped task forms, which app/tasks/forms.py and app/cases/web.py translate at render time.
+SHIPPED_FORMS = sorted((ROOT / "bpmn" / "forms").glob("*.schema.json"))
+
+
+def _form_texts(path: Path) -> list[str]:
+    """A form's title and its properties' titles, enumNames entries and descriptions."""
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    texts = [schema.get("title"), schema.get("description")]
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict):
+            texts += [prop.get("title"), *(prop.get("enumNames") or []), prop.get("description")]
+    return [t for t in texts if isinstance(t, str) and t]
+
+
+FORM_TEXTS = sorted({text for path in SHIPPED_FORMS for text in _form_texts(path)})
 
 CHINESE_DATA = {"如 城市管理"}   # the placeholder of the category filter: categories are stored in Chinese
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|\{[^{}]*\}")
@@ -64,6 +81,20 @@ def test_every_label_is_listed_for_extraction(kind, values):
 
 @pytest.mark.parametrize("text", DYNAMIC)
 def test_every_label_is_in_the_compiled_english_catalog(english, text):
+    translated = english.gettext(text)
+    assert translated != text and translated.strip(), text
+    assert not re.search(r"[\u4e00-\u9fff]", translated), (text, translated)
+
+
+@pytest.mark.parametrize("path", SHIPPED_FORMS, ids=lambda p: p.name.split(".")[0])
+def test_every_shipped_form_text_is_listed_for_extraction(path):
+    listed = set(label_messages.FORMS.get(path.name.split(".")[0], ()))
+    missing = [text for text in _form_texts(path) if text not in listed]
+    assert not missing, f"regenerate FORMS in app/web/label_messages.py and run `make translations`: {missing}"
+
+
+@pytest.mark.parametrize("text", FORM_TEXTS)
+def test_every_shipped_form_text_is_in_the_compiled_english_catalog(english, text):
     translated = english.gettext(text)
     assert translated != text and translated.strip(), text
     assert not re.search(r"[\u4e00-\u9fff]", translated), (text, translated)
@@ -137,3 +168,31 @@ def test_stored_identifiers_on_a_case_page_are_shown_in_english(login, driver):
         assert english in page, english
     for chinese in ("公众电话投诉", "来源渠道", "诉求类型", "已受理"):
         assert chinese not in page, chinese
+
+
+def test_task_forms_show_the_schema_texts_in_english(login, driver):
+    """Field titles, option names and the generated "required when" hints come from the form schemas."""
+    task_id = driver.task(driver.register(), "dispatch")["id"]
+    client = login("dispatcher")
+    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "处理方式" in page and "派单" in page and "Course of action" not in page
+
+    client.get("/lang/en")
+    page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert ">Course of action</legend>" in page
+    assert re.search(r'value="dispatch"[^>]*>\s*Dispatch</label>', page)
+    assert re.search(r'value="merge_duplicate"[^>]*>\s*Merge duplicate \(repeat case\)</label>', page)
+    assert "Required when “Course of action” is “Merge duplicate (repeat case)”" in page
+    assert ">Refusal reason</label>" in page
+    for chinese in ("处理方式", "并单（重复件）", "重复件原工单号", ">不予受理理由<"):
+        assert chinese not in page, chinese
+
+
+def test_the_timeline_shows_form_values_in_english(login, driver):
+    number = driver.register()
+    driver.do(number, "dispatch", "dispatcher", decision="merge_duplicate", duplicate_of=driver.register())
+    client = login("dispatcher")
+    client.get("/lang/en")
+    page = client.get(f"/cases/{number}").get_data(as_text=True)
+    assert "Course of action" in page and "Merge duplicate (repeat case)" in page
+    assert "处理方式" not in page and "并单（重复件）" not in page

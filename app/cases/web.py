@@ -84,6 +84,11 @@ def _may_do(user, task: ReadyTask) -> bool:
     return task.role != "handler" or task.department == user.department
 
 
+def _schema_text(text):
+    """A form schema's title or option name in the UI language (the shipped forms' texts are msgids)."""
+    return _(text) if isinstance(text, str) and text else text
+
+
 class Labels:
     """Turns stored identifiers into the words people read: users, departments, grids, form values."""
 
@@ -121,10 +126,10 @@ class Labels:
             prop = properties.get(key, {})
             value = data[key]
             if "enum" in prop and "enumNames" in prop and value in prop["enum"]:
-                value = prop["enumNames"][prop["enum"].index(value)]
+                value = _schema_text(prop["enumNames"][prop["enum"].index(value)])
             elif key == "department":
                 value = self.department(value) or _("按派单规则")
-            out.append((prop.get("title", key), self.value(value)))
+            out.append((_schema_text(prop.get("title", key)), self.value(value)))
         return out
 
     def column(self, name: str, value) -> str:

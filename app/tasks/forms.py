@@ -38,6 +38,12 @@ class Field:
     toggles: bool = False            # hide unless one of ``when`` holds (enum-controlled conditions)
 
 
+def _t(text: Any) -> Any:
+    """A schema text (title, enumNames entry, description) in the UI language: the shipped forms' texts
+    are msgids (app/web/label_messages.py); anything else, or an untranslated text, stays as written."""
+    return _(text) if isinstance(text, str) and text else text
+
+
 def _types(prop: Mapping) -> list[str]:
     kind = prop.get("type", "string")
     return list(kind) if isinstance(kind, list) else [kind]
@@ -95,11 +101,11 @@ def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, error
     for name, prop in properties.items():
         if not isinstance(prop, Mapping):
             prop = {}  # a boolean sub-schema (true/false) is valid JSON Schema; render it as plain text
-        f = Field(name=name, label=prop.get("title") or name, widget=_widget(name, prop), required=name in required,
-                  help=prop.get("description", ""), value=values.get(name), error=errors.get(name, ""),
+        f = Field(name=name, label=_t(prop.get("title")) or name, widget=_widget(name, prop), required=name in required,
+                  help=_t(prop.get("description", "")), value=values.get(name), error=errors.get(name, ""),
                   when=when.get(name, []))
         if "enum" in prop:
-            labels = prop.get("enumNames") or [str(v) for v in prop["enum"]]
+            labels = [_t(n) for n in prop["enumNames"]] if prop.get("enumNames") else [str(v) for v in prop["enum"]]
             f.options = [Option(v, label) for v, label in zip(prop["enum"], labels)]
         if name == "department" and departments:
             f.widget = "select"
@@ -122,10 +128,10 @@ def _describe_when(when: list[tuple[str, Any]], properties: Mapping) -> str:
     parts = []
     for controller, value in when:
         prop = properties.get(controller, {})
-        label = prop.get("title") or controller
+        label = _t(prop.get("title")) or controller
         if "enum" in prop and value in prop["enum"]:
-            names = prop.get("enumNames") or prop["enum"]
-            shown = names[prop["enum"].index(value)]
+            index = prop["enum"].index(value)
+            shown = _t(prop["enumNames"][index]) if prop.get("enumNames") else prop["enum"][index]
         elif isinstance(value, bool):
             shown = _("是") if value else _("否")
         else:

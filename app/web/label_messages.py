@@ -5,6 +5,7 @@ with ``gettext(value)`` where ``pybabel extract`` cannot see a literal.
 STATUSES (app/cases/models.py), ROLES (app/auth/models.py), TIERS, REASONS, ITEM_STATUSES
 (app/supervision/models.py). ``OTHER``: the dicts app/cases/web.py (ACTIONS, TASK_ACTIONS, DECISIONS,
 ACTORS, FIELDS, SATISFACTION, MEASURES, DECISIONS_3) and app/web/errors.py (TITLES) pass to ``_()``.
+``FORMS`` (generated, at the end): the titles, option names and descriptions of the shipped task forms.
 
 Nothing imports this module at run time; tests/test_translations.py checks it still lists every value.
 After changing one of those dicts, add the new words here and run ``make translations``.
@@ -171,5 +172,110 @@ OTHER = {
         N_("系统错误"),
         N_("服务暂不可用"),
         N_("错误"),
+    ),
+}
+
+
+# == generated: the texts of the shipped task forms ==============================================
+# ``FORMS``: for each bpmn/forms/*.schema.json (sorted by file name), the form's title and every
+# property's ``title``, ``enumNames`` entries and ``description``, in schema order, each once per form.
+# app/tasks/forms.py and app/cases/web.py pass these texts to ``_()`` when they render a task form or a
+# timeline entry. Do not edit by hand: after changing a shipped form, regenerate this dict's body with
+#   .venv/bin/python - <<'PY'
+#   import json, pathlib
+#   for p in sorted(pathlib.Path('bpmn/forms').glob('*.schema.json')):
+#       s = json.loads(p.read_text(encoding='utf-8')); seen = []
+#       for x in [s, *(v for v in s.get('properties', {}).values() if isinstance(v, dict))]:
+#           for t in [x.get('title'), *(x.get('enumNames') or []), x.get('description')]:
+#               if isinstance(t, str) and t and t not in seen: seen.append(t)
+#       print(f'    "{p.name.split(".")[0]}": (',
+#             *(f'        N_({json.dumps(t, ensure_ascii=False)}),' for t in seen), '    ),', sep='\n')
+#   PY
+# then run `make translations` and translate; tests/test_translations.py checks the list is complete.
+FORMS = {
+    "accountability": (
+        N_("追责（三级督办）"),
+        N_("追责决定"),
+        N_("通报批评"),
+        N_("约谈"),
+        N_("问责"),
+        N_("责任人"),
+        N_("决定内容"),
+    ),
+    "approve_extension": (
+        N_("延期审批"),
+        N_("同意延期"),
+        N_("审批意见"),
+    ),
+    "close": (
+        N_("销号"),
+        N_("销号说明"),
+    ),
+    "dispatch": (
+        N_("派单/转办"),
+        N_("处理方式"),
+        N_("派单"),
+        N_("不予受理"),
+        N_("并单（重复件）"),
+        N_("类别"),
+        N_("难度"),
+        N_("简单"),
+        N_("一般"),
+        N_("复杂"),
+        N_("紧急"),
+        N_("承办部门（留空按派单规则）"),
+        N_("不予受理理由"),
+        N_("重复件原工单号"),
+        N_("备注"),
+    ),
+    "follow_up": (
+        N_("回访"),
+        N_("满意度"),
+        N_("满意"),
+        N_("基本满意"),
+        N_("不满意"),
+        N_("联系不上"),
+        N_("回访记录"),
+    ),
+    "handle": (
+        N_("办理"),
+        N_("办理结果"),
+        N_("答复（办结）"),
+        N_("申请延期"),
+        N_("答复内容"),
+        N_("延期工作日数"),
+        N_("延期理由"),
+    ),
+    "interview_or_notice": (
+        N_("约谈/通报（二级督办）"),
+        N_("督办措施"),
+        N_("约谈"),
+        N_("通报"),
+        N_("记录"),
+    ),
+    "reassign": (
+        N_("改派"),
+        N_("改派至承办部门"),
+        N_("改派说明"),
+    ),
+    "sign_for": (
+        N_("签收"),
+        N_("签收或退回"),
+        N_("退回（非本部门职责）"),
+        N_("退回理由"),
+    ),
+    "urge": (
+        N_("催办（一级督办）"),
+        N_("催办内容"),
+        N_("部门回应"),
+    ),
+    "verify": (
+        N_("核实"),
+        N_("核实通过"),
+        N_("核实意见"),
+    ),
+    "verify_close": (
+        N_("核实销号（督办）"),
+        N_("核实情况"),
     ),
 }
