@@ -32,8 +32,8 @@ $(VENDOR_STAMP): package.json package-lock.json
 setup: $(STAMP) $(VENDOR_STAMP) $(CATALOGS)
 
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -o app/translations/messages.pot .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -w 120 -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching -w 120
 
 run: setup
 	$(BIN)/bihuan db upgrade
