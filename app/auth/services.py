@@ -75,8 +75,19 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
+def may_act_as(roles, department: str | None, task_role: str | None, task_department: str | None) -> bool:
+    """Whether someone with ``roles`` (in ``department``) may do a task of ``task_role``: they hold
+    the role, and handler work belongs to their own department. Pages ask this to decide what to
+    show; ``require_role`` enforces the same rule on every action."""
+    if task_role is None or task_role not in roles:
+        return False
+    return task_role != "handler" or task_department is None or department == task_department
+
+
 def require_role(user: User, role: str | None, department: str | None = None) -> None:
     """Refuse unless the user holds ``role``; handlers act only for their own department."""
+    if may_act_as(user.roles, user.department, role, department):
+        return
     if role is None or role not in user.roles:
         raise Forbidden(f"user '{user.username}' lacks the role '{role}' needed for this task")
     if role == "handler" and department is not None and user.department != department:

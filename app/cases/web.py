@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..auth.models import User
+from ..auth.services import may_act_as
 from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
@@ -72,16 +73,7 @@ def _case_or_abort(session, number: str) -> Case:
 
 
 def _task_url(task_id: str) -> str:
-    # The task form page is another blueprint; keep to the URL contract even before it exists.
-    if "tasks.task" in current_app.view_functions:
-        return url_for("tasks.task", task_id=task_id)
-    return f"/tasks/{task_id}"
-
-
-def _may_do(user, task: ReadyTask) -> bool:
-    if task.role not in user.roles:
-        return False
-    return task.role != "handler" or task.department == user.department
+    return url_for("tasks.task", task_id=task_id)
 
 
 def _schema_text(text):
@@ -231,7 +223,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "revealed": reveal,
         "timeline": [_timeline_entry(labels, h) for h in history],
         "tasks": [{"id": t.id, "name": t.name, "role": t.role, "department": labels.department(t.department),
-                   "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": _may_do(user, t),
+                   "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_act_as(user.roles, user.department, t.role, t.department),
                    "url": _task_url(t.id), "tier": t.supervision_tier} for t in tasks],
         "items": [{"item": i, "department": labels.department(i.department),
                    "measure": _(MEASURES[i.measure]) if i.measure in MEASURES else i.measure,

@@ -115,10 +115,7 @@ def _intake(template: str, fixed: dict, defaults: dict):
 
 
 def case_url(number: str) -> str:
-    # The case page belongs to the cases blueprint; its URL is part of the contract either way.
-    if "cases.detail" in current_app.view_functions:
-        return url_for("cases.detail", number=number)
-    return f"/cases/{number}"
+    return url_for("cases.detail", number=number)
 
 
 @bp.context_processor

@@ -16,10 +16,7 @@ bp = Blueprint("supervision", __name__, template_folder="templates", url_prefix=
 
 
 def _task_url(task_id: str) -> str:
-    # The task form page belongs to the tasks blueprint; keep to the URL contract before it exists.
-    if "tasks.task" in current_app.view_functions:
-        return url_for("tasks.task", task_id=task_id)
-    return f"/tasks/{task_id}"
+    return url_for("tasks.task", task_id=task_id)
 
 
 @bp.get("")

@@ -22,13 +22,6 @@ class ClaimConflict(Conflict):
         super().__init__(message)
 
 
-def may_do(roles, department: str | None, task_role: str | None, task_department: str | None) -> bool:
-    """The web-side twin of ``require_role``: the role, and for handler work the same department."""
-    if task_role is None or task_role not in roles:
-        return False
-    return task_role != "handler" or task_department is None or department == task_department
-
-
 def _load(session, task_id: str) -> tuple[ReadyTask, Case]:
     row = session.execute(select(ReadyTask, Case).join(Case, Case.id == ReadyTask.case_id)
                           .where(ReadyTask.id == str(task_id))).first()

@@ -14,6 +14,7 @@ from workflows.workdays import CalendarGap
 
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_name, mask_phone
+from ..auth.services import may_act_as
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..intake.views import case_url
 from ..org.models import Department
@@ -61,7 +62,7 @@ def _safe_back(target: str | None) -> str:
 
 
 def _allowed(ctx: TaskContext) -> bool:
-    return claims.may_do(current_user.roles, current_user.department, ctx.role, ctx.department)
+    return may_act_as(current_user.roles, current_user.department, ctx.role, ctx.department)
 
 
 @bp.post("/<task_id>/claim")
