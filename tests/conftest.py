@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -126,6 +127,23 @@ def driver(core) -> Driver:
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def at(*args) -> datetime:
+    """A Shanghai wall-clock time, as caseworkers and the calendar see it."""
+    return datetime(*args, tzinfo=CST)
+
+
+@pytest.fixture
+def clock():
+    """Frozen at Monday 2026-11-02 10:00 Shanghai: a fixed day inside the statutory calendar, so
+    deadlines never depend on when the suite runs. ``clock.move_to(...)`` travels on."""
+    import time_machine
+    with time_machine.travel(at(2026, 11, 2, 10, 0), tick=False) as traveller:
+        yield traveller
 
 
 def audit_rows(core: Core, number: str, action: str | None = None) -> list:

@@ -2,28 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 
 from app.cases.search import Criteria, search_cases
 from app.web.access import WebUser
-from tests.conftest import audit_rows
+from tests.conftest import at, audit_rows
 
-CST = ZoneInfo("Asia/Shanghai")
 PHONE = "13912345678"
-
-
-def at(*args):
-    return datetime(*args, tzinfo=CST)
-
-
-@pytest.fixture
-def clock():
-    # A fixed day inside the statutory calendar, so deadlines never depend on when the suite runs.
-    with time_machine.travel(at(2026, 11, 2, 10, 0), tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -280,7 +266,7 @@ def test_search_page_renders_filters_masks_phones_and_paginates(login, driver, c
     status, body = page(client, "/cases/search?q=楼道&page=2")
     assert [n for n in numbers if n in body] == numbers[:3]
     assert "下一页" not in body and "上一页" in body
-    status, body = page(client, f"/cases/search?phone=13900000007")
+    status, body = page(client, "/cases/search?phone=13900000007")
     assert numbers[7] in body and numbers[8] not in body
 
 

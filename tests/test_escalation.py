@@ -1,26 +1,11 @@
 """The three-tier supervision escalation, driven by real timers under time travel."""
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 import time_machine
 
 from app.errors import Invalid
-from tests.conftest import audit_rows
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args):
-    return datetime(*args, tzinfo=CST)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(at(2026, 11, 2, 10, 0), tick=False) as traveller:
-        yield traveller
+from tests.conftest import at, audit_rows
 
 
 def items(case):

@@ -3,25 +3,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from sqlalchemy import event
 
 from app.supervision.board import board_rows
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args):
-    return datetime(*args, tzinfo=CST)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(at(2026, 11, 2, 10, 0), tick=False) as traveller:
-        yield traveller
+from tests.conftest import at
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -14,14 +13,9 @@ from app.auth.services import create_user
 from app.cases.models import Case, Incident, ReadyTask
 from app.tasks import worklist
 from app.web.access import WebUser
-from tests.conftest import audit_rows, deploy_variant
+from tests.conftest import CST, at, audit_rows, deploy_variant
 
-CST = ZoneInfo("Asia/Shanghai")
 XSS = "<script>alert(1)</script>"
-
-
-def at(*args):
-    return datetime(*args, tzinfo=CST)
 
 
 def page(response) -> str:

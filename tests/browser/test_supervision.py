@@ -2,21 +2,15 @@
 records 催办 through the task form, and the record shows on the case page with the diagram."""
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import time_machine
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
+from tests.conftest import at
 
-CST = ZoneInfo("Asia/Shanghai")
 SHIPPED_HAS_LAYOUT = "BPMNDiagram" in (Path(__file__).parents[2] / "bpmn" / "case_lifecycle.bpmn").read_text()
-
-
-def at(*args):
-    return datetime(*args, tzinfo=CST)
 
 
 def test_center_urges_an_overdue_case_from_the_board(new_page, live_server, driver):
