@@ -108,7 +108,7 @@ def test_a_stale_save_conflicts_and_names_who_saved(core):
     save(core, "rules/deadlines.dmn", mine, actor="designer", base=base)
     with pytest.raises(Conflict) as err:
         save(core, "rules/deadlines.dmn", "their version", actor="admin", base=base)
-    assert "designer" in str(err.value) and "revision 2" in str(err.value)
+    assert "designer" in str(err.value) and "修订 2" in str(err.value)
     with core.db.read() as session:
         assert drafts.export_file(session, path="rules/deadlines.dmn").decode() == mine  # nothing lost
         assert drafts.get_draft(session).revision == 2
@@ -266,7 +266,7 @@ def test_deploy_creates_the_next_version_old_cases_keep_their_deadline(core, dri
 def test_deploy_refuses_unchanged_invalid_and_stale_drafts(core):
     with pytest.raises(Invalid) as err:
         deploy(core)
-    assert "nothing changed" in str(err.value)
+    assert "没有改动" in str(err.value) and "版本 1 完全相同" in str(err.value)
 
     edit(core, LIFECYCLE, 'value="verify.schema.json"', 'value="nope.schema.json"')
     edit(core, LIFECYCLE, '<bpmn:lane id="handler"', '<bpmn:lane id="janitor"')
@@ -293,7 +293,7 @@ def test_deploy_over_a_version_deployed_elsewhere_needs_force(core):
     deploy_variant(core, "rules/deadlines.dmn", "<text>20</text>", "<text>22</text>")  # e.g. from the CLI
     with pytest.raises(Conflict) as err:
         deploy(core)
-    assert "version 2" in str(err.value)
+    assert "版本 2" in str(err.value)
     assert deploy(core, force=True) == 3
 
 
@@ -341,7 +341,7 @@ def test_export_and_import_round_trip(core):
             assert not [p for p in problems if p.severity == "error"]
     with pytest.raises(Invalid) as err:
         deploy(core)
-    assert "nothing changed" in str(err.value)
+    assert "没有改动" in str(err.value) and "版本 2 完全相同" in str(err.value)
 
 
 def test_import_of_a_new_form_and_a_replaced_decision(core):

@@ -193,6 +193,31 @@ def test_validate_lists_problems_with_links_to_the_element(login):
     assert 'data-element-id="dispatch"' in page and "missing.schema.json" in page
 
 
+def test_validate_speaks_the_designers_language(login):
+    client = login("designer")
+    config = editor_config(client, f"/designer/bpmn/{LIFECYCLE}")
+    broken = config["text"].replace('value="dispatch.schema.json"', 'value="missing.schema.json"')
+    assert save(client, LIFECYCLE, broken, config["revision"]).status_code == 200
+
+    def dispatch_problem():
+        problems = client.get("/designer/validate?format=json").get_json()["problems"]
+        found = [p for p in problems if p["element_id"] == "dispatch" and p["code"] == "form_missing"]
+        assert len(found) == 1, problems
+        return found[0]
+
+    chinese = dispatch_problem()
+    assert chinese["message"] == "表单 missing.schema.json 不存在"
+    assert chinese["file"] == LIFECYCLE and chinese["element_name"] and chinese["severity"] == "error"
+    assert "表单 missing.schema.json 不存在" in client.get("/designer/validate").get_data(as_text=True)
+
+    client.get("/lang/en")
+    english = dispatch_problem()
+    assert english["message"] == "Form missing.schema.json does not exist"
+    assert {k: v for k, v in english.items() if k != "message"} == {k: v for k, v in chinese.items() if k != "message"}
+    page = client.get("/designer/validate").get_data(as_text=True)
+    assert "Form missing.schema.json does not exist" in page and "表单 missing.schema.json 不存在" not in page
+
+
 def test_deploying_an_invalid_draft_lists_the_problems_and_deploys_nothing(login):
     client = login("designer")
     config = editor_config(client, f"/designer/bpmn/{LIFECYCLE}")

@@ -50,14 +50,41 @@ _DATETIME_NAMES = re.compile(r"(^|_)(at|due|deadline|time|date|start|end|until)$
 _NUMBER_NAMES = re.compile(r"(^|_)(days|count|hours|n)$")
 
 
+# Every ``Problem.code`` this module produces, one per kind of message. The app shows a problem in
+# the designer's language from its code and params (app/processes/problem_text.py); ``message`` is
+# the English text the CLI and the logs use.
+CODES: tuple[str, ...] = (
+    "file_too_large", "doctype_refused", "malformed_xml", "form_not_utf8", "form_too_deep", "form_not_json",
+    "form_not_object", "form_not_schema", "not_bpmn_root", "not_dmn_root", "cannot_parse",
+    "lifecycle_missing", "lifecycle_not_executable", "process_not_executable", "cannot_build",
+    "task_not_in_lane", "unknown_role", "task_without_form", "form_missing", "form_invalid",
+    "gateway_without_default_or_conditions", "called_process_not_executable", "called_process_missing",
+    "sandbox_refused", "cannot_compile",
+    "timer_without_expression", "timer_iso_literal", "timer_too_complex", "timer_no_sample", "timer_unchecked",
+    "timer_fails", "timer_naive", "timer_invalid_value",
+    "dmn_no_decision", "dmn_rule_cells", "dmn_missing_attribute", "dmn_cannot_parse",
+    "dmn_input_without_expression",
+)
+# What a sandbox_refused / cannot_compile problem is about (its ``subject`` param) ...
+SUBJECTS: tuple[str, ...] = ("script", "prescript", "postscript", "condition", "timer", "dmn_input", "dmn_cell",
+                             "dmn_output")
+# ... and the hint for expressions written for other engines (its ``hint`` param, "" for none).
+HINTS: tuple[str, ...] = ("juel", "feel", "iso_unquoted", "feel_range")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a bundle. ``severity`` 'error' blocks a deploy, 'warning' does not."""
+    """One thing wrong with a bundle. ``severity`` 'error' blocks a deploy, 'warning' does not.
+
+    ``code`` (one of ``CODES``) and ``params`` say the same as ``message`` for translation: the
+    params are the values the message interpolates (names, ids, the underlying error text)."""
     file: str
     element_id: str
     element_name: str
     message: str
     severity: str = "error"
+    code: str = ""
+    params: dict = field(default_factory=dict, hash=False)
 
     def __str__(self) -> str:
         where = f"{self.element_id}" + (f" ({self.element_name})" if self.element_name else "")
@@ -65,7 +92,8 @@ class Problem:
 
     def as_dict(self) -> dict:
         return {"file": self.file, "element_id": self.element_id, "element_name": self.element_name,
-                "message": self.message, "severity": self.severity}
+                "message": self.message, "severity": self.severity, "code": self.code,
+                "params": dict(self.params)}
 
 
 def safe_xml_parser() -> etree.XMLParser:
@@ -76,25 +104,30 @@ def safe_xml_parser() -> etree.XMLParser:
 
 # -- safe reading ---------------------------------------------------------------------------------
 class Unreadable(Exception):
-    """A file cannot be read at all; the message says why, for a person."""
+    """A file cannot be read at all; the message says why, for a person (``code``/``params`` as in Problem)."""
+
+    def __init__(self, message: str, code: str = "", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def parse_xml(content: bytes):
     """Parse untrusted XML: refuse DOCTYPE (entities, external DTDs) before and after parsing."""
     if has_doctype(content):
         raise Unreadable("DOCTYPE/ENTITY declarations are not allowed (they can read server files or "
-                         "expand without bound); remove the <!DOCTYPE ...> block")
+                         "expand without bound); remove the <!DOCTYPE ...> block", "doctype_refused")
     try:
         root = etree.fromstring(content, safe_xml_parser())
     except etree.XMLSyntaxError as exc:
-        raise Unreadable(f"malformed XML: {exc}") from None
+        raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
-        raise Unreadable(f"malformed XML: {exc}") from None
+        raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None
     if root is None:
-        raise Unreadable("malformed XML: empty document")
+        raise Unreadable("malformed XML: empty document", "malformed_xml", error="empty document")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed")
+        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed", "doctype_refused")
     return root
 
 
@@ -151,21 +184,25 @@ def parse_form(content: bytes) -> dict:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Unreadable(f"not UTF-8 text (byte {exc.start})") from None
+        raise Unreadable(f"not UTF-8 text (byte {exc.start})", "form_not_utf8", byte=exc.start) from None
     if json_depth(text) > MAX_JSON_DEPTH:
-        raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+        raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", "form_too_deep",
+                         depth=MAX_JSON_DEPTH)
     try:
         schema = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}") from None
+        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
+                         error=str(exc).splitlines()[0]) from None
     if not isinstance(schema, dict):
-        raise Unreadable("not a valid JSON Schema: a form must be a JSON object")
+        raise Unreadable("not a valid JSON Schema: a form must be a JSON object", "form_not_object")
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
-        raise Unreadable(f"not a valid JSON Schema: {str(exc).splitlines()[0]}") from None
+        raise Unreadable(f"not a valid JSON Schema: {str(exc).splitlines()[0]}", "form_not_schema",
+                         error=str(exc).splitlines()[0]) from None
     except (RecursionError, ValueError, TypeError) as exc:
-        raise Unreadable(f"not a valid JSON Schema: {type(exc).__name__}") from None
+        raise Unreadable(f"not a valid JSON Schema: {type(exc).__name__}", "form_not_schema",
+                         error=type(exc).__name__) from None
     return schema
 
 
@@ -208,10 +245,11 @@ class _Context:
     non_executable: set[str] = field(default_factory=set)
     top_level: list[str] = field(default_factory=list)
 
-    def add(self, file, element_id, message, name=None, severity="error"):
+    def add(self, file, element_id, message, code, params=None, name=None, severity="error"):
         if name is None:
             name = self.names.get((file, element_id)) or self.any_names.get(element_id, "")
-        self.problems.append(Problem(file or "", element_id or "", name or "", message, severity))
+        self.problems.append(Problem(file or "", element_id or "", name or "", message, severity, code,
+                                     dict(params or {})))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -242,19 +280,20 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
 
     for name, content in sorted(files.items()):
         if len(content) > MAX_FILE_BYTES:
-            ctx.add(name, "", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
+            ctx.add(name, "", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB", "file_too_large",
+                    {"mb": MAX_FILE_BYTES // 1024 // 1024})
             continue
         kind = kind_of(name)
         if kind == "form":
             try:
                 bundle.forms[name.split("/")[-1]] = parse_form(content)
             except Unreadable as exc:
-                ctx.add(name, "", str(exc))
+                ctx.add(name, "", str(exc), exc.code, exc.params)
             continue
         try:
             root = parse_xml(content)
         except Unreadable as exc:
-            ctx.add(name, "", str(exc))
+            ctx.add(name, "", str(exc), exc.code, exc.params)
             continue
         qname = etree.QName(root)
         expected = {BPMN_MODEL} if kind == "bpmn" else DMN_MODELS
@@ -262,7 +301,8 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
             what = "BPMN 2.0" if kind == "bpmn" else "DMN"
             ctx.add(name, "", f"not a {what} file: the root element is <{qname.localname}>"
                               f"{' in ' + qname.namespace if qname.namespace else ' without namespace'}, "
-                              f"expected {what} <definitions>")
+                              f"expected {what} <definitions>", "not_bpmn_root" if kind == "bpmn" else "not_dmn_root",
+                    {"root": qname.localname, "namespace": qname.namespace or ""})
             continue
         _index_names(ctx, name, root)
         try:
@@ -273,8 +313,8 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
                 _index_processes(ctx, name, root)
                 parser.add_bpmn_xml(root, filename=name)
         except Exception as exc:  # noqa: BLE001 - foreign files can break the parser in any way
-            ctx.add(name, getattr(exc, "id", "") or "", f"cannot parse: {_first_line(exc)}",
-                    name=getattr(exc, "name", None) or None)
+            ctx.add(name, getattr(exc, "id", "") or "", f"cannot parse: {_first_line(exc)}", "cannot_parse",
+                    {"error": _first_line(exc)}, name=getattr(exc, "name", None) or None)
 
     for name, root in dmn_trees.items():
         _check_dmn(ctx, parser, name, root)
@@ -286,9 +326,11 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
     if required_process is not None:
         if required_process in ctx.non_executable:
             ctx.add(ctx.process_files.get(required_process, ""), required_process,
-                    f"the lifecycle process '{required_process}' is not executable (isExecutable=\"false\")")
+                    f"the lifecycle process '{required_process}' is not executable (isExecutable=\"false\")",
+                    "lifecycle_not_executable", {"process": required_process})
         elif required_process not in ctx.process_files:
-            ctx.add("", required_process, f"the lifecycle process '{required_process}' is missing")
+            ctx.add("", required_process, f"the lifecycle process '{required_process}' is missing",
+                    "lifecycle_missing", {"process": required_process})
     built = bundle if not any(p.severity == "error" for p in ctx.problems) else None
     return built, ctx.problems
 
@@ -321,14 +363,14 @@ def _build_specs(ctx: _Context, parser, bundle) -> None:
     for pid in sorted(ctx.non_executable):
         ctx.add(ctx.process_files.get(pid, ""), pid,
                 "process is not executable (isExecutable=\"false\"): it is kept but never runs",
-                severity="warning")
+                "process_not_executable", {"process": pid}, severity="warning")
     for pid in ctx.top_level:
         try:
             bundle.specs[pid] = parser.get_spec(pid)
         except Exception as exc:  # noqa: BLE001
             ctx.add(getattr(exc, "file_name", "") or ctx.process_files.get(pid, ""),
-                    getattr(exc, "id", "") or pid, f"cannot build process: {_first_line(exc)}",
-                    name=getattr(exc, "name", None) or None)
+                    getattr(exc, "id", "") or pid, f"cannot build process: {_first_line(exc)}", "cannot_build",
+                    {"error": _first_line(exc)}, name=getattr(exc, "name", None) or None)
     # Call activities and embedded subprocesses, found the way SpiffWorkflow resolves them.
     pending = list(bundle.specs.items())
     while pending:
@@ -342,7 +384,7 @@ def _build_specs(ctx: _Context, parser, bundle) -> None:
                 sub = parser.get_spec(called, required=False)
             except Exception as exc:  # noqa: BLE001
                 ctx.add(getattr(exc, "file_name", "") or getattr(spec, "file", ""), getattr(exc, "id", "") or called,
-                        f"cannot build process: {_first_line(exc)}")
+                        f"cannot build process: {_first_line(exc)}", "cannot_build", {"error": _first_line(exc)})
                 continue
             if sub is not None:
                 bundle.subprocess_specs[called] = sub
@@ -365,70 +407,84 @@ def _check_spec(ctx: _Context, spec, bundle, known_roles) -> None:
             continue
         label = getattr(ts, "bpmn_name", None) or ctx.names.get((file, bpmn_id)) or ctx.any_names.get(bpmn_id, "")
 
-        def add(msg, severity="error"):
-            ctx.add(file, bpmn_id, msg, name=label, severity=severity)
+        def add(msg, code, params=None, severity="error"):
+            ctx.add(file, bpmn_id, msg, code, params, name=label, severity=severity)
 
         if isinstance(ts, UserTask):
             role = ctx.roles.get(bpmn_id)
             form = ((getattr(ts, "extensions", None) or {}).get("properties") or {}).get(FORM_PROPERTY)
             if role is None:
-                add("user task is not in a lane (the lane id names the role)")
+                add("user task is not in a lane (the lane id names the role)", "task_not_in_lane")
             elif known_roles is not None and role not in known_roles:
-                add(f"lane '{role}' is not a known role ({', '.join(sorted(known_roles))})")
+                roles = ", ".join(sorted(known_roles))
+                add(f"lane '{role}' is not a known role ({roles})", "unknown_role", {"role": role, "roles": roles})
             if form is None:
-                add(f"user task has no form ({FORM_PROPERTY})")
+                add(f"user task has no form ({FORM_PROPERTY})", "task_without_form", {"property": FORM_PROPERTY})
             elif form not in bundle.forms:
-                add(f"form '{form}' does not exist" if f"forms/{form}" not in bundle.files
-                    else f"form '{form}' is not a valid JSON Schema")
+                if f"forms/{form}" not in bundle.files:
+                    add(f"form '{form}' does not exist", "form_missing", {"form": form})
+                else:
+                    add(f"form '{form}' is not a valid JSON Schema", "form_invalid", {"form": form})
             bundle.tasks[bpmn_id] = TaskMeta(bpmn_id, label, role, form)
         if isinstance(ts, ScriptTask):
-            _compile(add, ts.script or "", "exec", "script")
+            _compile(add, ts.script or "", "exec", "script", "script")
         for attr, what in (("prescript", "pre-script"), ("postscript", "post-script")):
             code = getattr(ts, attr, None)
             if code:
-                _compile(add, code, "exec", what)
+                _compile(add, code, "exec", what, attr)
         cond_specs = getattr(ts, "cond_task_specs", None)
         if cond_specs is not None and type(ts).__name__.endswith("Gateway"):
             if not getattr(ts, "default_task_spec", None) and not cond_specs:
-                add("exclusive gateway has neither a default flow nor conditions")
+                add("exclusive gateway has neither a default flow nor conditions",
+                    "gateway_without_default_or_conditions")
             for condition, target in cond_specs:
                 expression = getattr(condition, "args", [None])[0] if condition is not None else None
                 if isinstance(expression, str):
-                    _compile(add, expression, "eval", f"condition towards '{target}'")
+                    _compile(add, expression, "eval", f"condition towards '{target}'", "condition",
+                             {"target": str(target)})
         if isinstance(ts, CatchingEvent) and isinstance(getattr(ts, "event_definition", None), TimerEventDefinition):
             _check_timer(add, ts.event_definition)
         if isinstance(ts, CallActivity):
             if ts.spec in ctx.non_executable:
-                add(f"called process '{ts.spec}' is not executable")
+                add(f"called process '{ts.spec}' is not executable", "called_process_not_executable",
+                    {"process": ts.spec})
             elif ts.spec not in bundle.subprocess_specs:
-                add(f"called process '{ts.spec}' does not exist")
+                add(f"called process '{ts.spec}' does not exist", "called_process_missing", {"process": ts.spec})
 
 
 _ISO_LITERAL = re.compile(r"^(R\d*/)?(P(\d|T\d)|\d{4}-\d{2}-\d{2})")
 
 
-def _foreign_hint(source: str) -> str:
-    """Expressions written for other engines fail here; say so instead of only 'syntax error'."""
+def _foreign_hint(source: str) -> tuple[str, str]:
+    """Expressions written for other engines fail here; say so instead of only 'syntax error'.
+
+    Returns (English text, hint code from HINTS), both "" when there is nothing to say."""
     text = source.strip()
     if text.startswith(("${", "#{")):
-        return " (this looks like a Camunda/JUEL expression; Bihuan uses Python expressions, e.g. approved == True)"
+        return (" (this looks like a Camunda/JUEL expression; Bihuan uses Python expressions, e.g. approved == True)",
+                "juel")
     if text.startswith("="):
-        return " (this looks like a FEEL expression; Bihuan uses Python expressions)"
+        return " (this looks like a FEEL expression; Bihuan uses Python expressions)", "feel"
     if _ISO_LITERAL.match(text):
-        return f" (an ISO 8601 value must be quoted here: \"{text}\")"
+        return f" (an ISO 8601 value must be quoted here: \"{text}\")", "iso_unquoted"
     if re.fullmatch(r"\[[^\]]*\.\.[^\]]*\]|\([^)]*\.\.[^)]*\)", text):
-        return " (FEEL ranges such as [1..5] are not supported; write e.g. 1 <= ? <= 5)"
-    return ""
+        return " (FEEL ranges such as [1..5] are not supported; write e.g. 1 <= ? <= 5)", "feel_range"
+    return "", ""
 
 
-def _compile(add, source: str, mode: str, what: str, original: str | None = None) -> bool:
+def _compile(add, source: str, mode: str, what: str, subject: str, subject_params: dict | None = None,
+             original: str | None = None) -> bool:
+    """Check code in the sandbox; ``what`` names it in English, ``subject`` (one of SUBJECTS) for translation."""
+    params = {"subject": subject, **(subject_params or {})}
     try:
         sandbox.check(source.strip() if mode == "eval" else source, mode)
         return True
     except sandbox.SandboxViolation as exc:
-        add(f"{what} refused by the sandbox: {exc}{_foreign_hint(original or source)}")
+        hint, hint_code = _foreign_hint(original or source)
+        add(f"{what} refused by the sandbox: {exc}{hint}", "sandbox_refused",
+            {**params, "error": str(exc), "hint": hint_code, "literal": (original or source).strip()})
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:  # e.g. NUL bytes, absurd nesting
-        add(f"{what} cannot be compiled: {_first_line(exc)}")
+        add(f"{what} cannot be compiled: {_first_line(exc)}", "cannot_compile", {**params, "error": _first_line(exc)})
     return False
 
 
@@ -452,20 +508,21 @@ def _check_timer(add, definition) -> None:
                                                                    TimerEventDefinition)
     expression = (definition.expression or "").strip()
     if not expression:
-        add("timer has no expression")
+        add("timer has no expression", "timer_without_expression")
         return
     if _ISO_LITERAL.match(expression):
         add(f"timer expression {expression!r} is an ISO 8601 literal, but timer expressions are Python "
-            f"expressions here: quote it (\"{expression}\") or compute it (working_days_after(...))")
+            f"expressions here: quote it (\"{expression}\") or compute it (working_days_after(...))",
+            "timer_iso_literal", {"expression": expression})
         return
-    if not _compile(add, expression, "eval", "timer expression"):
+    if not _compile(add, expression, "eval", "timer expression", "timer"):
         return
     tree = ast.parse(expression, mode="eval")
     if not all(isinstance(node, _SIMPLE_NODES) for node in ast.walk(tree)) or any(
             isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and abs(n.value) > 100_000
             for n in ast.walk(tree)):
         add("timer expression is too complex to check with sample data; keep it to names, calls and "
-            "constants (e.g. working_days_after(dispatched_at, 1))", severity="warning")
+            "constants (e.g. working_days_after(dispatched_at, 1))", "timer_too_complex", severity="warning")
         return
     functions = _sample_functions()
     sample: dict = {}
@@ -477,17 +534,21 @@ def _check_timer(add, definition) -> None:
                 sample[node.id] = 1
             else:
                 add(f"timer expression uses '{node.id}', which has no sample value: it was not evaluated "
-                    "(name date-times *_at/*_due/deadline, numbers *_days/*_count)", severity="warning")
+                    "(name date-times *_at/*_due/deadline, numbers *_days/*_count)", "timer_no_sample",
+                    {"name": node.id}, severity="warning")
                 return
     try:
         value = sandbox.SandboxEnvironment(functions).evaluate(expression, sample)
     except Exception as exc:  # noqa: BLE001 - any failure of a designer's expression is the finding
         from .workdays import CalendarGap
         if isinstance(exc, CalendarGap):
-            add(f"timer expression could not be checked: {exc}", severity="warning")
+            add(f"timer expression could not be checked: {exc}", "timer_unchecked", {"error": str(exc)},
+                severity="warning")
         else:
-            add(f"timer expression fails with sample data ({', '.join(f'{k}={v!r}' for k, v in sample.items())}): "
-                f"{type(exc).__name__}: {_first_line(exc)}")
+            values = ", ".join(f"{k}={v!r}" for k, v in sample.items())
+            error = f"{type(exc).__name__}: {_first_line(exc)}"
+            add(f"timer expression fails with sample data ({values}): {error}", "timer_fails",
+                {"sample": values, "error": error})
         return
     kind = "timeDate"
     try:
@@ -505,9 +566,10 @@ def _check_timer(add, definition) -> None:
                 raise TypeError(f"got the duration {value!r}, expected a date-time")
             if "W" not in value.upper() and datetime.fromisoformat(value).tzinfo is None:
                 add(f"timer gives a date-time without a timezone ({value!r}); it would be read in the "
-                    "server's local time", severity="warning")
+                    "server's local time", "timer_naive", {"value": value}, severity="warning")
     except Exception as exc:  # noqa: BLE001
-        add(f"{kind} expression does not give a valid {kind} with sample data: {_first_line(exc)}")
+        add(f"{kind} expression does not give a valid {kind} with sample data: {_first_line(exc)}",
+            "timer_invalid_value", {"kind": kind, "error": _first_line(exc)})
 
 
 # -- decision tables ---------------------------------------------------------------------------------
@@ -520,7 +582,7 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
     q = {"dmn": ns}
     decisions = root.findall("dmn:decision", q)
     if not decisions:
-        ctx.add(file, "", "no decision in this DMN file")
+        ctx.add(file, "", "no decision in this DMN file", "dmn_no_decision")
         return
     for table in root.iterfind(".//dmn:decisionTable", q):
         n_in, n_out = len(table.findall("dmn:input", q)), len(table.findall("dmn:output", q))
@@ -528,17 +590,21 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
             cells_in, cells_out = len(rule.findall("dmn:inputEntry", q)), len(rule.findall("dmn:outputEntry", q))
             if cells_in != n_in or cells_out != n_out:
                 ctx.add(file, rule.get("id", ""), f"rule has {cells_in} input and {cells_out} output cells but "
-                                                  f"the table has {n_in} inputs and {n_out} outputs")
+                                                  f"the table has {n_in} inputs and {n_out} outputs",
+                        "dmn_rule_cells", {"cells_in": cells_in, "cells_out": cells_out, "inputs": n_in,
+                                           "outputs": n_out})
                 return
     for dmn_parser in list(getattr(parser, "dmn_parsers", {}).values()):
         if getattr(dmn_parser, "filename", None) == file:
             try:
                 dmn_parser.parse()
             except KeyError as exc:
-                ctx.add(file, "", f"cannot parse decision table: an element has no {exc} attribute")
+                ctx.add(file, "", f"cannot parse decision table: an element has no {exc} attribute",
+                        "dmn_missing_attribute", {"attribute": str(exc)})
                 return
             except Exception as exc:  # noqa: BLE001
-                ctx.add(file, getattr(exc, "id", "") or "", f"cannot parse decision table: {_first_line(exc)}")
+                ctx.add(file, getattr(exc, "id", "") or "", f"cannot parse decision table: {_first_line(exc)}",
+                        "dmn_cannot_parse", {"error": _first_line(exc)})
                 return
     for table in root.iterfind(".//dmn:decisionTable", q):
         inputs = []
@@ -546,10 +612,11 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
             text = inp.findtext("dmn:inputExpression/dmn:text", default="", namespaces=q).strip()
             label = inp.get("label") or inp.get("name") or ""
             if not text:
-                ctx.add(file, inp.get("id", ""), "input has no expression", name=label)
+                ctx.add(file, inp.get("id", ""), "input has no expression", "dmn_input_without_expression",
+                        name=label)
             else:
-                _compile(lambda m, i=inp, lb=label: ctx.add(file, i.get("id", ""), m, name=lb),
-                         text, "eval", "input expression")
+                _compile(lambda m, c, p=None, i=inp, lb=label: ctx.add(file, i.get("id", ""), m, c, p, name=lb),
+                         text, "eval", "input expression", "dmn_input", {"label": label})
             inputs.append((text, label))
         outputs = [(out.get("label") or out.get("name") or "") for out in table.findall("dmn:output", q)]
         for row_no, rule in enumerate(table.findall("dmn:rule", q), start=1):
@@ -559,15 +626,19 @@ def _check_dmn(ctx: _Context, parser, file: str, root) -> None:
                 text = (cell.findtext("dmn:text", default="", namespaces=q) or "").strip()
                 if not text or text == "-" or idx >= len(inputs) or not inputs[idx][0]:
                     continue
-                add = (lambda m, c=cell, r=rule_name: ctx.add(file, c.get("id", "") or rule_id, m, name=r))
+                add = (lambda m, code, p=None, c=cell, r=rule_name:
+                       ctx.add(file, c.get("id", "") or rule_id, m, code, p, name=r))
                 _compile(add, _cell_expression(inputs[idx][0], text), "eval",
-                         f"cell '{text}' for input '{inputs[idx][1]}'", original=text)
+                         f"cell '{text}' for input '{inputs[idx][1]}'", "dmn_cell",
+                         {"text": text, "label": inputs[idx][1]}, original=text)
             for idx, cell in enumerate(rule.findall("dmn:outputEntry", q)):
                 text = (cell.findtext("dmn:text", default="", namespaces=q) or "").strip()
                 if text:
                     label = outputs[idx] if idx < len(outputs) else ""
-                    add = (lambda m, c=cell, r=rule_name: ctx.add(file, c.get("id", "") or rule_id, m, name=r))
-                    _compile(add, text, "eval", f"output '{text}' for '{label}'")
+                    add = (lambda m, code, p=None, c=cell, r=rule_name:
+                           ctx.add(file, c.get("id", "") or rule_id, m, code, p, name=r))
+                    _compile(add, text, "eval", f"output '{text}' for '{label}'", "dmn_output",
+                             {"text": text, "label": label})
 
 
 def _cell_expression(input_expr: str, cell: str) -> str:

@@ -61,9 +61,14 @@ def editor_url(path: str, select: str | None = None) -> str | None:
 
 
 def problem_dicts(problems) -> list[dict]:
-    """Problems as the pages and the JSON endpoint show them, each with a link to its editor."""
-    return [{"file": p.file, "element_id": p.element_id, "element_name": p.element_name, "message": p.message,
-             "severity": getattr(p, "severity", "error"), "url": editor_url(p.file, p.element_id)}
+    """Problems as the pages and the JSON endpoint show them, each with a link to its editor.
+
+    ``message`` is in the page's language (from the problem's ``code`` and ``params``);
+    ``code`` stays for scripts and tests."""
+    from ..processes.problem_text import localize
+    return [{"file": p.file, "element_id": p.element_id, "element_name": p.element_name, "message": localize(p),
+             "code": getattr(p, "code", ""), "severity": getattr(p, "severity", "error"),
+             "url": editor_url(p.file, p.element_id)}
             for p in problems]
 
 

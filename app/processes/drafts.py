@@ -30,6 +30,8 @@ from ..auth.models import ROLES
 from ..cases.models import AuditEntry, WorkflowInstance
 from ..errors import Conflict, Invalid, NotFound
 from .models import ProcessDraft, ProcessVersion
+from .problem_text import describe
+from .problem_text import tr as _
 from .services import LIFECYCLE_PROCESS, SHIPPED_BUNDLE, deploy, ensure_shipped_version, latest_version
 
 DRAFT_ID = 1
@@ -56,17 +58,18 @@ def utcnow() -> datetime:
 def file_kind(path: str) -> str:
     """'bpmn' | 'dmn' | 'form' for a bundle path; Invalid for anything else (absolute, '..', other)."""
     if not isinstance(path, str) or not path or len(path) > MAX_PATH:
-        raise Invalid("文件路径无效 (invalid file path)", fields=[("path", "invalid path")])
+        raise Invalid(_("文件路径无效。"), fields=[("path", "invalid path")])
     if path.startswith("/") or "\\" in path or "\0" in path or any(
             part in ("", ".", "..") for part in path.split("/")):
-        raise Invalid(f"文件路径无效: '{path}' (no absolute paths, no '..')", fields=[("path", "invalid path")])
+        raise Invalid(_("文件路径无效：%(path)s（不能是绝对路径，也不能含有 ..）", path=path),
+                      fields=[("path", "invalid path")])
     stem = PurePosixPath(path).name
     if stem.startswith(".") or any(ord(c) < 32 for c in path):
-        raise Invalid(f"文件路径无效: '{path}'", fields=[("path", "invalid path")])
+        raise Invalid(_("文件路径无效：%(path)s", path=path), fields=[("path", "invalid path")])
     for pattern, kind in _KIND_PATTERNS:
         if pattern.match(path):
             return kind
-    raise Invalid(f"不支持的文件: '{path}' (use *.bpmn, rules/*.dmn or forms/*.schema.json)",
+    raise Invalid(_("不支持的文件：%(path)s（请使用 *.bpmn、rules/*.dmn 或 forms/*.schema.json）", path=path),
                   fields=[("path", "unsupported file")])
 
 
@@ -205,7 +208,7 @@ def version_summaries(session: Session) -> list[dict]:
 def get_version(session: Session, version: int) -> ProcessVersion:
     row = session.scalars(select(ProcessVersion).where(ProcessVersion.version == version)).first()
     if row is None:
-        raise NotFound(f"版本 {version} 不存在 (unknown process version {version})")
+        raise NotFound(_("流程版本 %(version)s 不存在。", version=version))
     return row
 
 
@@ -223,8 +226,7 @@ def open_draft(session: Session, actor: str) -> ProcessDraft:
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict("另一位设计员刚刚同时打开了草稿，请刷新 (another designer opened the draft at the "
-                       "same moment; reload)") from None
+        raise Conflict(_("另一位设计员刚刚同时打开了草稿，请刷新页面。")) from None
     _audit(session, actor, "draft_open", {"base_version": base.version})
     return draft
 
@@ -233,12 +235,12 @@ def _require_revision(draft: ProcessDraft, base_revision) -> None:
     try:
         base_revision = int(base_revision)
     except (TypeError, ValueError):
-        raise Invalid("缺少草稿修订号 (base_revision is required)", fields=[("base_revision", "required")]) from None
+        raise Invalid(_("缺少草稿修订号（base_revision）。"), fields=[("base_revision", "required")]) from None
     if draft.revision != base_revision:
         at = draft.updated_at.astimezone(timezone.utc).isoformat(timespec="seconds") if draft.updated_at else "?"
-        raise Conflict(f"草稿在您打开后已被修改：{draft.updated_by or '?'} 于 {at} 保存（修订 {draft.revision}）。"
-                       f" The draft changed since you opened it: saved by {draft.updated_by or '?'} at {at} "
-                       f"(revision {draft.revision}); you had revision {base_revision}.")
+        raise Conflict(_("草稿在您打开后已被修改：%(who)s 于 %(at)s 保存（修订 %(revision)s），您打开的是修订 "
+                         "%(yours)s。", who=draft.updated_by or "?", at=at, revision=draft.revision,
+                         yours=base_revision))
 
 
 def _write(session: Session, draft: ProcessDraft, files: dict[str, str], actor: str) -> None:
@@ -248,8 +250,7 @@ def _write(session: Session, draft: ProcessDraft, files: dict[str, str], actor: 
     try:
         session.flush()  # the version counter bumps the revision (and catches a parallel save)
     except StaleDataError:
-        raise Conflict("草稿刚被另一位设计员同时保存，请刷新后重试 (the draft was saved by someone else at "
-                       "the same moment; reload and retry)") from None
+        raise Conflict(_("草稿刚被另一位设计员同时保存，请刷新后重试。")) from None
 
 
 def save_draft_file(session: Session, *, path: str, text: str, base_revision: int, actor: str) -> ProcessDraft:
@@ -262,9 +263,9 @@ def save_draft_file(session: Session, *, path: str, text: str, base_revision: in
     """
     file_kind(path)
     if not isinstance(text, str):
-        raise Invalid("文件内容必须是文本 (text must be a string)", fields=[("text", "not text")])
+        raise Invalid(_("文件内容必须是文本。"), fields=[("text", "not text")])
     if len(text.encode("utf-8")) > validation.MAX_FILE_BYTES:
-        raise Invalid(f"文件超过 {validation.MAX_FILE_BYTES // 1024 // 1024} MB (file too large)",
+        raise Invalid(_("文件超过 %(mb)s MB：%(path)s", mb=validation.MAX_FILE_BYTES // 1024 // 1024, path=path),
                       fields=[("text", "too large")])
     draft = open_draft(session, actor)
     _require_revision(draft, base_revision)
@@ -281,7 +282,7 @@ def delete_draft_file(session: Session, *, path: str, base_revision: int, actor:
     draft = open_draft(session, actor)
     _require_revision(draft, base_revision)
     if path not in draft.files:
-        raise NotFound(f"草稿中没有文件 '{path}' (no such file in the draft)")
+        raise NotFound(_("草稿中没有文件 %(path)s。", path=path))
     files = dict(draft.files)
     del files[path]
     _write(session, draft, files, actor)
@@ -324,28 +325,27 @@ def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revis
     """
     draft = get_draft(session)
     if draft is None:
-        raise Invalid("没有草稿可发布 (there is no draft to deploy)")
+        raise Invalid(_("没有草稿可发布。"))
     _require_revision(draft, expected_revision)
     latest = latest_version(session)
     if latest is not None and draft.base_version_id != latest.id and not force:
         base = session.get(ProcessVersion, draft.base_version_id) if draft.base_version_id else None
-        raise Conflict(f"草稿基于版本 {base.version if base else '?'}，但之后已发布版本 {latest.version}"
-                       f"（{latest.deployed_by}）。The draft is based on version {base.version if base else '?'} "
-                       f"but version {latest.version} was deployed since by {latest.deployed_by}.")
+        raise Conflict(_("草稿基于版本 %(base)s，但之后 %(who)s 已发布了版本 %(latest)s。",
+                         base=base.version if base else "?", who=latest.deployed_by or "?", latest=latest.version))
     files = _encode(draft.files)
     problems = errors_only(validate_files(files))
     if problems:
-        raise Invalid(f"流程有 {len(problems)} 个问题，无法发布 (the process has {len(problems)} problem(s)): "
-                      + "; ".join(str(p) for p in problems[:5]),
-                      fields=[(p.element_id or p.file, str(p)) for p in problems])
+        raise Invalid(_("流程有 %(n)s 个问题，无法发布：%(problems)s", n=len(problems),
+                        problems="; ".join(describe(p) for p in problems[:5])),
+                      fields=[(p.element_id or p.file, describe(p)) for p in problems])
     existing = session.scalars(select(ProcessVersion).where(ProcessVersion.content_hash == hash_files(files))).first()
     if existing is not None:
-        what = "自上次发布以来没有改动" if latest is not None and existing.id == latest.id else "与已有版本相同"
-        raise Invalid(f"{what}：草稿与版本 {existing.version} 完全相同 (nothing changed: the draft is identical to "
-                      f"version {existing.version})")
+        if latest is not None and existing.id == latest.id:
+            raise Invalid(_("自上次发布以来没有改动：草稿与版本 %(n)s 完全相同。", n=existing.version))
+        raise Invalid(_("与已有版本相同：草稿与版本 %(n)s 完全相同。", n=existing.version))
     row, created = deploy(session, files, actor=actor, note=(note or "")[:500])
     if not created:  # pragma: no cover - the hash check above already caught it
-        raise Invalid(f"nothing changed: identical to version {row.version}")
+        raise Invalid(_("与已有版本相同：草稿与版本 %(n)s 完全相同。", n=row.version))
     draft.base_version_id = row.id
     draft.updated_at = utcnow()
     draft.updated_by = actor or ""
@@ -391,5 +391,5 @@ def export_file(session: Session, *, path: str, version: int | None = None) -> b
     file_kind(path)
     files = draft_files(session) if version is None else dict(get_version(session, int(version)).files)
     if path not in files:
-        raise NotFound(f"文件 '{path}' 不存在 (no such file)")
+        raise NotFound(_("文件 %(path)s 不存在。", path=path))
     return files[path].encode("utf-8")

@@ -38,6 +38,7 @@ from workflows.state import FORMAT
 from ..cases.models import AuditEntry, Case, WorkflowInstance
 from ..cases.projection import apply, take_snapshot
 from ..errors import Invalid
+from .problem_text import tr as _
 from .drafts import get_version
 
 _PREDICTED = TaskState.PREDICTED_MASK | TaskState.FUTURE
@@ -190,7 +191,7 @@ def rebase(engine, old_bundle, new_bundle, process_id: str, state: bytes) -> Reb
 
 def _versions(session: Session, from_version: int, to_version: int):
     if int(from_version) == int(to_version):
-        raise Invalid("源版本与目标版本相同 (from and to are the same version)")
+        raise Invalid(_("源版本与目标版本相同（版本 %(n)s）。", n=int(from_version)))
     return get_version(session, int(from_version)), get_version(session, int(to_version))
 
 
