@@ -1,0 +1,150 @@
+"""Reading untrusted model files safely: XML without DOCTYPEs or entities, JSON Schema forms with
+bounded nesting, and the kind and title of a file. Used by validation, import and the designer."""
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+from lxml import etree
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+
+def safe_xml_parser() -> etree.XMLParser:
+    # Diagrams come from designers' uploads: no DTDs, no entities, no network.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_comments=True)
+
+
+# -- safe reading ---------------------------------------------------------------------------------
+class Unreadable(Exception):
+    """A file cannot be read at all; the message says why, for a person (``code``/``params`` as in Problem)."""
+
+    def __init__(self, message: str, code: str = "", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def parse_xml(content: bytes):
+    """Parse untrusted XML: refuse DOCTYPE (entities, external DTDs) before and after parsing."""
+    if has_doctype(content):
+        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed (they can read server files or "
+                         "expand without bound); remove the <!DOCTYPE ...> block", "doctype_refused")
+    try:
+        root = etree.fromstring(content, safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None
+    except ValueError as exc:  # e.g. a str with an encoding declaration
+        raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None
+    if root is None:
+        raise Unreadable("malformed XML: empty document", "malformed_xml", error="empty document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise Unreadable("DOCTYPE/ENTITY declarations are not allowed", "doctype_refused")
+    return root
+
+
+_PROLOG_SKIP = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+
+
+def has_doctype(content: bytes) -> bool:
+    """True when a DOCTYPE (or a stray ENTITY declaration) appears before the root element."""
+    data = content[:1_000_000]
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        if data.startswith(bom):
+            data = data[len(bom):]
+    if b"\x00" in data[:200]:  # UTF-16: look at the ASCII bytes only
+        data = data.replace(b"\x00", b"")
+    pos = 0
+    while True:
+        match = _PROLOG_SKIP.match(data, pos)
+        if not match or match.end() == pos:
+            break
+        pos = match.end()
+    head = data[pos:pos + 9].upper()
+    return head.startswith(b"<!DOCTYPE") or head.startswith(b"<!ENTITY")
+
+
+def json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of JSON text without parsing it (stops counting past ``limit``)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_form(content: bytes) -> dict:
+    """A form file as a checked JSON Schema object, or Unreadable saying why."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not UTF-8 text (byte {exc.start})", "form_not_utf8", byte=exc.start) from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", "form_too_deep",
+                         depth=MAX_JSON_DEPTH)
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
+                         error=str(exc).splitlines()[0]) from None
+    if not isinstance(schema, dict):
+        raise Unreadable("not a valid JSON Schema: a form must be a JSON object", "form_not_object")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise Unreadable(f"not a valid JSON Schema: {str(exc).splitlines()[0]}", "form_not_schema",
+                         error=str(exc).splitlines()[0]) from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise Unreadable(f"not a valid JSON Schema: {type(exc).__name__}", "form_not_schema",
+                         error=type(exc).__name__) from None
+    return schema
+
+
+def kind_of(path: str) -> str:
+    if path.endswith(".dmn"):
+        return "dmn"
+    if path.endswith(".json"):
+        return "form"
+    return "bpmn"
+
+
+def model_title(path: str, kind: str, content: bytes) -> str:
+    """A human title for a file: the process name, the decision name or the form title."""
+    try:
+        if kind == "form":
+            title = parse_form(content).get("title")
+            return title if isinstance(title, str) and title else path
+        root = parse_xml(content)
+        local = "process" if kind == "bpmn" else "decision"
+        fallback = ""
+        for el in root.iter():
+            if isinstance(el.tag, str) and etree.QName(el).localname == local:
+                if kind == "bpmn" and el.get("isExecutable", "true") != "true":
+                    fallback = fallback or el.get("name") or el.get("id") or ""
+                    continue
+                return el.get("name") or el.get("id") or path
+        return fallback or root.get("name") or path
+    except (Unreadable, Exception):  # noqa: BLE001 - a title is cosmetic; never fail on it
+        return path
