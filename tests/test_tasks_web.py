@@ -188,6 +188,32 @@ def test_worklist_reads_the_index_in_due_order(core):
         assert "SCAN cases" not in plan and "PRIMARY KEY" in plan, plan
 
 
+def test_a_user_with_several_roles_gets_one_list_merged_in_due_order(core, driver, clock, monkeypatch):
+    """Dispatcher and handler work of one person: each role is read off its own index and merged;
+    the pages hold exactly what one OR-query sorted by due time would, in the same order."""
+    monkeypatch.setattr(worklist, "PAGE_SIZE", 2)
+    for i in range(4):
+        driver.register(text=f"待派单 {i}")
+    for day in (5, 3, 9, 4, 6):  # more of each role than one page reaches, dispatched out of due order
+        clock.move_to(at(2026, 11, day, 10, 0))
+        driver.dispatch(driver.register(text=f"已派单 {day}"))
+    user = WebUser(99, "both", "both", {"dispatcher", "handler"}, "chengguan")
+    with core.db.read() as session:
+        expected = session.execute(
+            select(ReadyTask.id, ReadyTask.due_at).where(worklist.task_clause(user.roles, user.department))).all()
+        pages, page_no, more = [], 1, True
+        while more:
+            rows_, more = worklist.page(session, user, worklist.Filters(page=page_no))
+            pages.append(rows_)
+            page_no += 1
+    got = [row for rows_ in pages for row in rows_]
+    assert [len(p) for p in pages] == [2, 2, 2, 2, 1]
+    assert sorted(r.id for r in got) == sorted(e.id for e in expected) and len(got) == 9
+    dues = [r.due_at for r in got]
+    assert dues[:5] == sorted(dues[:5]) and None not in dues[:5] and dues[5:] == [None] * 4
+    assert {r.bpmn_id for r in got} == {"dispatch", "sign_for"}
+
+
 # -- claiming ----------------------------------------------------------------------------------------------------------
 def test_claim_and_unclaim_with_a_colleague(login, driver, core, colleague):
     number = driver.register()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select, union_all
 
 from ..cases.models import CHANNELS, TYPES, Case, ReadyTask
 from ..supervision.models import TIERS
@@ -75,24 +75,26 @@ class Row:
     tier: int
 
 
-def task_clause(roles, department: str | None, by_role_index: bool = True):
-    """Tasks a user with ``roles`` (and ``department``) may do.
+def task_clauses(roles, department: str | None, by_role_index: bool = True) -> list:
+    """One condition per kind of task a user with ``roles`` (and ``department``) may do.
 
     Tasks of other roles never carry a department (the projection stores it for handler work
     only); saying so lets the database read them in due order straight off the role index.
-    ``by_role_index=False`` states the same condition in a form no index matches (``role || ''``),
+    ``by_role_index=False`` states the same conditions in a form no index matches (``role || ''``),
     for queries that should start from the assignee index instead: a user's claimed tasks are
     few, their role's tasks may be tens of thousands.
     """
     role_col = ReadyTask.role if by_role_index else ReadyTask.role.concat("")
     dept_col = ReadyTask.department if by_role_index else ReadyTask.department.concat("")
-    others = sorted(set(roles) - {"handler"})
-    clauses = []
-    if others:
-        role = role_col == others[0] if len(others) == 1 else role_col.in_(others)
-        clauses.append(and_(role, ReadyTask.department.is_(None)))
+    clauses = [and_(role_col == role, ReadyTask.department.is_(None)) for role in sorted(set(roles) - {"handler"})]
     if "handler" in roles and department:
         clauses.append(and_(role_col == "handler", dept_col == department))
+    return clauses
+
+
+def task_clause(roles, department: str | None, by_role_index: bool = True):
+    """The tasks a user may do, as one condition (see ``task_clauses``)."""
+    clauses = task_clauses(roles, department, by_role_index)
     if not clauses:
         return false()
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
@@ -117,19 +119,36 @@ def _tab_clause(tab: str, username: str, now: datetime):
             "overdue": ReadyTask.due_at <= now}.get(tab)
 
 
+PAGE_COLUMNS = (ReadyTask.id, ReadyTask.name, ReadyTask.bpmn_id, ReadyTask.due_at, ReadyTask.assignee,
+                Case.department, Case.number, Case.type, Case.category, Case.channel,
+                func.substr(Case.text, 1, 60).label("text"), Case.urgent, ReadyTask.supervision_tier.label("task_tier"),
+                Case.supervision_tier.label("case_tier"))
+
+
+def _due_order(column, sort: str):
+    # Tasks without a due time sort after every dated one, in both directions of the index.
+    return column.asc().nulls_last() if sort == "due" else column.desc().nulls_first()
+
+
 def page_query(user, filters: Filters, now: datetime):
-    query = (select(ReadyTask.id, ReadyTask.name, ReadyTask.bpmn_id, ReadyTask.due_at, ReadyTask.assignee,
-                    Case.department, Case.number, Case.type, Case.category, Case.channel,
-                    func.substr(Case.text, 1, 60), Case.urgent, ReadyTask.supervision_tier, Case.supervision_tier)
-             .join(Case, Case.id == ReadyTask.case_id)
-             .where(task_clause(user.roles, user.department, by_role_index=filters.tab != "mine"),
-                    *_case_filters(filters)))
+    by_role_index = filters.tab != "mine"
+    clauses = task_clauses(user.roles, user.department, by_role_index)
+    where = [*_case_filters(filters)]
     tab = _tab_clause(filters.tab, user.username, now)
     if tab is not None:
-        query = query.where(tab)
-    # Tasks without a due time sort after every dated one, in both directions of the index.
-    order = ReadyTask.due_at.asc().nulls_last() if filters.sort == "due" else ReadyTask.due_at.desc().nulls_first()
-    return query.order_by(order).limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
+        where.append(tab)
+    base = select(*PAGE_COLUMNS).join(Case, Case.id == ReadyTask.case_id).where(*where)
+    offset, limit = (filters.page - 1) * PAGE_SIZE, PAGE_SIZE + 1
+    if len(clauses) < 2 or not by_role_index:
+        query = base.where(task_clause(user.roles, user.department, by_role_index))
+        return query.order_by(_due_order(ReadyTask.due_at, filters.sort)).limit(limit).offset(offset)
+    # Several roles: an OR over them would make the database sort every task of every role for
+    # each page. Instead each role's tasks are read in due order off its index, only as far as
+    # this page reaches, and the few rows that come back are merged.
+    parts = [base.where(clause).order_by(_due_order(ReadyTask.due_at, filters.sort)).limit(offset + limit)
+             .subquery() for clause in clauses]
+    merged = union_all(*[select(part) for part in parts]).subquery()
+    return (select(merged).order_by(_due_order(merged.c.due_at, filters.sort)).limit(limit).offset(offset))
 
 
 def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[list[Row], bool]:
