@@ -35,7 +35,8 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from app.cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance  # noqa: E402
 from app.core import Core  # noqa: E402
 from app.processes.models import ProcessVersion  # noqa: E402
-from app.seed import DEPARTMENTS, GRIDS, seed_demo  # noqa: E402
+from app.auth.services import create_user  # noqa: E402
+from app.seed import DEMO_PASSWORD, DEPARTMENTS, GRIDS, seed_demo  # noqa: E402
 from workflows.workdays import SHANGHAI  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -274,6 +275,7 @@ def scenarios(samples: dict, now: datetime) -> list[tuple[str, str, str]]:
         ("worklist handler (chengguan), due", "handler", "/tasks"),
         ("worklist handler (chengguan), -due, type=complaint", "handler", "/tasks?sort=-due&type=complaint"),
         ("worklist center (tier 1), due", "center", "/tasks"),
+        ("worklist dispatcher+center+handler, due", "multirole", "/tasks"),
         ("search by case number", "dispatcher", f"/cases/search?number={samples['numbers'][len(samples['numbers']) // 2]}"),
         ("search by number prefix (one day)", "dispatcher", f"/cases/search?number={samples['numbers'][3][:11]}"),
         ("search by phone", "dispatcher", f"/cases/search?phone={samples['phones'][0]}"),
@@ -325,6 +327,10 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
     core = Core(url)
     try:
         seed_demo(core)
+        with core.db.unit_of_work() as session:
+            # One person doing the center's dispatching, tier-1 supervision and chengguan work.
+            create_user(session, "multirole", DEMO_PASSWORD, ["dispatcher", "supervisor_center", "handler"],
+                        department="chengguan")
         backend = core.db.engine.dialect.name
         now = datetime.now(timezone.utc)
         t0 = time.perf_counter()
@@ -343,9 +349,9 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
         timer = ServerTimer(app.wsgi_app)
         app.wsgi_app = timer
         clients = {}
-        for username in ("dispatcher", "handler", "center"):
+        for username in ("dispatcher", "handler", "center", "multirole"):
             clients[username] = app.test_client()
-            response = clients[username].post("/login", data={"username": username, "password": "bihuan123"})
+            response = clients[username].post("/login", data={"username": username, "password": DEMO_PASSWORD})
             assert response.status_code == 302, f"login as {username}: {response.status_code}"
 
         print(f"{'server time per request (ms)':58} {'p50':>7} {'p95':>7}  status")
