@@ -11,11 +11,9 @@ names the revision it started from and a concurrent save cannot be lost silently
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 
-import jsonschema
 from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -25,6 +23,7 @@ from ..auth.models import ROLES
 from ..errors import BihuanError, Invalid
 from ..processes import drafts
 from .blueprint import KIND_LABELS, actor, bp, core, editor_url, json_error, kind_of
+from ..processes.problem_text import unreadable
 from .preview import preview_fields
 
 DECISION_ID = re.compile(r"<(?:\w+:)?decision\b[^>]*?\bid=\"([^\"]+)\"")
@@ -79,25 +78,14 @@ def form_editor(path: str):
 
 
 def check_form(text: str) -> dict:
-    """The parsed schema, or Invalid saying why it is not a Draft 2020-12 JSON Schema object."""
+    """The parsed schema, or Invalid saying why it is not a Draft 2020-12 JSON Schema object
+    (the same reading as validation and import: ``workflows.reading.parse_form``)."""
     if len(text) > validation.MAX_FILE_BYTES:
         raise Invalid(_("表单超过 %(mb)s MB。", mb=validation.MAX_FILE_BYTES // 1024 // 1024))
-    if validation.json_depth(text) > validation.MAX_JSON_DEPTH:
-        raise Invalid(_("JSON 嵌套超过 %(n)s 层。", n=validation.MAX_JSON_DEPTH))
     try:
-        schema = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise Invalid(_("不是合法的 JSON：%(error)s", error=str(exc))) from None
-    if not isinstance(schema, dict):
-        raise Invalid(_("表单必须是一个 JSON 对象（JSON Schema）。"))
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or _("根")
-        raise Invalid(_("不是合法的 JSON Schema（%(where)s）：%(error)s", where=where, error=exc.message)) from None
-    except (RecursionError, ValueError, TypeError) as exc:
-        raise Invalid(_("不是合法的 JSON Schema：%(error)s", error=type(exc).__name__)) from None
-    return schema
+        return validation.parse_form(text.encode("utf-8", "surrogatepass"))
+    except validation.Unreadable as exc:
+        raise Invalid(unreadable(exc)) from None
 
 
 def _preview(text: str):

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..errors import Conflict, Invalid
@@ -112,8 +112,7 @@ def migrate():
         drafts.get_version(session, start), drafts.get_version(session, target)  # NotFound → 404
     if request.method == "GET":
         plan = migration.plan_migration(core(), start, target)
-        return render_template("designer/migrate.html", versions=versions, plan=plan, start=start, target=target,
-                               case_links="cases.detail" in current_app.view_functions)
+        return render_template("designer/migrate.html", versions=versions, plan=plan, start=start, target=target)
     numbers = [n.strip() for n in request.form.getlist("case_numbers") if n.strip()][:10000]
     if not numbers:
         raise Invalid(_("请至少选择一个要迁移的案件。"))

@@ -5,7 +5,7 @@ folders; this package only wires the cross-cutting parts into the app.
 """
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from flask import Flask, session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -44,7 +44,3 @@ def init_web(app: Flask) -> None:
     @app.context_processor
     def _layout():
         return {"nav_items": nav_items(), "current_lang": _select_locale(), "languages": LANGUAGES}
-
-    @app.before_request
-    def _start_timer():
-        g.request_path = request.path
