@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 import json
 import logging
+import os
 import sys
+from contextlib import contextmanager
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -69,6 +70,11 @@ def _opened():
 @click.group(help="Bihuan 闭环: case processing for grassroots governance.")
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from workflows.clock import start_test_clock
+    try:
+        start_test_clock(os.environ)  # test mode only: the suite runs the CLI on its frozen clock
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 # -- db ------------------------------------------------------------------------------------

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+
+from workflows.clock import utcnow
 
 from .cases.timers import fire_due
 
@@ -31,5 +32,5 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     # max_instances=1 + coalesce: a slow sweep is never overlapped by the next one in this process.
     # next_run_time=now: timers missed while we were down fire right away (catch-up).
     scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
-                      coalesce=True, next_run_time=datetime.now(timezone.utc), replace_existing=True)
+                      coalesce=True, next_run_time=utcnow(), replace_existing=True)
     return scheduler

@@ -1,5 +1,10 @@
-"""Fixtures: a real, freshly migrated database (SQLite, or PostgreSQL when
+"""Fixtures: a frozen clock, a real, freshly migrated database (SQLite, or PostgreSQL when
 BIHUAN_TEST_DATABASE_URL is set), demo users, and a small driver for cases.
+
+Every test runs on a frozen clock, never on today's date: ``TEST_NOW`` (Monday 2026-11-02 10:00
+Shanghai unless ``BIHUAN_TEST_CLOCK`` names another instant, as the far-future guard does).
+Tests that need a particular day take the ``clock`` fixture, which starts at 2026-11-02 10:00
+whatever ``BIHUAN_TEST_CLOCK`` says, and travel from there.
 
 On PostgreSQL each run gets its own schema (dropped at the end), so leftovers
 from earlier runs never matter.
@@ -12,6 +17,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +27,37 @@ from app.models import Base
 from app.seed import seed_demo
 
 KEEP_TABLES = {"users", "user_roles", "departments", "grids", "alembic_version"}
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def at(*args) -> datetime:
+    """A Shanghai wall-clock time, as caseworkers and the calendar see it."""
+    return datetime(*args, tzinfo=CST)
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+# The fixed day the suite lives on: a Monday inside the statutory calendar.
+DEFAULT_TEST_NOW = at(2026, 11, 2, 10, 0)
+TEST_NOW = (datetime.fromisoformat(os.environ["BIHUAN_TEST_CLOCK"]) if os.environ.get("BIHUAN_TEST_CLOCK")
+            else DEFAULT_TEST_NOW)
+assert TEST_NOW.tzinfo is not None, "BIHUAN_TEST_CLOCK needs a UTC offset, e.g. 2030-01-02T10:00+08:00"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _frozen_session_clock():
+    """Session fixtures (migrating, seeding) run on the frozen clock too."""
+    with time_machine.travel(TEST_NOW, tick=False):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(_frozen_session_clock):
+    """Each test starts at ``TEST_NOW``, frozen; ``frozen_clock.move_to(...)`` travels on."""
+    with time_machine.travel(TEST_NOW, tick=False) as traveller:
+        yield traveller
 
 
 def _postgres_schema_url(base_url: str, schema: str) -> str:
@@ -125,25 +162,12 @@ def driver(core) -> Driver:
     return Driver(core)
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
-
-
-CST = ZoneInfo("Asia/Shanghai")
-
-
-def at(*args) -> datetime:
-    """A Shanghai wall-clock time, as caseworkers and the calendar see it."""
-    return datetime(*args, tzinfo=CST)
-
-
 @pytest.fixture
-def clock():
-    """Frozen at Monday 2026-11-02 10:00 Shanghai: a fixed day inside the statutory calendar, so
-    deadlines never depend on when the suite runs. ``clock.move_to(...)`` travels on."""
-    import time_machine
-    with time_machine.travel(at(2026, 11, 2, 10, 0), tick=False) as traveller:
-        yield traveller
+def clock(frozen_clock):
+    """For tests written around particular days: 2026-11-02 10:00 Shanghai (a Monday inside the
+    statutory calendar), whatever ``TEST_NOW`` is. ``clock.move_to(...)`` travels on."""
+    frozen_clock.move_to(DEFAULT_TEST_NOW)
+    return frozen_clock
 
 
 def audit_rows(core: Core, number: str, action: str | None = None) -> list:

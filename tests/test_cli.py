@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from workflows.clock import utcnow
+
 BIHUAN = shutil.which("bihuan", path=str(Path(sys.executable).parent)) or "bihuan"
 
 
+def cli_env(url: str) -> dict:
+    """The subprocess runs on this test's frozen clock (honoured only with BIHUAN_TESTING=1)."""
+    return {**os.environ, "BIHUAN_DATABASE_URL": url, "BIHUAN_TESTING": "1", "BIHUAN_TEST_NOW": utcnow().isoformat()}
+
+
 def run(*args, url, expect_ok=True):
-    env = {**os.environ, "BIHUAN_DATABASE_URL": url}
+    env = cli_env(url)
     proc = subprocess.run([BIHUAN, *args], capture_output=True, text=True, env=env, timeout=120)
     if expect_ok:
         assert proc.returncode == 0, proc.stderr

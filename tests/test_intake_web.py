@@ -1,7 +1,7 @@
 """受理登记 and 网格上报 through the real app: roles, registration, duplicates, errors at their fields."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.cases.models import Case
 from tests.conftest import audit_rows
+from workflows.clock import utcnow
 
 FORM = {"channel": "phone", "type": "complaint", "category": "城市管理", "text": "夜间施工噪音扰民",
         "address": "和平路88号", "grid": "G02", "reporter_name": "李四", "reporter_phone": "13912345678"}
@@ -98,7 +99,7 @@ def test_duplicates_partial_matches_phone_or_address_and_masks_the_phone(login, 
 
 
 def test_finished_and_old_cases_are_not_duplicates(login, driver):
-    with time_machine.travel(datetime.now(timezone.utc) - timedelta(days=31)):
+    with time_machine.travel(utcnow() - timedelta(days=31), tick=False):
         old = driver.register(reporter_phone="13912345678")
     refused = driver.register(reporter_phone="13912345678")
     driver.do(refused, "dispatch", "dispatcher", decision="refuse", refuse_reason="不属于受理范围")

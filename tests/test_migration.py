@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from app.cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance
@@ -178,12 +177,6 @@ def test_bad_version_arguments(core, driver, three_cases):
         plan_migration(core, 1, 99)
     with pytest.raises(NotFound):
         migrate_cases(core, 42, 1, actor="designer")
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(datetime(2026, 11, 2, 10, 0, tzinfo=CST), tick=False) as traveller:
-        yield traveller
 
 
 def test_cases_in_supervision_move_only_when_the_escalation_still_fits(core, driver, clock):

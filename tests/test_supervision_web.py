@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event
@@ -128,7 +127,7 @@ def test_board_is_one_query_however_many_items(core, driver, clock):
     event.listen(core.db.engine, "before_cursor_execute", listener)
     try:
         with core.db.read() as session:
-            rows = board_rows(session, 1, datetime.now(timezone.utc))
+            rows = board_rows(session, 1, at(2026, 11, 5, 9, 0))
     finally:
         event.remove(core.db.engine, "before_cursor_execute", listener)
     assert sorted(r.number for r in rows) == sorted(numbers)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 import pytest
 import time_machine
@@ -13,7 +12,8 @@ from app.auth.services import create_user
 from app.cases.models import Case, Incident, ReadyTask
 from app.tasks import worklist
 from app.web.access import WebUser
-from tests.conftest import CST, at, audit_rows, deploy_variant
+from tests.conftest import at, audit_rows, deploy_variant
+from workflows.clock import utcnow
 
 XSS = "<script>alert(1)</script>"
 
@@ -179,7 +179,7 @@ def test_worklist_reads_the_index_in_due_order(core):
         pytest.skip("query plan text is SQLite's")
     user = WebUser(1, "handler", "h", {"handler"}, "chengguan")
     for filters in (worklist.Filters(), worklist.Filters(sort="-due"), worklist.Filters(tab="unclaimed")):
-        query = worklist.page_query(user, filters, datetime.now(CST))
+        query = worklist.page_query(user, filters, utcnow())
         with core.db.engine.connect() as conn:
             compiled = query.compile(conn)
             plan = " | ".join(r[3] for r in conn.exec_driver_sql(

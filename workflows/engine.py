@@ -6,12 +6,13 @@ and transactions belong to the caller (see ``app/cases/services.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -22,8 +23,25 @@ from .bundle import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
 from .workdays import CalendarGap, WorkingCalendar
+from .clock import now_iso, utcnow
 
 SUPERVISION_PROCESS = "supervision_escalation"
+
+
+class _ClockDatetime(datetime):
+    """``datetime`` whose ``now()`` is ``clock.utcnow()``.
+
+    SpiffWorkflow's timer definitions decide whether a timer has fired by calling ``datetime.now``
+    themselves. Pointing that one module at our clock keeps the engine and the application on the
+    same instant, whatever clock a test, a demo or the CLI runs on."""
+
+    @classmethod
+    def now(cls, tz=None):
+        value = utcnow()
+        return value.astimezone(tz) if tz is not None else value.astimezone().replace(tzinfo=None)
+
+
+_spiff_timer.datetime = _ClockDatetime
 _TIMER_EVENT_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 
 
@@ -105,7 +123,7 @@ class Engine:
     def __init__(self, calendar: Callable[[], WorkingCalendar]):
         self._calendar = calendar
         functions = {
-            "now": sandbox.now_iso,
+            "now": now_iso,
             "working_days_after": self._working_days_after,
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
@@ -191,7 +209,7 @@ class Engine:
             value = sibling._get_internal_data("event_value")
             # A fired non-interrupting timer still tells when the task fell due (overdue items).
             if sibling.state in (TaskState.WAITING, TaskState.COMPLETED) and isinstance(value, str):
-                dues.append(TimerEventDefinition.get_datetime(value))
+                dues.append(_as_plain(TimerEventDefinition.get_datetime(value)))
         return min(dues, default=None)
 
     @staticmethod
@@ -316,7 +334,7 @@ class Engine:
 
     def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> list[str]:
         """Run every timer that is due; returns the element ids of those that were due."""
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         due = [name for name, at in self.waiting_timers(wf) if at <= now]
         if due:
             try:
@@ -330,7 +348,7 @@ class Engine:
 def _timer_due(event) -> datetime | None:
     """When a pending event (``PendingBpmnEvent``) is due, if it is a timer with a known time."""
     if event.event_type in _TIMER_EVENT_TYPES and isinstance(event.value, str):
-        return TimerEventDefinition.get_datetime(event.value)
+        return _as_plain(TimerEventDefinition.get_datetime(event.value))
     return None
 
 
@@ -340,3 +358,9 @@ def _field_of(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return ",".join(p for p in error.message.split("'")[1::2]) if "'" in error.message else ""
     return ".".join(str(p) for p in error.absolute_path)
+
+
+def _as_plain(value: datetime) -> datetime:
+    """Spiff's parsed times are ``_ClockDatetime``s; callers (and database drivers) get plain ones."""
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                    value.microsecond, tzinfo=value.tzinfo)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import functools
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from RestrictedPython import compile_restricted, safe_builtins, limited_builtins, utility_builtins
@@ -112,9 +111,6 @@ def check(source: str, mode: str = "exec") -> None:
     """Compile ``source`` in the sandbox; raise SandboxViolation if it is refused."""
     _compile(source, mode)
 
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):

@@ -7,12 +7,14 @@ Passwords are hashed with argon2 and never appear in an audit row, a log line or
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import chinese_calendar
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+
+from workflows.clock import utcnow
 
 from ..auth.models import ROLES, User
 from ..auth.services import create_user as _create_user
@@ -31,7 +33,7 @@ OPEN_STATUSES = ("registered", "dispatched", "returned", "handling", "replied", 
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return utcnow()
 
 
 def _audit(session: Session, actor: str, action: str, changes: dict) -> None:

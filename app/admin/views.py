@@ -5,12 +5,11 @@ again with what was typed (never the password) and a message next to each bad fi
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
 from ..errors import Invalid
@@ -43,7 +42,7 @@ def _errors(exc: Invalid) -> dict:
 
 
 def _today():
-    return datetime.now(SHANGHAI).date()
+    return utcnow().astimezone(SHANGHAI).date()
 
 
 @bp.get("/")

@@ -1,11 +1,11 @@
 """Health page: is the database reachable and migrated, what version runs, what is due."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+
+from workflows.clock import utcnow
 
 from ..cases.models import Case, WorkflowInstance
 from ..errors import BihuanError
@@ -25,7 +25,7 @@ def health():
             open_cases = session.scalar(select(func.count()).select_from(WorkflowInstance)
                                         .where(WorkflowInstance.completed.is_(False)))
             due = session.scalar(select(func.count()).select_from(WorkflowInstance)
-                                 .where(WorkflowInstance.next_timer_at <= datetime.now(timezone.utc)))
+                                 .where(WorkflowInstance.next_timer_at <= utcnow()))
             cases = session.scalar(select(func.count()).select_from(Case))
     except (BihuanError, SQLAlchemyError) as exc:
         return jsonify({"status": "error", "error": str(exc).splitlines()[0]}), 503

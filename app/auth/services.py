@@ -1,12 +1,12 @@
 """Users, passwords and role checks shared by the CLI, the web app and services."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from workflows.clock import utcnow
 
 from ..errors import Forbidden, Invalid, NotFound
 from .models import ROLES, User, UserRole
@@ -44,7 +44,7 @@ def create_user(session: Session, username: str, password: str, roles: list[str]
                 department: str | None = None, grid: str | None = None) -> User:
     _check_roles(roles, department)
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                department=department, grid=grid, active=True, created_at=datetime.now(timezone.utc))
+                department=department, grid=grid, active=True, created_at=utcnow())
     user.role_rows = [UserRole(role=r) for r in roles]
     session.add(user)
     return user

@@ -4,9 +4,11 @@ Failures live in the database so that every web worker counts the same ones.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
+
+from workflows.clock import utcnow
 
 from .models import LoginAttempt
 
@@ -16,7 +18,7 @@ MAX_PER_ADDRESS = 30
 
 
 def is_throttled(session, username: str, remote_addr: str, now: datetime | None = None) -> bool:
-    since = (now or datetime.now(timezone.utc)) - WINDOW
+    since = (now or utcnow()) - WINDOW
     per_user = session.scalar(select(func.count()).select_from(LoginAttempt)
                               .where(LoginAttempt.username == username, LoginAttempt.at >= since))
     per_addr = session.scalar(select(func.count()).select_from(LoginAttempt)
@@ -25,7 +27,7 @@ def is_throttled(session, username: str, remote_addr: str, now: datetime | None 
 
 
 def record_failure(session, username: str, remote_addr: str, now: datetime | None = None) -> None:
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     session.add(LoginAttempt(username=username[:50], remote_addr=remote_addr[:64], at=now))
     # Old rows are useless for the window; dropping them here keeps the table small without a job.
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - WINDOW))

@@ -4,12 +4,13 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.clock import utcnow
 from workflows.workdays import WorkingCalendar
 
 from ..errors import Invalid
@@ -88,7 +89,7 @@ def upsert_override(session: Session, day: str | date, kind: str, note: str = ""
         session.add(row)
     row.workday = kind == "workday"
     row.note = note or ""
-    row.updated_at = datetime.now(timezone.utc)
+    row.updated_at = utcnow()
     row.updated_by = actor
     return {"date": day.isoformat(), "kind": kind, "note": row.note}
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from workflows.clock import utcnow
+
 from ..auth.services import find_user
 from ..errors import Forbidden, Invalid, NotFound
 from .models import Case, Incident, WorkflowInstance
-from .services import audit, utcnow
 from .presenters import iso
+from .services import audit
 
 
 def list_incidents(core, include_resolved: bool = False) -> list[dict]:

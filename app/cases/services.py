@@ -1,12 +1,13 @@
 """The case service layer: register a request, complete a task. One action, one transaction."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflows.clock import utcnow
 from workflows.engine import FormInvalid, ScriptIncident, TaskNotReady
 from workflows.workdays import CalendarGap
 
@@ -24,10 +25,6 @@ from .presenters import case_detail, task_view
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def audit(session: Session, *, actor: str, action: str, case: Case | None, source: str, changes: dict,

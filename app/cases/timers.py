@@ -8,11 +8,12 @@ timer twice and one failing case never stops the others.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflows.clock import utcnow
 from workflows.engine import ScriptIncident
 from workflows.workdays import CalendarGap
 
@@ -26,7 +27,7 @@ CHUNK = 50
 
 
 def due_timers(core, now: datetime | None = None) -> list[dict]:
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     with core.db.read() as session:
         rows = session.execute(
             select(Case.number, WorkflowInstance).join(Case, Case.id == WorkflowInstance.case_id)
@@ -47,7 +48,7 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1))
     ``shard=(k, n)`` makes this sweeper handle only instances with ``id % n == k``, so
     n scheduler processes can share the work without stepping on each other.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     index, count = shard
     fired, seen = 0, set()
     while True:

@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+
+from workflows.clock import utcnow
 
 from ..auth.models import User
 from ..auth.services import may_act_as
@@ -301,4 +302,4 @@ def search():
         departments = department_names(session)
     return render_template("cases/search.html", criteria=criteria, result=result, departments=departments,
                            statuses=STATUSES, channels=CHANNELS, types=TYPES, mask_phone=mask_phone,
-                           args=criteria.query_args(), now=datetime.now(timezone.utc))
+                           args=criteria.query_args(), now=utcnow())

@@ -4,10 +4,12 @@ Both columns are indexed and the window is 30 days, so the lookup stays cheap on
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+
+from workflows.clock import utcnow
 
 from ..cases.models import Case
 
@@ -29,7 +31,7 @@ def find_duplicates(session: Session, phone: str | None = None, address: str | N
         matches.append(Case.address == address)
     if not matches:
         return []
-    since = (now or datetime.now(timezone.utc)) - WINDOW
+    since = (now or utcnow()) - WINDOW
     query = (select(Case).where(or_(*matches), Case.registered_at >= since, Case.status.not_in(FINISHED))
              .order_by(Case.registered_at.desc()).limit(limit))
     if scope is not None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.bundle import Problem, hash_files, read_directory
+from workflows.clock import utcnow
 from workflows import validation
 
 from ..auth.models import ROLES
@@ -49,10 +50,6 @@ _KIND_PATTERNS = (
     (re.compile(r"^forms/[^/]+\.schema\.json$"), "form"),
 )
 MAX_PATH = 200
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def file_kind(path: str) -> str:

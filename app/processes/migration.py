@@ -25,7 +25,6 @@ import json
 import zlib
 from uuid import UUID
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.clock import utcnow
 from workflows.state import FORMAT
 
 from ..cases.models import AuditEntry, Case, WorkflowInstance
@@ -257,7 +257,7 @@ def migrate_cases(core, from_version: int, to_version: int, *, actor: str,
 
 
 def _migrate_one(core, number: str, source_id: int, target_id: int, v_from: int, v_to: int, actor: str) -> dict:
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     with core.db.unit_of_work() as session:
         inst, case = session.execute(
             select(WorkflowInstance, Case).join(Case, Case.id == WorkflowInstance.case_id)

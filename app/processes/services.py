@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.bundle import Bundle, BundleInvalid, load_bundle, read_directory
+from workflows.clock import utcnow
 
 from ..auth.models import ROLES
 from ..errors import Invalid
@@ -54,7 +54,7 @@ def deploy(session: Session, files: dict[str, bytes], actor: str = "", note: str
     number = (session.scalar(select(func.max(ProcessVersion.version))) or 0) + 1
     row = ProcessVersion(version=number, content_hash=bundle.content_hash,
                          files={k: v.decode("utf-8") for k, v in files.items()},
-                         deployed_at=datetime.now(timezone.utc), deployed_by=actor, note=note)
+                         deployed_at=utcnow(), deployed_by=actor, note=note)
     session.add(row)
     session.flush()
     return row, True

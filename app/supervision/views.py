@@ -4,10 +4,10 @@ Each supervisor sees their own tier; viewer, admin and dispatcher may switch bet
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
+
+from workflows.clock import utcnow
 
 from .board import TIER_ROLES, board_rows, open_counts, tiers_for
 from .models import TIERS
@@ -33,7 +33,7 @@ def board():
         abort(404)
     if tier not in tiers:
         abort(403)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     with current_app.extensions["bihuan"].db.read() as session:
         rows = board_rows(session, tier, now)
         # The center also closes escalations the department has answered (核实销号), whatever the tier.

@@ -1,7 +1,6 @@
 """我的待办 (/tasks), claiming, and the task form (/tasks/<task_id>) with its deadline preview."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -9,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from workflows.clock import utcnow
 from workflows.rules import DecisionError, deadline_preview as preview_deadline, input_values
 from workflows.workdays import CalendarGap
 
@@ -43,7 +43,7 @@ def _links():
 @roles_required(*TASK_ROLES)
 def worklist_page():
     filters = worklist.Filters.from_args(request.args)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     with _core().db.read() as session:
         rows, has_next = worklist.page(session, current_user, filters, now)
         counts = worklist.counts(session, current_user, filters, now)
@@ -119,7 +119,7 @@ def _deadline(ctx: TaskContext, values: dict) -> dict:
     try:
         days, due = preview_deadline(ctx.bundle, core.engine.script_engine, core.calendar.current().working_days_after,
                                      type=ctx.case.type, difficulty=values.get("difficulty") or "normal",
-                                     urgent=bool(values.get("urgent")), start=datetime.now(timezone.utc))
+                                     urgent=bool(values.get("urgent")), start=utcnow())
     except (DecisionError, CalendarGap, ValueError) as exc:  # say so; the form stays usable
         return {"error": str(exc)}
     return {"days": days, "due": due}

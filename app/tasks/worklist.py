@@ -8,9 +8,11 @@ index, answers; only a filter on case columns joins ``cases``, and then counting
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, case, false, func, or_, select, union_all
+
+from workflows.clock import utcnow
 
 from ..cases.models import CHANNELS, TYPES, Case, ReadyTask
 from ..supervision.models import TIERS
@@ -153,7 +155,7 @@ def page_query(user, filters: Filters, now: datetime):
 
 def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[list[Row], bool]:
     """One page of the worklist and whether another page follows."""
-    query = page_query(user, filters, now or datetime.now(timezone.utc))
+    query = page_query(user, filters, now or utcnow())
     rows = [Row(id=r[0], name=r[1], bpmn_id=r[2], due_at=r[3], assignee=r[4], department=r[5], number=r[6],
                 type=r[7], category=r[8], channel=r[9], text=r[10] or "", urgent=bool(r[11]),
                 tier=r[12] or r[13] or 0)
@@ -163,7 +165,7 @@ def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[
 
 def counts(session, user, filters: Filters, now: datetime | None = None) -> dict[str, int]:
     """How many tasks each tab holds under the current filters (see COUNT_CAP for filtered lists)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     if filters.on_cases:
         return _filtered_counts(session, user, filters, now)
     doable = task_clause(user.roles, user.department)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask
 from flask_babel import gettext
 
+from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
 from ..auth.models import ROLES
@@ -43,7 +44,7 @@ def due_class(due, now: datetime | None = None) -> str:
         return ""
     if isinstance(due, str):
         due = datetime.fromisoformat(due)
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     if due <= now:
         return "overdue"
     end_of_tomorrow = (now.astimezone(SHANGHAI) + timedelta(days=2)).replace(hour=0, minute=0, second=0,
