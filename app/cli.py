@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .errors import BihuanError, Invalid
+from .errors import BihuanError, Invalid, NotFound
 
 EXIT_USER_ERROR = 1
 
@@ -247,12 +247,68 @@ def timers_fire() -> None:
         _emit({"fired": fire_due(core)})
 
 
-@main.group(help="Working-day calendar.")
+@main.group(help="Working-day calendar: official schedules, provisional years, single corrections.")
 def calendar() -> None:
     pass
 
 
-@calendar.command("add-override")
+@calendar.command("status", help="How far the calendar reaches, year by year, and what is provisional.")
+@user_errors
+def calendar_status() -> None:
+    with _opened() as core:
+        _emit(core.calendar.status())
+
+
+@calendar.command("import", help="Import a year's official schedule (CSV or .xlsx: date, holiday|workday, note); "
+                                 "the year becomes complete and its provisional deadlines are recomputed.")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--year", type=int, help="the year the schedule is for (default: the year most rows are in)")
+@click.option("--note", default="", help="e.g. the notice's number: 国办发明电〔2026〕7号")
+@click.option("--user", default="cli")
+@user_errors
+def calendar_import(file, year, note, user) -> None:
+    from .calendar.importing import MAX_BYTES, import_schedule
+    try:
+        with open(file, "rb") as handle:
+            content = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise Invalid(f"cannot read {file}: {exc.strerror}") from None
+    with _opened() as core:
+        _emit(import_schedule(core, content, year=year, note=note, actor=user, source="cli"))
+
+
+@calendar.command("provisional", help="Switch the provisional (rule-based) calendar of an unpublished year on or off.")
+@click.argument("year", type=int)
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--note", default="")
+@click.option("--user", default="cli")
+@user_errors
+def calendar_provisional(year, state, note, user) -> None:
+    with _opened() as core:
+        _emit(core.calendar.set_provisional(year, state == "on", actor=user, note=note))
+
+
+@calendar.command("deadlines", help="Deadlines computed on a provisional year (暂定), earliest first.")
+@click.option("--year", type=int)
+@click.option("--limit", type=int, default=200, show_default=True)
+@user_errors
+def calendar_deadlines(year, limit) -> None:
+    from .calendar.services import list_provisional
+    with _opened() as core, core.db.read() as session:
+        _emit(list_provisional(session, year, max(1, min(limit, 10_000))))
+
+
+@calendar.command("recompute", help="Recompute the provisional deadlines of a year that is now official.")
+@click.argument("year", type=int)
+@click.option("--user", default="cli")
+@user_errors
+def calendar_recompute(year, user) -> None:
+    from .calendar.recompute import recompute_year
+    with _opened() as core:
+        _emit(recompute_year(core, year, user))
+
+
+@calendar.command("add-override", help="Correct one day of a year the calendar already knows.")
 @click.argument("day")
 @click.argument("kind", type=click.Choice(["workday", "holiday"]))
 @click.option("--note", default="")
@@ -261,6 +317,18 @@ def calendar() -> None:
 def calendar_add_override(day, kind, note, user) -> None:
     with _opened() as core:
         _emit(core.calendar.add_override(day, kind, note, actor=user))
+
+
+@calendar.command("remove-override", help="Drop one correction.")
+@click.argument("day")
+@click.option("--user", default="cli")
+@user_errors
+def calendar_remove_override(day, user) -> None:
+    with _opened() as core:
+        removed = core.calendar.remove_override(day, actor=user)
+        if removed is None:
+            raise NotFound(f"no override on {day}")
+        _emit(removed)
 
 
 @main.group(help="Incidents: failed scripts or tables on a case.")

@@ -1,6 +1,6 @@
 """Imports every model so that metadata (and Alembic) sees all tables."""
 from .auth.models import LoginAttempt, User, UserRole  # noqa: F401
-from .calendar.models import CalendarOverride  # noqa: F401
+from .calendar.models import CalendarOverride, CalendarYear, ProvisionalDeadline  # noqa: F401
 from .cases.models import AuditEntry, Case, CaseCounter, Incident, ReadyTask, WorkflowInstance  # noqa: F401
 from .db import Base  # noqa: F401
 from .org.models import Department, Grid  # noqa: F401

@@ -4,19 +4,26 @@ Calendar facts relied on (printed from chinesecalendar 1.11 before asserting):
   2026-03-09..13 Mon–Fri ordinary working days, 03-14/15 weekend.
   2026-09-28..30 working; 2026-10-01..07 National Day holiday;
   2026-10-08/09 working; 2026-10-10 (Sat) 调休 make-up working day; 10-11 (Sun) rest.
-  2026-12-17..31: ordinary weekdays working; 2027 is not covered by the library.
+  2026-12-17..31: ordinary weekdays working.
+Years the library does not cover are read from the library at run time (``FIRST_GAP``) or are far
+enough away that no release will cover them soon (2100), so these tests keep passing the day a
+chinesecalendar release adds 2027.
 """
 from datetime import date, datetime, timezone
 
 import pytest
 
-from workflows.workdays import SHANGHAI, CalendarGap, WorkingCalendar, parse_instant
+from workflows.workdays import SHANGHAI, CalendarGap, WorkingCalendar, library_covers, parse_instant
 
 UTC = timezone.utc
 
 
 def sh(*args):
     return datetime(*args, tzinfo=SHANGHAI)
+
+
+# The first year after 2026 that the installed chinesecalendar does not know.
+FIRST_GAP = next(year for year in range(2027, 2200) if not library_covers(year))
 
 
 def eod_utc(y, m, d):
@@ -86,23 +93,44 @@ def test_override_beats_library_make_up_day():
     assert cal.working_days_after(sh(2026, 9, 28, 10, 0), 5) == eod_utc(2026, 10, 12)
 
 
-def test_deadline_into_uncovered_2027_raises_calendar_gap():
-    with pytest.raises(CalendarGap, match="2027") as excinfo:
-        WorkingCalendar().working_days_after(sh(2026, 12, 17, 10, 0), 15)
-    assert excinfo.value.year == 2027
-    assert "add holiday/make-up-day overrides for 2027" in str(excinfo.value)
+def test_deadline_into_an_uncovered_year_raises_calendar_gap():
+    with pytest.raises(CalendarGap, match=str(FIRST_GAP)) as excinfo:
+        WorkingCalendar().working_days_after(sh(FIRST_GAP - 1, 12, 17, 10, 0), 15)
+    assert excinfo.value.year == FIRST_GAP
+    assert "bihuan calendar import" in str(excinfo.value) and "provisional" in str(excinfo.value)
 
 
-def test_deadline_into_2027_succeeds_once_year_is_declared():
-    cal = WorkingCalendar({date(2027, 1, 1): False})
-    # 12-18, 12-21..25, 12-28..31 = 10; (01-01 holiday, 01-02/03 weekend); 01-04..08 = 15.
-    assert cal.working_days_after(sh(2026, 12, 17, 10, 0), 15) == eod_utc(2027, 1, 8)
-    # Undeclared dates in a declared year fall back to plain Mon–Fri.
-    assert cal.is_workday(date(2027, 1, 2)) is False
-    assert cal.is_workday(date(2027, 6, 1)) is True
-    # Declaring 2027 does not declare 2028.
-    with pytest.raises(CalendarGap, match="2028"):
-        cal.is_workday(date(2028, 1, 3))
+def test_a_single_entry_never_declares_a_year():
+    """One correction in an unknown year used to make the whole year plain Monday-Friday."""
+    cal = WorkingCalendar({date(2100, 1, 1): False})
+    with pytest.raises(CalendarGap, match="2100"):
+        cal.is_workday(date(2100, 1, 1))
+    with pytest.raises(CalendarGap, match="2100"):
+        cal.working_days_after(sh(2100, 1, 4, 10, 0), 3)
+
+
+def test_an_imported_year_is_its_listed_days_on_top_of_monday_to_friday():
+    # An official 2100 schedule as an import leaves it: 01-01 (Fri) off, 02-06 (Sat) worked.
+    cal = WorkingCalendar({date(2100, 1, 1): False, date(2100, 2, 6): True}, official_years=[2100])
+    assert cal.coverage(2100) == "imported" and cal.is_official(2100)
+    assert cal.is_workday(date(2100, 1, 1)) is False
+    assert cal.is_workday(date(2100, 2, 6)) is True          # a Saturday, worked
+    assert cal.is_workday(date(2100, 2, 9)) is True          # not listed: plain Tuesday, even at 春节
+    assert cal.is_workday(date(2100, 2, 7)) is False         # not listed: Sunday
+    # 2099-12-31 is not covered: the year before is still a gap.
+    with pytest.raises(CalendarGap, match="2099"):
+        cal.is_workday(date(2099, 12, 31))
+    # Importing 2100 does not declare 2101.
+    with pytest.raises(CalendarGap, match="2101"):
+        cal.is_workday(date(2101, 1, 3))
+
+
+def test_an_import_replaces_the_library_for_its_year():
+    # 2026-10-10 is a library make-up Saturday; an imported 2026 that does not list it rests.
+    cal = WorkingCalendar({date(2026, 10, 1): False}, official_years=[2026])
+    assert cal.coverage(2026) == "imported"
+    assert cal.is_workday(date(2026, 10, 10)) is False
+    assert cal.is_workday(date(2026, 10, 2)) is True  # the library's holiday, not in this import
 
 
 def test_iso_string_with_z():
@@ -168,8 +196,8 @@ def test_working_days_between_inverse_of_after():
 
 
 def test_working_days_between_into_uncovered_year_raises():
-    with pytest.raises(CalendarGap, match="2027"):
-        WorkingCalendar().working_days_between(eod_utc(2026, 12, 30), sh(2027, 1, 5))
+    with pytest.raises(CalendarGap, match=str(FIRST_GAP)):
+        WorkingCalendar().working_days_between(eod_utc(FIRST_GAP - 1, 12, 30), sh(FIRST_GAP, 1, 5))
 
 
 def test_year_before_library_range_is_a_gap():

@@ -5,6 +5,8 @@ and transactions belong to the caller (see ``app/cases/services.py``).
 """
 from __future__ import annotations
 
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -18,11 +20,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import sandbox
+from . import deadlines, sandbox
 from .bundle import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import CalendarGap, WorkingCalendar
+from .workdays import CalendarGap, WorkingCalendar, parse_instant
 from .clock import now_iso, utcnow
 
 SUPERVISION_PROCESS = "supervision_escalation"
@@ -128,9 +130,25 @@ class Engine:
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
         self.codec = StateCodec()
+        self._provisional: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _working_days_after(self, start, n):
-        return self._calendar().working_days_after(start, n).isoformat(timespec="seconds")
+        calendar = self._calendar()
+        value = calendar.working_days_after(start, n)
+        years = calendar.provisional_years_between(start, value)
+        if years:  # the caller stores it with the action and shows the deadline as 暂定
+            deadlines.note(deadlines.ProvisionalDeadline(
+                parse_instant(start).isoformat(timespec="seconds"), int(n), value.isoformat(timespec="seconds"),
+                tuple(years)))
+        return value.isoformat(timespec="seconds")
+
+    def recompute_deadlines(self, wf: BpmnWorkflow, entries, calendar: WorkingCalendar | None = None) -> dict:
+        """Redo the ``(start, days, old value)`` computations of ``wf`` on ``calendar`` (default: the
+        current one) and move every variable and waiting timer holding an old value to the new one.
+        Returns {old: new} for the values that changed."""
+        mapping = deadlines.recomputed(calendar or self._calendar(), entries)
+        deadlines.replace_instants(wf, mapping)
+        return mapping
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, bundle: Bundle, process_id: str, data: dict[str, Any]) -> BpmnWorkflow:
@@ -146,7 +164,24 @@ class Engine:
     def dump(self, wf: BpmnWorkflow) -> bytes:
         return self.codec.dump(wf)
 
+    @contextmanager
+    def _noting_provisional(self, wf: BpmnWorkflow):
+        """Keep, per workflow object, the provisional deadlines its engine steps compute."""
+        with deadlines.recording() as log:
+            yield
+        if log:
+            self._provisional.setdefault(wf, []).extend(e for e in log if e not in self._provisional.get(wf, ()))
+
+    def provisional_deadlines(self, wf: BpmnWorkflow) -> list[deadlines.ProvisionalDeadline]:
+        """The deadlines this workflow object computed on a provisional year since it was started or
+        restored (the caller stores them with the action, see ``app/calendar``)."""
+        return list(self._provisional.get(wf, ()))
+
     def _run(self, wf: BpmnWorkflow, task=None) -> None:
+        with self._noting_provisional(wf):
+            self._run_steps(wf, task)
+
+    def _run_steps(self, wf: BpmnWorkflow, task=None) -> None:
         try:
             if task is not None:
                 task.run()
@@ -338,7 +373,8 @@ class Engine:
         due = [name for name, at in self.waiting_timers(wf) if at <= now]
         if due:
             try:
-                wf.refresh_timers()
+                with self._noting_provisional(wf):
+                    wf.refresh_timers()
             except (SpiffWorkflowException, sandbox.SandboxViolation, CalendarGap) as exc:
                 raise ScriptIncident(f"{type(_root_cause(exc)).__name__}: {_root_cause(exc)}") from exc
             self._run(wf)

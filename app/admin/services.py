@@ -20,7 +20,9 @@ from ..auth.models import ROLES, User
 from ..auth.services import create_user as _create_user
 from ..auth.services import find_user, set_active, set_password, update_user
 from ..calendar.models import CalendarOverride
-from ..calendar.services import delete_override, list_overrides as _list_overrides, upsert_override
+from ..calendar.importing import import_schedule
+from ..calendar.services import calendar_status, delete_override, list_provisional, set_provisional, upsert_override
+from ..calendar.services import list_overrides as _list_overrides
 from ..cases.models import AuditEntry, Case, ReadyTask
 from ..errors import Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
@@ -240,7 +242,7 @@ def rename_department(core, actor: str, code: str, name: str) -> dict:
         return {"code": code, "name": name}
 
 
-# -- calendar overrides ----------------------------------------------------------------------
+# -- the working-day calendar ----------------------------------------------------------------
 def statutory_kind(day: date) -> str | None:
     """What chinesecalendar alone says of ``day``: 'workday', 'holiday', or None beyond its years."""
     try:
@@ -249,15 +251,18 @@ def statutory_kind(day: date) -> str | None:
         return None
 
 
-def list_calendar(core, show_all: bool, today: date) -> list[dict]:
+def calendar_overview(core, show_all: bool, today: date) -> dict:
+    """Everything the calendar page shows: how far it reaches, the entries, the 暂定 deadlines."""
     with core.db.read() as session:
         rows = _list_overrides(session, None if show_all else today)
+        provisional = list_provisional(session, limit=50)
+        status = calendar_status(session, core.calendar.current(), today)
     for row in rows:
         day = date.fromisoformat(row["date"])
         row["weekday"] = day.weekday()
         row["statutory"] = statutory_kind(day)
         row["past"] = day < today
-    return rows
+    return {"status": status, "overrides": rows, "provisional": provisional}
 
 
 def add_calendar_override(core, actor: str, *, day: str, kind: str, note: str) -> dict:
@@ -275,6 +280,9 @@ def add_calendar_override(core, actor: str, *, day: str, kind: str, note: str) -
     _raise_if(errors)
     with core.calendar.changing() as session:
         _admin(session, actor)
+        if core.calendar.current().coverage(parsed.year) is None:
+            _raise_if([("day", _("%(year)s 年的节假日安排尚未导入：单日调整只能修正已有安排的年份。请先导入该年官方安排，"
+                                 "或启用暂定日历。", year=parsed.year))])
         previous = session.get(CalendarOverride, parsed)
         replaced = previous and {"kind": "workday" if previous.workday else "holiday", "note": previous.note}
         result = upsert_override(session, parsed, kind, note, actor)
@@ -296,3 +304,26 @@ def remove_calendar_override(core, actor: str, day: str) -> dict:
         _audit(session, actor, "calendar_override_remove",
                {"date": removed["date"], "kind": removed["kind"], "note": removed["note"]})
         return removed
+
+
+def import_calendar(core, actor: str, *, content: bytes, year: str, note: str) -> dict:
+    """Import a year's official schedule (see app/calendar/importing.py), as an admin."""
+    errors = []
+    year = year.strip()
+    if year and not (year.isdigit() and 1900 <= int(year) <= 2200):
+        errors.append(("year", _("年份应为四位数字。")))
+    if len(note.strip()) > 200:
+        errors.append(("note", _("说明最多 200 个字。")))
+    if not content.strip():
+        errors.append(("file", _("请上传或粘贴放假安排。")))
+    _raise_if(errors)
+    with core.db.read() as session:
+        _admin(session, actor)
+    return import_schedule(core, content, year=int(year) if year else None, note=note.strip(), actor=actor,
+                           source="web")
+
+
+def set_provisional_year(core, actor: str, year: int, on: bool) -> dict:
+    with core.calendar.changing() as session:
+        _admin(session, actor)
+        return set_provisional(session, year, on, actor)

@@ -160,12 +160,14 @@ def department_rename(code: str):
     return redirect(url_for("admin.departments"))
 
 
-# -- calendar overrides ----------------------------------------------------------------------
-def _calendar_page(form: dict, errors: dict, status: int = 200):
+# -- the working-day calendar ----------------------------------------------------------------
+def _calendar_page(form: dict, errors: dict, status: int = 200, import_form: dict | None = None,
+                   import_errors: dict | None = None):
     show_all = request.args.get("all") == "1"
-    overrides = services.list_calendar(_core(), show_all, _today())
-    return render_template("admin/calendar.html", overrides=overrides, show_all=show_all, form=form,
-                           errors=errors), status
+    overview = services.calendar_overview(_core(), show_all, _today())
+    return render_template("admin/calendar.html", **overview, show_all=show_all, form=form, errors=errors,
+                           import_form=import_form or {"year": "", "note": "", "text": ""},
+                           import_errors=import_errors or {}), status
 
 
 @bp.route("/calendar", methods=["GET", "POST"])
@@ -181,6 +183,43 @@ def calendar():
         return _calendar_page(form, _errors(exc), 400)
     flash(_("已设置 %(day)s 为%(kind)s。", day=result["date"],
             kind=_("工作日") if result["kind"] == "workday" else _("休息日")), "success")
+    return redirect(url_for("admin.calendar"))
+
+
+@bp.post("/calendar/import")
+@roles_required("admin")
+def calendar_import():
+    """The State Council's schedule for a year, uploaded (.csv/.xlsx) or pasted as CSV text."""
+    from ..calendar.importing import MAX_BYTES
+    upload = request.files.get("file")
+    content = upload.stream.read(MAX_BYTES + 1) if upload and upload.filename else b""
+    text = _text("text", MAX_BYTES + 1)
+    form = {"year": _text("year", 10), "note": _text("note", 400), "text": text}
+    try:
+        result = services.import_calendar(_core(), current_user.username, content=content or text.encode("utf-8"),
+                                          year=form["year"], note=form["note"])
+    except Invalid as exc:
+        return _calendar_page({"day": "", "kind": "holiday", "note": ""}, {}, 400, form, _errors(exc))
+    recomputed = result["recomputed"]
+    flash(_("已导入 %(year)s 年放假安排：休息日 %(holidays)s 天，调休上班 %(workdays)s 天；重新计算了 %(changed)s 件案件的暂定期限。",
+            year=result["year"], holidays=result["holidays"], workdays=result["workdays"],
+            changed=recomputed["changed"]), "success")
+    if recomputed["retry"]:
+        flash(_("以下案件在重新计算时正被办理，请稍后再导入一次或运行 bihuan calendar recompute：%(cases)s",
+                cases="、".join(recomputed["retry"])), "error")
+    return redirect(url_for("admin.calendar"))
+
+
+@bp.post("/calendar/<int:year>/provisional")
+@roles_required("admin")
+def calendar_provisional(year: int):
+    on = request.form.get("state") == "on"
+    try:
+        services.set_provisional_year(_core(), current_user.username, year, on)
+    except Invalid as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.calendar"))
+    flash(_("已启用 %(year)s 年暂定日历。", year=year) if on else _("已停用 %(year)s 年暂定日历。", year=year), "success")
     return redirect(url_for("admin.calendar"))
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from workflows.clock import utcnow
 
+from ..calendar.services import calendar_status
 from ..cases.models import Case, WorkflowInstance
 from ..errors import BihuanError
 from ..migrate import check_schema
@@ -27,7 +28,10 @@ def health():
             due = session.scalar(select(func.count()).select_from(WorkflowInstance)
                                  .where(WorkflowInstance.next_timer_at <= utcnow()))
             cases = session.scalar(select(func.count()).select_from(Case))
+            status = calendar_status(session, core.calendar.current())
     except (BihuanError, SQLAlchemyError) as exc:
         return jsonify({"status": "error", "error": str(exc).splitlines()[0]}), 503
+    # Operators' monitoring sees the calendar running out before deadlines start failing.
+    calendar = {key: status[key] for key in ("covered_until", "days_left", "provisional_until", "warning")}
     return jsonify({"status": "ok", "service": "bihuan 闭环", "process_version": version.version if version else None,
-                    "cases": cases, "open_instances": open_cases, "due_timers": due})
+                    "cases": cases, "open_instances": open_cases, "due_timers": due, "calendar": calendar})

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
 
+from ..calendar.services import record_provisional
 from ..supervision.projection import sync_supervision_items
 from .models import Case, ReadyTask, WorkflowInstance
 
@@ -69,6 +70,7 @@ class Snapshot:
     completed: bool = False
     next_timer_at: datetime | None = None
     state: bytes | None = None
+    provisional: list = field(default_factory=list)  # deadlines computed on a provisional year
 
 
 EMPTY = Snapshot()
@@ -82,6 +84,7 @@ def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapsh
         completed=bool(wf.completed),
         next_timer_at=None if wf.completed else engine.next_timer_at(wf),
         state=engine.dump(wf) if with_state else None,
+        provisional=engine.provisional_deadlines(wf),
     )
 
 
@@ -148,4 +151,6 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     if tier != case.supervision_tier:
         changes["supervision_tier"] = [case.supervision_tier, tier]
         case.supervision_tier = tier
+    # Flagged in the same transaction, so every 暂定 deadline can be listed and later recomputed.
+    record_provisional(session, case.id, after.provisional)
     return changes
