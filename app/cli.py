@@ -107,10 +107,12 @@ def demo() -> None:
 @click.option("--no-cases", is_flag=True, help="Only departments, grids and users.")
 @user_errors
 def demo_seed(no_cases: bool) -> None:
-    from .demo_cases import seed_demo_cases
+    from .demo_cases import demo_calendar, seed_demo_cases
     from .seed import seed_demo
     with _opened() as core:
         result = seed_demo(core)
+        if not no_cases:
+            result["provisional_calendar"] = demo_calendar(core)
         result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
         _emit(result)
 

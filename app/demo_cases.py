@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from workflows.clock import utcnow
+from workflows.workdays import SHANGHAI
+
 from .cases.models import Case, ReadyTask
 
 # (channel, type, text, address, reporter, phone, grid, how far the case gets)
@@ -24,6 +27,19 @@ def _task(core, number: str, bpmn_id: str) -> str:
     with core.db.read() as session:
         return session.scalars(select(ReadyTask.id).join(Case, Case.id == ReadyTask.case_id)
                                .where(Case.number == number, ReadyTask.bpmn_id == bpmn_id)).one()
+
+
+def demo_calendar(core) -> list[int]:
+    """Years the demo's deadlines may reach (this one and the next) that have no schedule yet are
+    switched to the provisional calendar, so that `make run` starts on any date. The demo says so
+    in its output, its deadlines show 暂定, and admins see the calendar banner."""
+    today = utcnow().astimezone(SHANGHAI).date()
+    switched = []
+    for year in (today.year, today.year + 1):
+        if core.calendar.current().coverage(year) is None:
+            core.calendar.set_provisional(year, True, actor="demo", note="演示数据")
+            switched.append(year)
+    return switched
 
 
 def seed_demo_cases(core) -> int:

@@ -105,11 +105,31 @@ def _clear(core: Core) -> None:
                 session.execute(table.delete())
 
 
+def _cover_test_years(core: Core) -> None:
+    """When ``TEST_NOW`` lies in a year chinesecalendar does not know (the far-future guard), give
+    the calendar that year and the next as if their official schedules had been imported: the
+    statutory holidays by rule, no make-up days. Nothing to do on the default date."""
+    from app.calendar.models import CalendarOverride, CalendarYear
+    from workflows.holidays import statutory_holidays
+    from workflows.workdays import library_covers
+    years = [y for y in (TEST_NOW.year, TEST_NOW.year + 1) if not library_covers(y)]
+    if not years:
+        return
+    with core.calendar.changing() as session:
+        for year in years:
+            session.add(CalendarYear(year=year, status="official", note="test calendar", changed_at=TEST_NOW,
+                                     changed_by="test"))
+            session.add_all(CalendarOverride(day=day, workday=False, note=name, source="official",
+                                             updated_at=TEST_NOW, updated_by="test")
+                            for day, name in statutory_holidays(year).items())
+
+
 @pytest.fixture
 def core(database_url, _seeded, monkeypatch):
     monkeypatch.setenv("BIHUAN_DATABASE_URL", database_url)
     c = Core(database_url)
     _clear(c)
+    _cover_test_years(c)
     yield c
     c.close()
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_full_lifecycle_through_the_cli(core, database_url):
     assert shown["supervision"] == [] and shown["tasks"] == []
     assert run("timers", "due", url=url) == []
     assert run("timers", "fire", url=url) == {"fired": 0}
-    assert run("calendar", "add-override", "2027-01-01", "holiday", "--note", "元旦", url=url)["kind"] == "holiday"
+    assert run("calendar", "add-override", "2026-12-28", "holiday", "--note", "停电", url=url)["kind"] == "holiday"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -79,6 +80,10 @@ def test_full_lifecycle_through_the_cli(core, database_url):
     (["task", "complete", "x", "--user", "dispatcher", "--data", "{oops"], "not valid JSON"),
     (["task", "list", "--user", "ghost"], "unknown user"),
     (["calendar", "add-override", "2027-02-30", "holiday"], "invalid date"),
+    (["calendar", "add-override", "2100-01-01", "holiday"], "2100 年的节假日安排尚未导入"),
+    (["calendar", "import", "/no/such/file.csv"], "cannot read /no/such/file.csv"),
+    (["calendar", "provisional", "2026", "on"], "2026 年已有官方安排"),
+    (["calendar", "recompute", "2100"], "2100 has no official schedule"),
 ])
 def test_user_errors_are_one_line_without_traceback(core, database_url, args, message):
     assert message in run(*args, url=database_url, expect_ok=False)
@@ -101,3 +106,15 @@ def test_unmigrated_database_is_a_clear_error(tmp_path):
     assert "bihuan db upgrade" in line
     assert run("db", "upgrade", url=url)["revision"]
     assert "unknown case" in run("case", "show", "HD-20261126-0001", url=url, expect_ok=False)
+
+
+def test_demo_seed_starts_on_any_date(core, database_url, frozen_clock):
+    """`make run` seeds demo cases 'now'; a 投诉 dispatched in late December reaches next year."""
+    from workflows.workdays import library_covers
+    last = max(y for y in range(2004, 2200) if library_covers(y))
+    frozen_clock.move_to(datetime(last, 12, 20, 10, 0, tzinfo=timezone(timedelta(hours=8))))
+    result = run("demo", "seed", url=database_url)
+    assert result["provisional_calendar"] == [last + 1] and result["demo_cases"] == 6
+    assert run("calendar", "status", url=database_url)["provisional_until"] == f"{last + 1}-12-31"
+    again = run("demo", "seed", url=database_url)  # idempotent
+    assert again["provisional_calendar"] == [] and again["demo_cases"] == 0

@@ -132,17 +132,23 @@ def test_five_working_days_across_national_day(driver):
         assert items(driver.show(number)) == [(1, "delay", "open")]
 
 
-def test_deadline_in_2027_needs_an_override(driver, core):
-    with time_machine.travel(at(2026, 12, 17, 10, 0), tick=False):
-        number = driver.register(type="投诉")  # 15 working days -> lands in January 2027
-        with pytest.raises(Invalid, match="2027"):
+def test_a_deadline_into_an_unknown_year_waits_for_its_official_schedule(driver, core):
+    """2100 is imported (nothing but weekends in December); 2101 is unknown. Friday 2100-12-17 + 15
+    working days: 12-20..24 (5), 12-27..31 (10), then 2101. Once 2101 is imported with 元旦 observed
+    on Monday 01-03 (01-01/02 are a weekend): 01-04..01-07 (14), Monday 01-10 (15)."""
+    from app.calendar.importing import import_schedule
+    import_schedule(core, b"2100-01-01,holiday,New Year", actor="test")
+    with time_machine.travel(at(2100, 12, 17, 10, 0), tick=False):
+        number = driver.register(type="投诉")
+        with pytest.raises(Invalid, match="2101"):
             driver.dispatch(number)
         assert driver.show(number)["status"] == "registered"
         assert driver.ready(number) == ["dispatch"]
-        core.calendar.add_override("2027-01-01", "holiday", "元旦")
+        with pytest.raises(Invalid, match="2101"):  # one correction does not make 2101 known
+            core.calendar.add_override("2101-01-03", "holiday", "元旦")
+        import_schedule(core, "2101-01-03,休,元旦（补休）".encode(), actor="test")
         case = driver.dispatch(number)
-        # 12-18..12-31 = 10 working days; 01-01 holiday; 01-04..01-08 = 5 more
-        assert case["deadline"] == "2027-01-08T15:59:59+00:00"
+        assert case["deadline"] == "2101-01-10T15:59:59+00:00"
 
 
 def test_missed_timers_fire_on_the_next_sweep(driver, clock):
