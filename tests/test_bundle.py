@@ -9,6 +9,8 @@ from sqlalchemy import select
 from app.auth.models import ROLES
 from app.cases.models import WorkflowInstance
 from workflows.bundle import BundleInvalid, load_bundle, read_directory
+from workflows.reading import model_kind
+from workflows.validation import validate_files
 
 
 @pytest.fixture
@@ -101,3 +103,31 @@ def test_stored_state_is_small_and_has_no_spec(driver, core):
     import zlib
     text = zlib.decompress(states[0]).decode()
     assert '"task_specs"' not in text and '"spec"' not in text
+
+
+@pytest.mark.parametrize("path, kind", [
+    ("case_lifecycle.bpmn", "bpmn"), ("rules/deadlines.dmn", "dmn"), ("forms/dispatch.schema.json", "form"),
+    ("rules/a.bpmn", None), ("a.dmn", None), ("forms/a.json", None), ("a.schema.json", None), ("a.json", None),
+    ("forms/sub/a.schema.json", None), ("a.bpmn.txt", None), ("a.xml", None),
+    ("../a.bpmn", None), ("/a.bpmn", None), ("rules/../a.dmn", None), ("a\\b.bpmn", None), (".a.bpmn", None),
+    ("a\x01.bpmn", None), ("", None), (None, None), ("a" * 200 + ".bpmn", None),
+])
+def test_where_each_kind_of_model_lives(path, kind):
+    assert model_kind(path) == kind
+
+
+def test_a_directory_is_read_at_the_model_paths_only(tmp_path):
+    for name in ("p.bpmn", "rules/r.dmn", "forms/f.schema.json", "forms/f.json", "notes.txt", "rules/p.bpmn",
+                 "old/p.bpmn", ".hidden.bpmn"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert sorted(read_directory(tmp_path)) == ["forms/f.schema.json", "p.bpmn", "rules/r.dmn"]
+
+
+def test_a_file_outside_the_model_paths_is_reported_not_guessed(files):
+    files["notes.txt"] = b"<definitions/>"
+    files["forms/extra.json"] = b'{"type": "object"}'
+    found = {p.file: p for p in validate_files(files, known_roles=ROLES)}
+    assert found["notes.txt"].code == found["forms/extra.json"].code == "not_a_model_path"
+    assert "forms/*.schema.json" in found["notes.txt"].message
+    assert set(found) == {"notes.txt", "forms/extra.json"}  # the shipped files are still fine

@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox
-from .bundle import Bundle
+from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
 from .workdays import CalendarGap, WorkingCalendar

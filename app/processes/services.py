@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.bundle import Bundle, BundleInvalid, load_bundle, read_directory
+from workflows.bundle import BundleInvalid, load_bundle, read_directory
 from workflows.clock import utcnow
+from workflows.model import Bundle
 
 from ..auth.models import ROLES
 from ..errors import Invalid
