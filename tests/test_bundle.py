@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from app.auth.models import ROLES
 from app.cases.models import WorkflowInstance
 from workflows.bundle import BundleInvalid, load_bundle, read_directory
 from workflows.reading import model_kind
-from workflows.validation import validate_files
+from workflows.validation import BPMN_MODEL, validate_files
 
 
 @pytest.fixture
@@ -103,6 +105,24 @@ def test_stored_state_is_small_and_has_no_spec(driver, core):
     import zlib
     text = zlib.decompress(states[0]).decode()
     assert '"task_specs"' not in text and '"spec"' not in text
+
+
+def test_the_bundle_names_every_flow_node_of_every_process(files):
+    """``Bundle.element_names`` is what pages use to name a timer or a step: every named task,
+    event, gateway, call activity and subprocess of every process, read here from the XML."""
+    bundle = load_bundle(files, known_roles=ROLES)
+    flow_node = re.compile(r"(Task|Event|Gateway)$|^(task|subProcess|callActivity)$")
+    expected = {}
+    for path, content in files.items():
+        if model_kind(path) != "bpmn":
+            continue
+        for process in etree.fromstring(content).iter(f"{{{BPMN_MODEL}}}process"):
+            for el in process.iter():
+                if isinstance(el.tag, str) and el.get("name") and flow_node.search(etree.QName(el).localname):
+                    expected[el.get("id")] = el.get("name")
+    assert bundle.element_names == expected
+    assert bundle.element_names["sign_for_deadline"] == "签收超时"        # a timer on the main process
+    assert bundle.element_names["verify_close"] == "核实销号"              # a task of the called process
 
 
 @pytest.mark.parametrize("path, kind", [

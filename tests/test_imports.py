@@ -1,5 +1,6 @@
-"""What imports what: workflows/ has no import cycle (not even one hidden in a function body), each
-of its modules imports on its own in a fresh interpreter, and the package docstring lists every module."""
+"""What imports what: SpiffWorkflow stays inside workflows/, workflows/ has no import cycle (not even
+one hidden in a function body), each of its modules imports on its own in a fresh interpreter,
+and the package docstring lists every module."""
 from __future__ import annotations
 
 import ast
@@ -34,6 +35,12 @@ def _imported_modules(path: Path, package: str | None = None) -> set[str]:
                 found.add(node.module)
                 found.update(f"{node.module}.{alias.name}" for alias in node.names)
     return found
+
+
+def test_nothing_under_app_imports_spiffworkflow():
+    offenders = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "app").rglob("*.py")
+                       if any(name.split(".")[0] == "SpiffWorkflow" for name in _imported_modules(path, "app")))
+    assert not offenders, f"only workflows/ may use SpiffWorkflow: {offenders}"
 
 
 def _graph() -> dict[str, set[str]]:

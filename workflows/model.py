@@ -32,6 +32,9 @@ class Bundle:
     subprocess_specs: dict[str, object] = field(default_factory=dict)  # every process and call-activity spec
     forms: dict[str, dict] = field(default_factory=dict)
     tasks: dict[str, TaskMeta] = field(default_factory=dict)           # user task bpmn id -> meta
+    # bpmn id -> name of every named flow node (task, event, gateway, call activity) of every
+    # process, so pages can name what a case passed without walking the engine's specs.
+    element_names: dict[str, str] = field(default_factory=dict)
 
     def form_for(self, bpmn_id: str) -> dict | None:
         meta = self.tasks.get(bpmn_id)

@@ -3,7 +3,7 @@
 ``validate_files`` is what the designer sees: each ``Problem`` names the file, the element id and
 its name, and says what is wrong. ``bundle.load_bundle`` runs the same analysis and raises
 ``BundleInvalid`` with the errors, so what validates is exactly what deploys and runs. ``analyze``
-is where a ``model.Bundle`` is built: its specs, forms and user tasks.
+is where a ``model.Bundle`` is built: its specs, forms, user tasks and element names.
 
 Checks: every file is at a model path (``reading.MODEL_PATHS``); the XML is safe and well-formed
 (no DOCTYPE or entities) with a BPMN/DMN ``definitions`` root; SpiffWorkflow parses every process
@@ -187,6 +187,9 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
     _build_specs(ctx, parser, bundle)
     for spec_name, spec in list(bundle.subprocess_specs.items()):
         _check_spec(ctx, spec, bundle, known)
+        for ts in spec.task_specs.values():
+            if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None):
+                bundle.element_names[ts.bpmn_id] = ts.bpmn_name
 
     if required_process is not None:
         if required_process in ctx.non_executable:
