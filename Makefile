@@ -31,8 +31,9 @@ $(VENDOR_STAMP): package.json package-lock.json
 
 setup: $(STAMP) $(VENDOR_STAMP) $(CATALOGS)
 
+# babel.cfg's extractors (app/web/label_messages.py) import the app: this checkout's, not an installed one.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -w 120 -o app/translations/messages.pot .
+	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -w 120 -o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching -w 120
 
 run: setup

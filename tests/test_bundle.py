@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from app.auth.models import ROLES
 from app.cases.models import WorkflowInstance
 from workflows.bundle import BundleInvalid, load_bundle, read_directory
+from workflows.reading import model_kind
+from workflows.validation import BPMN_MODEL, validate_files
 
 
 @pytest.fixture
@@ -101,3 +105,49 @@ def test_stored_state_is_small_and_has_no_spec(driver, core):
     import zlib
     text = zlib.decompress(states[0]).decode()
     assert '"task_specs"' not in text and '"spec"' not in text
+
+
+def test_the_bundle_names_every_flow_node_of_every_process(files):
+    """``Bundle.element_names`` is what pages use to name a timer or a step: every named task,
+    event, gateway, call activity and subprocess of every process, read here from the XML."""
+    bundle = load_bundle(files, known_roles=ROLES)
+    flow_node = re.compile(r"(Task|Event|Gateway)$|^(task|subProcess|callActivity)$")
+    expected = {}
+    for path, content in files.items():
+        if model_kind(path) != "bpmn":
+            continue
+        for process in etree.fromstring(content).iter(f"{{{BPMN_MODEL}}}process"):
+            for el in process.iter():
+                if isinstance(el.tag, str) and el.get("name") and flow_node.search(etree.QName(el).localname):
+                    expected[el.get("id")] = el.get("name")
+    assert bundle.element_names == expected
+    assert bundle.element_names["sign_for_deadline"] == "签收超时"        # a timer on the main process
+    assert bundle.element_names["verify_close"] == "核实销号"              # a task of the called process
+
+
+@pytest.mark.parametrize("path, kind", [
+    ("case_lifecycle.bpmn", "bpmn"), ("rules/deadlines.dmn", "dmn"), ("forms/dispatch.schema.json", "form"),
+    ("rules/a.bpmn", None), ("a.dmn", None), ("forms/a.json", None), ("a.schema.json", None), ("a.json", None),
+    ("forms/sub/a.schema.json", None), ("a.bpmn.txt", None), ("a.xml", None),
+    ("../a.bpmn", None), ("/a.bpmn", None), ("rules/../a.dmn", None), ("a\\b.bpmn", None), (".a.bpmn", None),
+    ("a\x01.bpmn", None), ("", None), (None, None), ("a" * 200 + ".bpmn", None),
+])
+def test_where_each_kind_of_model_lives(path, kind):
+    assert model_kind(path) == kind
+
+
+def test_a_directory_is_read_at_the_model_paths_only(tmp_path):
+    for name in ("p.bpmn", "rules/r.dmn", "forms/f.schema.json", "forms/f.json", "notes.txt", "rules/p.bpmn",
+                 "old/p.bpmn", ".hidden.bpmn"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert sorted(read_directory(tmp_path)) == ["forms/f.schema.json", "p.bpmn", "rules/r.dmn"]
+
+
+def test_a_file_outside_the_model_paths_is_reported_not_guessed(files):
+    files["notes.txt"] = b"<definitions/>"
+    files["forms/extra.json"] = b'{"type": "object"}'
+    found = {p.file: p for p in validate_files(files, known_roles=ROLES)}
+    assert found["notes.txt"].code == found["forms/extra.json"].code == "not_a_model_path"
+    assert "forms/*.schema.json" in found["notes.txt"].message
+    assert set(found) == {"notes.txt", "forms/extra.json"}  # the shipped files are still fine

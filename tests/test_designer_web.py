@@ -483,3 +483,25 @@ def test_an_expired_session_gets_a_json_401_from_the_editor_endpoints(login):
     response = save(client, DEADLINES, "<x/>", 1)
     assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
     assert client.get("/designer/validate?format=json", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_the_designer_views_module_is_the_whole_blueprint():
+    """``from app.designer.views import bp`` alone (a fresh interpreter, nothing else imported) gives
+    every designer route, and the module's docstring lists exactly those endpoints."""
+    import subprocess
+    import sys
+
+    from app.designer import views
+
+    code = ("import json; from flask import Flask; from app.designer.views import bp; app = Flask('t'); "
+            "app.register_blueprint(bp); print(json.dumps(sorted({r.endpoint for r in app.url_map.iter_rules() "
+            "if r.endpoint.startswith('designer.')})))")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert result.returncode == 0, result.stderr
+    documented = sorted(set(re.findall(r"\bdesigner\.\w+", views.__doc__)))
+    assert json.loads(result.stdout) == documented
+    assert len(documented) == 13
+    elsewhere = [p.name for p in (root / "app" / "designer").glob("*.py") if p.name != "views.py"
+                 and re.search(r"\bBlueprint\(|@bp\.|\bimport bp\b", p.read_text(encoding="utf-8"))]
+    assert not elsewhere, f"designer routes belong in app/designer/views.py: {elsewhere}"

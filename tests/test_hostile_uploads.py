@@ -241,7 +241,7 @@ def test_hostile_names_never_choose_the_path(core):
     outcome = attempt(core, "../../x/form.schema.json", b'{"type": "object"}')
     assert "forms/form.schema.json" in outcome["files"]
     for path in outcome["files"]:
-        drafts.file_kind(path)  # every stored path is a legal bundle path
+        drafts.require_model_path(path)  # every stored path is a legal bundle path
 
 
 def test_scripts_in_uploads_are_checked_never_run(core, tmp_path):

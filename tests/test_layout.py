@@ -9,7 +9,8 @@ import pytest
 from lxml import etree
 
 from app.auth.models import ROLES
-from workflows.bundle import load_bundle, read_directory, safe_xml_parser
+from workflows.bundle import load_bundle, read_directory
+from workflows.reading import safe_xml_parser
 from workflows.layout import add_layout, has_layout
 
 BPMN = Path(__file__).parents[1] / "bpmn"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,10 @@ from app.errors import Invalid, NotFound
 from app.processes.migration import plan_migration, migrate_cases
 from app.processes.services import SHIPPED_BUNDLE, deploy, ensure_shipped_version
 from tests.conftest import audit_rows
-from workflows.bundle import read_directory
+from workflows.bundle import load_bundle, read_directory
+from workflows.engine import Engine
+from workflows.migrate import rebase
+from workflows.workdays import WorkingCalendar
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -203,3 +207,42 @@ def test_cases_in_supervision_move_only_when_the_escalation_still_fits(core, dri
     assert "verify_close" in driver.ready(number)
     case = driver.show(number)
     assert [i["status"] for i in case["supervision"]] == ["replied"]
+
+
+def test_rebasing_is_the_engines_business_behind_a_small_api():
+    """``workflows.migrate.rebase`` without the application: ok/blockers/dropped, and a workflow the
+    engine runs on under the new version; unreadable state is a blocker, never an exception."""
+    engine = Engine(WorkingCalendar)
+    old = load_bundle(read_directory(SHIPPED_BUNDLE))
+    files = read_directory(SHIPPED_BUNDLE)
+    sign_for_renamed(files)
+    new = load_bundle(files)
+    wf = engine.start(old, "case_lifecycle", {"type": "complaint", "category": None, "difficulty": "normal",
+                                              "urgent": False, "department": None, "channel": "phone",
+                                              "case_number": "T-1"})
+    [dispatch] = engine.ready_tasks(old, wf)
+    engine.complete(old, wf, dispatch.id, {"decision": "dispatch", "category": "城市管理", "difficulty": "normal"})
+    at_sign = engine.dump(wf)
+
+    blocked = rebase(engine, old, new, "case_lifecycle", at_sign)
+    assert not blocked.ok and blocked.workflow is None
+    assert blocked.blockers == ["sign_for (current step) does not exist in the target version"]
+
+    unchanged = rebase(engine, old, old, "case_lifecycle", at_sign)
+    assert unchanged.ok and unchanged.dropped == []
+    assert [t.bpmn_id for t in engine.ready_tasks(old, unchanged.workflow)] == ["sign_for"]
+
+    [sign] = engine.ready_tasks(old, wf)
+    engine.complete(old, wf, sign.id, {"decision": "sign_for"})
+    moved = rebase(engine, old, new, "case_lifecycle", engine.dump(wf))
+    assert moved.ok and moved.blockers == [] and moved.dropped == ["sign_for"]
+    [handle] = engine.ready_tasks(new, moved.workflow)
+    assert handle.bpmn_id == "handle" and handle.data["signed_at"]  # what the dropped step wrote is kept
+    engine.complete(new, moved.workflow, handle.id, {"decision": "reply", "reply_text": "已修复"})
+    assert [t.bpmn_id for t in engine.ready_tasks(new, moved.workflow)] == ["verify"]
+
+    for unreadable in (b"", b"not zlib at all", zlib.compress(b'{"format": "another-format"}')):
+        refused = rebase(engine, old, new, "case_lifecycle", unreadable)
+        assert not refused.ok and refused.blockers, unreadable
+    assert rebase(engine, old, new, "no_such_process", at_sign).blockers == [
+        "the target version has no process 'no_such_process'"]

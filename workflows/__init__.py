@@ -14,7 +14,22 @@
     engine.next_timer_at(wf)                            # what the sweep index mirrors
     engine.fire_due_timers(wf)
 
-Modules: ``bundle`` (load/validate BPMN, DMN, forms), ``engine`` (run), ``sandbox``
-(RestrictedPython for every script and expression), ``state`` (spec-less serialization),
-``workdays`` (statutory working days), ``workflow`` (the BpmnWorkflow subclass).
+Modules (this is the only package that touches SpiffWorkflow; ``model`` is a leaf the others build on):
+
+* ``model`` — what a bundle is: ``Bundle`` (files, hash, specs, forms, user tasks, element names),
+  ``TaskMeta``, ``hash_files``;
+* ``reading`` — reading untrusted files safely (XML, JSON Schema forms), where each kind of model
+  lives in a bundle (``model_kind``), file titles;
+* ``validation`` — every check a bundle must pass, as ``Problem`` lists; builds the ``Bundle``;
+* ``bundle`` — loading a bundle from a directory or from files, or refusing it (``BundleInvalid``);
+* ``engine`` — running processes: start, ready tasks, complete, timers, supervision runs;
+* ``workflow`` — the BpmnWorkflow subclass with a cheaper engine-step loop;
+* ``state`` — spec-less, compressed serialization of an instance;
+* ``migrate`` — rebasing an instance's state onto another version of its bundle;
+* ``rules`` — evaluating a DMN decision outside a running case (deadline previews);
+* ``sandbox`` — RestrictedPython for every script and expression;
+* ``clock`` — the one source of now;
+* ``workdays`` — statutory working days (the working-day calendar);
+* ``diff`` — element-level differences between two bundles;
+* ``layout`` — diagram layout (DI) for BPMN files that have none.
 """

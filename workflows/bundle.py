@@ -1,18 +1,16 @@
-"""A deployable set of diagrams, decision tables and forms, parsed and checked.
+"""Loading a bundle: read its files from a directory, parse and check them, or refuse with every error.
 
-A bundle is what gets deployed as one process version: every ``*.bpmn`` file,
-every ``rules/*.dmn`` table and every ``forms/*.schema.json`` form, keyed by
-their path relative to the bundle root. Its identity is a SHA-256 over the
-sorted contents, so the same files always hash to the same version.
+What a bundle is (``Bundle``, ``TaskMeta``, ``hash_files``) lives in ``workflows.model``; the
+checks live in ``workflows.validation``.
 """
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .validation import FORM_PROPERTY, MAX_FILE_BYTES, Problem, analyze, safe_xml_parser  # noqa: F401 - re-exported
+from .model import Bundle
+from .reading import MODEL_PATHS, model_kind
+from .validation import Problem, analyze
 
 
 class BundleInvalid(Exception):
@@ -22,42 +20,15 @@ class BundleInvalid(Exception):
                          (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
 
 
-@dataclass(frozen=True)
-class TaskMeta:
-    """What the application needs to know about one user task."""
-    bpmn_id: str
-    name: str
-    role: str | None
-    form: str | None
-
-
-@dataclass
-class Bundle:
-    files: dict[str, bytes]
-    content_hash: str
-    specs: dict[str, object] = field(default_factory=dict)            # top-level process id -> spec
-    subprocess_specs: dict[str, object] = field(default_factory=dict)  # every process and call-activity spec
-    forms: dict[str, dict] = field(default_factory=dict)
-    tasks: dict[str, TaskMeta] = field(default_factory=dict)           # user task bpmn id -> meta
-
-    def form_for(self, bpmn_id: str) -> dict | None:
-        meta = self.tasks.get(bpmn_id)
-        return self.forms.get(meta.form) if meta and meta.form else None
-
-
-def hash_files(files: Mapping[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    return digest.hexdigest()
-
-
 def read_directory(root: str | Path) -> dict[str, bytes]:
+    """Every model file under ``root`` (see ``reading.MODEL_PATHS``), keyed by its bundle path."""
     root = Path(root)
     files = {}
-    for pattern in ("*.bpmn", "rules/*.dmn", "forms/*.schema.json"):
+    for pattern, _kind in MODEL_PATHS:
         for path in sorted(root.glob(pattern)):
-            files[path.relative_to(root).as_posix()] = path.read_bytes()
+            name = path.relative_to(root).as_posix()
+            if model_kind(name) is not None and path.is_file():  # not .hidden.bpmn, nor a folder
+                files[name] = path.read_bytes()
     return files
 
 

@@ -23,7 +23,7 @@ from typing import Mapping
 
 from lxml import etree
 
-from .validation import Unreadable, kind_of, parse_form, parse_xml
+from .reading import Unreadable, model_kind, parse_form, parse_xml
 
 DI_NAMESPACES = frozenset({
     "http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
@@ -62,7 +62,7 @@ def diff_bundles(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> list[dic
             out.append(_entry(path, "", "file", path, "added" if a is None else "removed"))
             continue
         try:
-            if kind_of(path) == "form":
+            if model_kind(path) == "form":
                 out.extend(diff_forms(path, parse_form(a), parse_form(b)))
             else:
                 out.extend(diff_xml(path, parse_xml(a), parse_xml(b)))

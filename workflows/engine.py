@@ -21,11 +21,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import deadlines, sandbox
-from .bundle import Bundle
+from .clock import now_iso, utcnow
+from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
 from .workdays import CalendarGap, WorkingCalendar, parse_instant
-from .clock import now_iso, utcnow
 
 SUPERVISION_PROCESS = "supervision_escalation"
 

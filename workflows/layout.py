@@ -23,7 +23,7 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from .bundle import safe_xml_parser
+from .reading import safe_xml_parser
 
 MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"

@@ -1,9 +1,11 @@
 """Reading untrusted model files safely: XML without DOCTYPEs or entities, JSON Schema forms with
-bounded nesting, and the kind and title of a file. Used by validation, import and the designer."""
+bounded nesting, where each kind of model lives in a bundle, and the title of a file. Used by
+validation, loading, diffing, import and the designer."""
 from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePosixPath
 
 import jsonschema
 from lxml import etree
@@ -122,12 +124,45 @@ def parse_form(content: bytes) -> dict:
     return schema
 
 
-def kind_of(path: str) -> str:
-    if path.endswith(".dmn"):
-        return "dmn"
-    if path.endswith(".json"):
-        return "form"
-    return "bpmn"
+# -- where models live in a bundle -----------------------------------------------------------------
+# Each kind of model at its place, relative to the bundle root (the shipped bpmn/ folder, a version).
+MODEL_PATHS: tuple[tuple[str, str], ...] = (
+    ("*.bpmn", "bpmn"),
+    ("rules/*.dmn", "dmn"),
+    ("forms/*.schema.json", "form"),
+)
+_MODEL_PATTERNS = (
+    (re.compile(r"^[^/]+\.bpmn$"), "bpmn"),
+    (re.compile(r"^rules/[^/]+\.dmn$"), "dmn"),
+    (re.compile(r"^forms/[^/]+\.schema\.json$"), "form"),
+)
+MAX_MODEL_PATH = 200
+
+
+def unsafe_path(path) -> str | None:
+    """Why ``path`` cannot name a file inside a bundle, or None when it is a plain relative path.
+
+    'invalid' (not text, empty, longer than MAX_MODEL_PATH), 'escapes' (absolute, a backslash, a
+    NUL, an empty, '.' or '..' part) or 'hidden' (a name starting with '.', control characters)."""
+    if not isinstance(path, str) or not path or len(path) > MAX_MODEL_PATH:
+        return "invalid"
+    if path.startswith("/") or "\\" in path or "\0" in path or any(
+            part in ("", ".", "..") for part in path.split("/")):
+        return "escapes"
+    if PurePosixPath(path).name.startswith(".") or any(ord(c) < 32 for c in path):
+        return "hidden"
+    return None
+
+
+def model_kind(path) -> str | None:
+    """'bpmn' | 'dmn' | 'form' for a path where a bundle keeps that kind of model (``MODEL_PATHS``);
+    None for every other path, unsafe ones included. The one answer to "what is this file"."""
+    if unsafe_path(path) is not None:
+        return None
+    for pattern, kind in _MODEL_PATTERNS:
+        if pattern.match(path):
+            return kind
+    return None
 
 
 def model_title(path: str, kind: str, content: bytes) -> str:

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from lxml import etree
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 
-from .bundle import Bundle, safe_xml_parser
+from .model import Bundle
+from .reading import model_kind, safe_xml_parser
 
 DEADLINE_DECISION = "deadlines"
 DMN_NS = "{*}"
@@ -38,7 +39,7 @@ def _table(bundle: Bundle, decision_id: str):
     if table is not None:
         return table
     for name, content in sorted(bundle.files.items()):
-        if not name.endswith(".dmn"):
+        if model_kind(name) != "dmn":
             continue
         tree = etree.fromstring(content, safe_xml_parser())
         if not any(el.get("id") == decision_id for el in tree.iter(f"{DMN_NS}decision")):

@@ -61,9 +61,22 @@ class StateCodec:
         return zlib.compress(self.to_json(wf).encode("utf-8"), 6)
 
     def load(self, state: bytes, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
-        dct = json.loads(zlib.decompress(state))
-        if dct.pop("format", None) != FORMAT:
-            raise ValueError("stored workflow state has an unknown format")
-        dct.pop("typename", None)
+        return self.from_dict(state_dict(state), spec, subprocess_specs, script_engine)
+
+    def from_dict(self, dct: dict, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+        """A workflow from ``state_dict`` output (possibly rewritten, see ``workflows.migrate``)."""
+        dct = {k: v for k, v in dct.items() if k not in ("format", "typename")}
         converter = self.registry.convert_from_dict["CaseWorkflow"]
         return converter(dct, spec=spec, subprocess_specs=subprocess_specs, script_engine=script_engine)
+
+
+def state_dict(state: bytes) -> dict:
+    """Stored state bytes as the serializer's dict (task map, subprocesses ...); ValueError when the
+    bytes are not state in this format."""
+    try:
+        dct = json.loads(zlib.decompress(state))
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise ValueError(f"stored workflow state cannot be read: {exc}") from None
+    if not isinstance(dct, dict) or dct.get("format") != FORMAT:
+        raise ValueError("stored workflow state has an unknown format")
+    return dct

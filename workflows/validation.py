@@ -2,15 +2,17 @@
 
 ``validate_files`` is what the designer sees: each ``Problem`` names the file, the element id and
 its name, and says what is wrong. ``bundle.load_bundle`` runs the same analysis and raises
-``BundleInvalid`` with the errors, so what validates is exactly what deploys and runs.
+``BundleInvalid`` with the errors, so what validates is exactly what deploys and runs. ``analyze``
+is where a ``model.Bundle`` is built: its specs, forms, user tasks and element names.
 
-Checks: the XML is safe and well-formed (no DOCTYPE or entities) with a BPMN/DMN ``definitions``
-root; SpiffWorkflow parses every process and table; every user task sits in a lane whose id is a
-known role and names an existing, valid JSON Schema form; scripts and gateway conditions compile
-in the sandbox; timer expressions evaluate in the sandbox against sample data and yield a date-time
-(timeDate), a duration (timeDuration) or a cycle (timeCycle); called processes exist; DMN input
-expressions, input cells and output cells compile the way the DMN engine will run them; the
-required lifecycle process exists and is executable.
+Checks: every file is at a model path (``reading.MODEL_PATHS``); the XML is safe and well-formed
+(no DOCTYPE or entities) with a BPMN/DMN ``definitions`` root; SpiffWorkflow parses every process
+and table; every user task sits in a lane whose id is a known role and names an existing, valid
+JSON Schema form; scripts and gateway conditions compile in the sandbox; timer expressions evaluate
+in the sandbox against sample data and yield a date-time (timeDate), a duration (timeDuration) or a
+cycle (timeCycle); called processes exist; DMN input expressions, input cells and output cells
+compile the way the DMN engine will run them; the required lifecycle process exists and is
+executable.
 
 Input is untrusted: third-party parsers can fail in any way on foreign files, so their calls are
 wrapped broadly and turned into problems. Nothing runs outside the sandbox, and timer expressions
@@ -27,8 +29,8 @@ from typing import Iterable, Mapping
 from lxml import etree
 
 from . import sandbox
-from .reading import (MAX_FILE_BYTES, MAX_JSON_DEPTH, Unreadable, has_doctype,  # noqa: F401 (re-exported)
-                      json_depth, kind_of, model_title, parse_form, parse_xml, safe_xml_parser)
+from .model import Bundle, TaskMeta, hash_files
+from .reading import MAX_FILE_BYTES, MODEL_PATHS, Unreadable, model_kind, parse_form, parse_xml
 
 BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_MODELS = frozenset({
@@ -52,7 +54,7 @@ _NUMBER_NAMES = re.compile(r"(^|_)(days|count|hours|n)$")
 # the designer's language from its code and params (app/processes/problem_text.py); ``message`` is
 # the English text the CLI and the logs use.
 CODES: tuple[str, ...] = (
-    "file_too_large", "doctype_refused", "malformed_xml", "form_not_utf8", "form_too_deep", "form_not_json",
+    "not_a_model_path", "file_too_large", "doctype_refused", "malformed_xml", "form_not_utf8", "form_too_deep", "form_not_json",
     "form_not_object", "form_not_schema", "not_bpmn_root", "not_dmn_root", "cannot_parse",
     "lifecycle_missing", "lifecycle_not_executable", "process_not_executable", "cannot_build",
     "task_not_in_lane", "unknown_role", "task_without_form", "form_missing", "form_invalid",
@@ -129,8 +131,6 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
     """Parse and check a bundle; returns (Bundle or None when it cannot be built, problems)."""
     from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-    from .bundle import Bundle, hash_files
-
     files = {str(k): (v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in dict(files).items()}
     bundle = Bundle(files=files, content_hash=hash_files(files))
     ctx = _Context()
@@ -139,11 +139,16 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
     dmn_trees: dict[str, object] = {}
 
     for name, content in sorted(files.items()):
+        kind = model_kind(name)
+        if kind is None:
+            places = ", ".join(pattern for pattern, _kind in MODEL_PATHS)
+            ctx.add(name, "", f"not a model file: a bundle keeps models at {places}", "not_a_model_path",
+                    {"places": places})
+            continue
         if len(content) > MAX_FILE_BYTES:
             ctx.add(name, "", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB", "file_too_large",
                     {"mb": MAX_FILE_BYTES // 1024 // 1024})
             continue
-        kind = kind_of(name)
         if kind == "form":
             try:
                 bundle.forms[name.split("/")[-1]] = parse_form(content)
@@ -182,6 +187,9 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
     _build_specs(ctx, parser, bundle)
     for spec_name, spec in list(bundle.subprocess_specs.items()):
         _check_spec(ctx, spec, bundle, known)
+        for ts in spec.task_specs.values():
+            if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None):
+                bundle.element_names[ts.bpmn_id] = ts.bpmn_name
 
     if required_process is not None:
         if required_process in ctx.non_executable:
@@ -257,8 +265,6 @@ def _check_spec(ctx: _Context, spec, bundle, known_roles) -> None:
     from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
     from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
     from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-
-    from .bundle import TaskMeta
 
     file = getattr(spec, "file", "") or ""
     for ts in spec.task_specs.values():

@@ -157,15 +157,6 @@ class Labels:
         return str(value)
 
 
-def _element_names(bundle) -> dict[str, str]:
-    names = {}
-    for spec in list(bundle.specs.values()) + list(bundle.subprocess_specs.values()):
-        for task_spec in spec.task_specs.values():
-            if getattr(task_spec, "bpmn_id", None) and getattr(task_spec, "bpmn_name", None):
-                names[task_spec.bpmn_id] = task_spec.bpmn_name
-    return names
-
-
 def _action_label(entry: AuditEntry) -> str:
     if entry.action != "complete":
         return _(ACTIONS[entry.action]) if entry.action in ACTIONS else entry.action
@@ -208,7 +199,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
     inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case.id)).first()
     bundle = _core().bundles.get(session, inst.process_version_id) if inst else None
     labels = Labels(session, bundle.forms if bundle else {}, bundle.tasks if bundle else {},
-                    _element_names(bundle) if bundle else {})
+                    bundle.element_names if bundle else {})
     history = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id))
     tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
     items = session.scalars(select(SupervisionItem).where(SupervisionItem.case_id == case.id)

@@ -15,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from workflows.bundle import Bundle, hash_files, read_directory
+from workflows.bundle import read_directory
+from workflows.model import Bundle, hash_files
 from workflows.rules import input_values
 
 from ..cases.models import CHANNELS, TYPES

@@ -14,18 +14,18 @@ Every function takes a SQLAlchemy ``session`` opened by the caller with ``core.d
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows.bundle import Problem, hash_files, read_directory
+from workflows.bundle import read_directory
 from workflows.clock import utcnow
-from workflows import validation
+from workflows.model import hash_files
+from workflows.reading import MAX_FILE_BYTES, model_kind, model_title, unsafe_path
+from workflows.validation import Problem, validate_files
 
 from ..auth.models import ROLES
 from ..cases.models import AuditEntry, WorkflowInstance
@@ -38,46 +38,30 @@ from .services import LIFECYCLE_PROCESS, SHIPPED_BUNDLE, deploy, ensure_shipped_
 DRAFT_ID = 1
 SOURCE = "designer"
 
-# Where each kind of model lives in a bundle (path relative to the bundle root) and its kind.
-MODEL_FILES: tuple[tuple[str, str], ...] = (
-    ("*.bpmn", "bpmn"),
-    ("rules/*.dmn", "dmn"),
-    ("forms/*.schema.json", "form"),
-)
-_KIND_PATTERNS = (
-    (re.compile(r"^[^/]+\.bpmn$"), "bpmn"),
-    (re.compile(r"^rules/[^/]+\.dmn$"), "dmn"),
-    (re.compile(r"^forms/[^/]+\.schema\.json$"), "form"),
-)
-MAX_PATH = 200
 
-
-def file_kind(path: str) -> str:
-    """'bpmn' | 'dmn' | 'form' for a bundle path; Invalid for anything else (absolute, '..', other)."""
-    if not isinstance(path, str) or not path or len(path) > MAX_PATH:
+def require_model_path(path: str) -> str:
+    """The kind of model ('bpmn' | 'dmn' | 'form') a bundle keeps at ``path`` (``workflows.reading.model_kind``);
+    Invalid saying why for any other path (absolute, '..', hidden, another kind of file)."""
+    kind = model_kind(path)
+    if kind is not None:
+        return kind
+    why = unsafe_path(path)
+    if why == "invalid":
         raise Invalid(_("文件路径无效。"), fields=[("path", "invalid path")])
-    if path.startswith("/") or "\\" in path or "\0" in path or any(
-            part in ("", ".", "..") for part in path.split("/")):
+    if why == "escapes":
         raise Invalid(_("文件路径无效：%(path)s（不能是绝对路径，也不能含有 ..）", path=path),
                       fields=[("path", "invalid path")])
-    stem = PurePosixPath(path).name
-    if stem.startswith(".") or any(ord(c) < 32 for c in path):
+    if why == "hidden":
         raise Invalid(_("文件路径无效：%(path)s", path=path), fields=[("path", "invalid path")])
-    for pattern, kind in _KIND_PATTERNS:
-        if pattern.match(path):
-            return kind
     raise Invalid(_("不支持的文件：%(path)s（请使用 *.bpmn、rules/*.dmn 或 forms/*.schema.json）", path=path),
                   fields=[("path", "unsupported file")])
 
 
-def validate_files(files: dict[str, bytes]) -> list[Problem]:
-    """Every problem in a bundle, never raising: see ``workflows.validation.validate_files``.
-
-    Bound to this application's roles (lane ids) and its lifecycle process ``case_lifecycle``.
-    Each Problem has ``file``, ``element_id``, ``element_name``, ``message`` and ``severity``
-    ('error' blocks a deploy, 'warning' does not).
-    """
-    return validation.validate_files(files, known_roles=ROLES, required_process=LIFECYCLE_PROCESS)
+def bundle_problems(files: dict[str, bytes]) -> list[Problem]:
+    """Every problem of these files as a bundle of this application, never raising: the checks of
+    ``workflows.validation.validate_files`` against its roles (lane ids) and its lifecycle process
+    ``case_lifecycle``. 'error' problems block a deploy, 'warning' ones do not."""
+    return validate_files(files, known_roles=ROLES, required_process=LIFECYCLE_PROCESS)
 
 
 def errors_only(problems: list[Problem]) -> list[Problem]:
@@ -114,7 +98,7 @@ def draft_files(session: Session) -> dict[str, str]:
 
 
 def _title(path: str, kind: str, text: str) -> str:
-    return validation.model_title(path, kind, text.encode("utf-8"))
+    return model_title(path, kind, text.encode("utf-8"))
 
 
 def list_models(session: Session) -> list[dict]:
@@ -140,9 +124,8 @@ def list_models(session: Session) -> list[dict]:
     last_saves = _last_saves(session, draft) if draft else {}
     rows = []
     for path in sorted(set(deployed) | set(current)):
-        try:
-            kind = file_kind(path)
-        except Invalid:
+        kind = model_kind(path)
+        if kind is None:
             continue
         text = current.get(path, deployed.get(path, ""))
         changed = current.get(path) != deployed.get(path)
@@ -258,11 +241,11 @@ def save_draft_file(session: Session, *, path: str, text: str, base_revision: in
     is separate — bumps the revision and writes an audit row ``draft_save`` {path, revision}.
     ``path`` must be ``<name>.bpmn``, ``rules/<name>.dmn`` or ``forms/<name>.schema.json``.
     """
-    file_kind(path)
+    require_model_path(path)
     if not isinstance(text, str):
         raise Invalid(_("文件内容必须是文本。"), fields=[("text", "not text")])
-    if len(text.encode("utf-8")) > validation.MAX_FILE_BYTES:
-        raise Invalid(_("文件超过 %(mb)s MB：%(path)s", mb=validation.MAX_FILE_BYTES // 1024 // 1024, path=path),
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise Invalid(_("文件超过 %(mb)s MB：%(path)s", mb=MAX_FILE_BYTES // 1024 // 1024, path=path),
                       fields=[("text", "too large")])
     draft = open_draft(session, actor)
     _require_revision(draft, base_revision)
@@ -275,7 +258,7 @@ def save_draft_file(session: Session, *, path: str, text: str, base_revision: in
 
 def delete_draft_file(session: Session, *, path: str, base_revision: int, actor: str) -> ProcessDraft:
     """Remove one file from the draft (same revision rule as saving); NotFound if it is not there."""
-    file_kind(path)
+    require_model_path(path)
     draft = open_draft(session, actor)
     _require_revision(draft, base_revision)
     if path not in draft.files:
@@ -303,7 +286,7 @@ def discard_draft(session: Session, *, actor: str, base_revision: int | None = N
 
 def validate_draft(session: Session) -> list[Problem]:
     """Problems of the draft (or of the latest version when there is no draft)."""
-    return validate_files(_encode(draft_files(session)))
+    return bundle_problems(_encode(draft_files(session)))
 
 
 def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revision: int,
@@ -330,7 +313,7 @@ def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revis
         raise Conflict(_("草稿基于版本 %(base)s，但之后 %(who)s 已发布了版本 %(latest)s。",
                          base=base.version if base else "?", who=latest.deployed_by or "?", latest=latest.version))
     files = _encode(draft.files)
-    problems = errors_only(validate_files(files))
+    problems = errors_only(bundle_problems(files))
     if problems:
         raise Invalid(_("流程有 %(n)s 个问题，无法发布：%(problems)s", n=len(problems),
                         problems="; ".join(describe(p) for p in problems[:5])),
@@ -376,7 +359,7 @@ def import_file(session: Session, *, filename: str, data: bytes, base_revision: 
     _write(session, draft, files, actor)
     _audit(session, actor, "draft_import", {"path": prepared.path, "filename": str(filename)[:200],
                                             "revision": draft.revision, "replaced": prepared.replaced})
-    problems = validate_files(_encode(files))
+    problems = bundle_problems(_encode(files))
     mine = [p for p in problems if p.file == prepared.path]
     others = [p for p in problems if p.file != prepared.path]
     return draft, prepared.notes + mine + others
@@ -385,7 +368,7 @@ def import_file(session: Session, *, filename: str, data: bytes, base_revision: 
 def export_file(session: Session, *, path: str, version: int | None = None) -> bytes:
     """The bytes of one file: from the draft when ``version`` is None (the latest version if there
     is no draft), else from that deployed version. NotFound for an unknown version or path."""
-    file_kind(path)
+    require_model_path(path)
     files = draft_files(session) if version is None else dict(get_version(session, int(version)).files)
     if path not in files:
         raise NotFound(_("文件 %(path)s 不存在。", path=path))

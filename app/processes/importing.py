@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 
 from lxml import etree
 
-from workflows.validation import (BPMN_MODEL, DMN_MODELS, MAX_FILE_BYTES, Problem, Unreadable, parse_form,
-                                  parse_xml)
+from workflows.reading import MAX_FILE_BYTES, Unreadable, parse_form, parse_xml
+from workflows.validation import BPMN_MODEL, DMN_MODELS, Problem
 
 from ..errors import Invalid
 from .problem_text import tr as _

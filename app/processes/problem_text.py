@@ -30,6 +30,7 @@ def tr(msgid: str, **params) -> str:
 
 # One msgid per code of workflows.validation.CODES and app.processes.importing.NOTE_CODES.
 MESSAGES: dict[str, str] = {
+    "not_a_model_path": N_("不是模型文件：流程包中的模型应位于 %(places)s"),
     "file_too_large": N_("文件超过 %(mb)s MB"),
     "doctype_refused": N_("不允许 DOCTYPE/ENTITY 声明（它们可能读取服务器文件或无限展开），请删除 <!DOCTYPE ...> 部分"),
     "malformed_xml": N_("XML 格式错误：%(error)s"),
@@ -147,7 +148,7 @@ def localize(problem) -> str:
 
 
 def unreadable(exc) -> str:
-    """A ``workflows.validation.Unreadable`` in the current language."""
+    """A ``workflows.reading.Unreadable`` in the current language."""
     return text(getattr(exc, "code", ""), getattr(exc, "params", None), str(exc))
 
 
