@@ -5,7 +5,7 @@
     from workflows.workdays import WorkingCalendar
 
     bundle = load_bundle(read_directory("bpmn"), known_roles={"dispatcher", "handler", ...})  # parse + validate
-    engine = Engine(calendar=lambda: WorkingCalendar(overrides))
+    engine = Engine(calendar=lambda: WorkingCalendar(days, official_years=[...], provisional_years=[...]))
     wf = engine.start(bundle, "case_lifecycle", {"type": "complaint", ...})
     task = engine.ready_tasks(bundle, wf)[0]            # id, bpmn_id, name, role (lane), form, due
     engine.complete(bundle, wf, task.id, {"decision": "dispatch", ...})   # form-validated
@@ -29,7 +29,10 @@ Modules (this is the only package that touches SpiffWorkflow; ``model`` is a lea
 * ``rules`` — evaluating a DMN decision outside a running case (deadline previews);
 * ``sandbox`` — RestrictedPython for every script and expression;
 * ``clock`` — the one source of now;
-* ``workdays`` — statutory working days (the working-day calendar);
+* ``workdays`` — statutory working days, and which years the calendar knows (library, imported,
+  provisional); ``CalendarGap`` for any other;
+* ``holidays`` — the statutory holidays of a year by rule, for a provisional calendar;
+* ``deadlines`` — noticing deadlines computed on a provisional year, and recomputing them;
 * ``diff`` — element-level differences between two bundles;
 * ``layout`` — diagram layout (DI) for BPMN files that have none.
 """
