@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -111,7 +112,8 @@ class CaseService:
         if not isinstance(data, dict):
             raise Invalid("task data must be a JSON object")
         now = utcnow()
-        case_id = None
+        case_id = read_version = None
+        raced = f"task '{task_id}' was changed by someone else at the same time; reload and retry"
         try:
             with self.core.db.unit_of_work() as session:
                 row = session.execute(
@@ -121,7 +123,7 @@ class CaseService:
                 if row is None:
                     self._raise_not_ready(session, str(task_id))
                 ready, case, inst = row
-                case_id = case.id
+                case_id, read_version = case.id, inst.version
                 person = find_user(session, user)
                 require_role(person, ready.role, ready.department)
                 if ready.assignee and ready.assignee != person.username:
@@ -148,7 +150,18 @@ class CaseService:
                 session.flush()
                 return case_detail(session, case) if detail else self._brief(session, case)
         except StaleDataError:
-            raise Conflict(f"task '{task_id}' was changed by someone else at the same time; reload and retry") from None
+            raise Conflict(raced) from None
+        except IntegrityError:
+            # The version check is the action's first write (projection.apply), so a concurrent writer
+            # should surface above. Should one still get a row in first, the user gets the same conflict,
+            # not a 500; an integrity error nobody else caused (the state is as we read it) is a bug.
+            if case_id is None:
+                raise
+            with self.core.db.read() as session:
+                current = session.scalar(select(WorkflowInstance.version).where(WorkflowInstance.case_id == case_id))
+            if current == read_version:
+                raise
+            raise Conflict(raced) from None
         except ScriptIncident as exc:
             record_incident(self.core, case_id, str(exc), source, exc.bpmn_id)
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
