@@ -16,14 +16,12 @@ DEFAULT_SWEEP_SECONDS = 10.0
 
 
 def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
+    """One sweep; fire_due logs what it fired (count, shard, duration) and each incident."""
     try:
-        fired = fire_due(core, shard=shard)
+        return fire_due(core, shard=shard)
     except Exception:  # noqa: BLE001 - a failed sweep must not kill the scheduler; the next one retries
-        log.exception("timer sweep failed")
+        log.exception("timer sweep (shard %d/%d) failed", *shard)
         return 0
-    if fired:
-        log.info("fired %d timer(s)", fired)
-    return fired
 
 
 def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):

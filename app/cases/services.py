@@ -1,6 +1,7 @@
 """The case service layer: register a request, complete a task. One action, one transaction."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
@@ -35,11 +36,15 @@ def audit(session: Session, *, actor: str, action: str, case: Case | None, sourc
                            task_name=task.name if task else None, changes=changes, source=source))
 
 
+log = logging.getLogger(__name__)
+
+
 def record_incident(core, case_id: int, message: str, source: str, task_bpmn_id: str | None = None,
                     block_timers: bool = False) -> None:
     """In its own transaction, after the failed action rolled back: the case and its state stay as they were."""
     with core.db.unit_of_work() as session:
         case = session.get(Case, case_id)
+        number = case.number
         session.add(Incident(case_id=case_id, task_bpmn_id=task_bpmn_id, message=message[:4000], source=source,
                              created_at=utcnow()))
         case.has_incident = True
@@ -49,6 +54,8 @@ def record_incident(core, case_id: int, message: str, source: str, task_bpmn_id:
             inst.next_timer_at = None
         audit(session, actor=source, action="incident", case=case, source=source,
               changes={"message": message[:500], "task": task_bpmn_id})
+    # Logged once committed, so the log names only incidents an admin will find on the case.
+    log.warning("incident on case %s at task %s (%s): %s", number, task_bpmn_id or "-", source, message[:500])
 
 
 class CaseService:

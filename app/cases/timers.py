@@ -8,6 +8,7 @@ timer twice and one failing case never stops the others.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from sqlalchemy import select
@@ -51,7 +52,7 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1))
     """
     now = now or utcnow()
     index, count = shard
-    fired, seen = 0, set()
+    fired, seen, started = 0, set(), time.monotonic()
     while True:
         with core.db.read() as session:
             query = (select(WorkflowInstance.id).where(WorkflowInstance.next_timer_at <= now)
@@ -61,6 +62,9 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1))
             # Each instance is visited once per sweep; whatever is still due waits for the next one.
             ids = [i for i in session.scalars(query) if i not in seen][:BATCH]
         if not ids:
+            if fired:
+                log.info("timer sweep (shard %d/%d) fired %d timer(s) in %.2f s", index, count, fired,
+                         time.monotonic() - started)
             return fired
         seen.update(ids)
         for offset in range(0, len(ids), CHUNK):
