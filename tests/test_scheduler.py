@@ -43,6 +43,22 @@ def test_scheduler_catches_up_on_start(driver, core):
     assert [r.actor for r in audit_rows(core, number, "timer")] == ["scheduler"]
 
 
+def test_catch_up_runs_even_when_the_scheduler_starts_late(driver, core):
+    """Seconds pass between planning the first sweep and starting (a slow start, a busy machine):
+    the catch-up sweep still runs, instead of being skipped as "missed" until the next interval."""
+    with time_machine.travel(datetime(2026, 11, 2, 10, 0, tzinfo=CST), tick=True) as clock:
+        number = driver.register()
+        driver.dispatch(number)
+        clock.move_to(datetime(2026, 11, 4, 9, 0, tzinfo=CST))
+        scheduler = build_scheduler(core, blocking=False, seconds=3600)
+        clock.shift(5)
+        scheduler.start()
+        try:
+            assert wait_for(lambda: driver.show(number)["supervision_tier"] == 1, seconds=10)
+        finally:
+            scheduler.shutdown(wait=True)
+
+
 def test_overlapping_sweeps_fire_each_timer_once(driver, core):
     with time_machine.travel(datetime(2026, 11, 2, 10, 0, tzinfo=CST), tick=False) as clock:
         numbers = [driver.register(type="咨询") for _ in range(4)]
