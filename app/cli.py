@@ -67,9 +67,42 @@ def _opened():
         core.close()
 
 
-@click.group(help="Bihuan 闭环: case processing for grassroots governance.")
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LOG_LEVEL_VARIABLE = "BIHUAN_LOG_LEVEL"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Long-running commands report their sweeps and incidents as they go; one-shot commands answer
+# in JSON on stdout and keep stderr for warnings and the error line.
+LONG_RUNNING = {"serve", "scheduler"}
+# The loggers the setting is for: ours, and werkzeug's request lines under ``serve``.
+OWN_LOGGERS = ("app", "workflows", "werkzeug")
+
+
+def _log_level(command: str | None) -> int:
+    value = os.environ.get(LOG_LEVEL_VARIABLE, "").strip()
+    if not value:
+        return logging.INFO if command in LONG_RUNNING else logging.WARNING
+    if value.upper() not in LOG_LEVELS:
+        _fail(f"invalid {LOG_LEVEL_VARIABLE} '{value}': use one of {', '.join(LOG_LEVELS)}")
+    return getattr(logging, value.upper())
+
+
+def _configure_logging(level: int) -> None:
+    """Log lines go to stderr, never stdout, which holds only the JSON answer.
+
+    Libraries are chatty at INFO (SpiffWorkflow logs every task state change, APScheduler every
+    run, Alembic its plugins on each schema check): they log their warnings, and everything only
+    at DEBUG.
+    """
+    libraries = level if level <= logging.DEBUG else max(level, logging.WARNING)
+    logging.basicConfig(level=libraries, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
+@click.group(help="Bihuan 闭环: case processing for grassroots governance. "
+                  f"Log level: ${LOG_LEVEL_VARIABLE} (default INFO for serve and scheduler, WARNING otherwise).")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    _configure_logging(_log_level(ctx.invoked_subcommand))
     from workflows.clock import start_test_clock
     try:
         start_test_clock(os.environ)  # test mode only: the suite runs the CLI on its frozen clock

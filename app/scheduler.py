@@ -16,14 +16,12 @@ DEFAULT_SWEEP_SECONDS = 10.0
 
 
 def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
+    """One sweep; fire_due logs what it fired (count, shard, duration) and each incident."""
     try:
-        fired = fire_due(core, shard=shard)
+        return fire_due(core, shard=shard)
     except Exception:  # noqa: BLE001 - a failed sweep must not kill the scheduler; the next one retries
-        log.exception("timer sweep failed")
+        log.exception("timer sweep (shard %d/%d) failed", *shard)
         return 0
-    if fired:
-        log.info("fired %d timer(s)", fired)
-    return fired
 
 
 def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
@@ -31,6 +29,8 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
     # max_instances=1 + coalesce: a slow sweep is never overlapped by the next one in this process.
     # next_run_time=now: timers missed while we were down fire right away (catch-up).
+    # misfire_grace_time=None: a run that starts late (a slow start, a busy machine) still runs,
+    # instead of being skipped as "missed" after APScheduler's default second of grace.
     scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
-                      coalesce=True, next_run_time=utcnow(), replace_existing=True)
+                      coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
     return scheduler

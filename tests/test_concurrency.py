@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.cases.models import WorkflowInstance
 from app.errors import Conflict
 from tests.conftest import audit_rows
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def race(fn, n=2):
@@ -28,6 +31,64 @@ def race(fn, n=2):
     for t in threads:
         t.join(60)
     return results
+
+
+@contextmanager
+def written_first(engine, prefix: str, sql: str | None = None):
+    """Another writer gets in first, inside the transaction about to run a statement starting with ``prefix``.
+
+    Just before that statement, ``sql`` (default: the statement itself, with its parameters) runs on
+    the same connection, so in the same transaction: as if a concurrent writer had committed it
+    between the action's reads and its writes. Only the first such statement is affected.
+    """
+    hits: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if hits or not statement.lstrip().upper().startswith(prefix):
+            return
+        hits.append(statement)
+        side = conn.connection.cursor()
+        try:
+            if sql is not None:
+                side.execute(sql)
+            elif executemany:
+                side.executemany(statement, parameters)
+            else:
+                side.execute(statement, parameters)
+        finally:
+            side.close()
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield hits
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def meet_before_writing(engine, parties: int):
+    """Each thread waits at its first write until ``parties`` threads are there: all have read, none written.
+
+    Only on PostgreSQL: on SQLite a writer's BEGIN IMMEDIATE makes the others wait before they read.
+    """
+    barrier = threading.Barrier(parties, timeout=30)
+    local = threading.local()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not getattr(local, "met", False) and statement.lstrip().upper().startswith(WRITES):
+            local.met = True
+            barrier.wait()
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def postgres_only(core):
+    if core.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: BEGIN IMMEDIATE serialises writers, so two can never have read the same version")
 
 
 @pytest.mark.parametrize("attempt", range(3))
@@ -70,3 +131,79 @@ def test_stale_instance_version_is_a_conflict(driver, core):
         with pytest.raises(StaleDataError):
             stale.commit()
     assert driver.show(number)["status"] == "dispatched"
+
+
+@pytest.mark.parametrize("stage", ["dispatch", "verify"])
+def test_completion_of_a_state_changed_meanwhile_is_a_conflict(driver, core, stage):
+    """The instance's version moves on between complete_task's read and its write: a clear conflict."""
+    number = driver.register()
+    if stage == "verify":
+        driver.dispatch(number)
+        driver.sign(number)
+        driver.reply(number)
+    task = driver.task(number, stage)
+    before = driver.show(number)
+    data = {"verify_passed": True} if stage == "verify" else {
+        "decision": "dispatch", "category": "治安", "difficulty": "normal"}
+
+    bump = "UPDATE workflow_instances SET version = version + 1"
+    with written_first(core.db.engine, "UPDATE WORKFLOW_INSTANCES", bump) as hits, \
+            pytest.raises(Conflict, match="changed by someone else at the same time"):
+        core.cases.complete_task(task["id"], user="dispatcher", data=data)
+    assert hits, "complete_task wrote no version-checked UPDATE"
+    after = driver.show(number)
+    assert (after["status"], after["tasks"], after["history"]) == (before["status"], before["tasks"], before["history"])
+    # nothing is left half-done: the same submission goes through once the case is read afresh
+    assert core.cases.complete_task(task["id"], user="dispatcher", data=data)["status"] != before["status"]
+
+
+@pytest.mark.parametrize("stage", ["dispatch", "sign_for", "handle", "verify"])
+def test_two_completions_that_read_the_same_version(driver, core, stage):
+    """A real race on PostgreSQL: both have read the case before either writes; one wins, one conflicts."""
+    postgres_only(core)
+    number = driver.register()
+    steps = {"dispatch": [], "sign_for": [driver.dispatch], "handle": [driver.dispatch, driver.sign],
+             "verify": [driver.dispatch, driver.sign, driver.reply]}[stage]
+    for step in steps:
+        step(number)
+    task_id = driver.task(number, stage)["id"]
+    user, forms = {
+        "dispatch": ("dispatcher", [{"decision": "dispatch", "category": c, "difficulty": "normal"}
+                                    for c in ("城市管理", "治安")]),
+        "sign_for": ("handler", [{"decision": "sign_for"}] * 2),
+        "handle": ("handler", [{"decision": "reply", "reply_text": t} for t in ("已修复", "已清理")]),
+        "verify": ("dispatcher", [{"verify_passed": True, "verify_note": t} for t in ("现场已修复", "复查通过")]),
+    }[stage]
+
+    with meet_before_writing(core.db.engine, 2):
+        results = race(lambda i: core.cases.complete_task(task_id, user=user, data=forms[i]))
+    assert sorted(kind for kind, _ in results) == ["error", "ok"], results
+    [error] = [value for kind, value in results if kind == "error"]
+    assert isinstance(error, Conflict) and "changed by someone else" in str(error), repr(error)
+    [winner] = [i for i, (kind, _) in enumerate(results) if kind == "ok"]
+    [done] = [r for r in audit_rows(core, number, "complete") if r.task_id == task_id]
+    assert done.changes["data"] == forms[winner]
+
+
+def test_concurrent_registrations_get_distinct_numbers(driver, core):
+    """Eight intakes at once (the first of the day among them): eight cases, eight numbers, no error."""
+    from app.processes.services import ensure_shipped_version
+    with core.db.unit_of_work() as session:
+        ensure_shipped_version(session)  # installed already, as on any running system; no case yet today
+    results = race(lambda i: driver.register(text=f"第{i}号诉求"), n=8)
+    assert all(kind == "ok" for kind, _ in results), results
+    numbers = sorted(value for _, value in results)
+    assert numbers == [f"HD-20261102-{n:04d}" for n in range(1, 9)]
+
+
+def test_an_integrity_error_nobody_else_caused_is_not_called_a_conflict(driver, core):
+    """The safety net only covers concurrent writers: with the case as it was read, the error stays a bug."""
+    from sqlalchemy.exc import IntegrityError
+
+    number = driver.register()
+    task_id = driver.task(number, "dispatch")["id"]
+    data = {"decision": "dispatch", "category": "城市管理", "difficulty": "normal"}
+    # sign_for's row is inserted twice in the same transaction, by nobody else
+    with written_first(core.db.engine, "INSERT INTO READY_TASKS") as hits, pytest.raises(IntegrityError):
+        core.cases.complete_task(task_id, user="dispatcher", data=data)
+    assert hits and driver.ready(number) == ["dispatch"]

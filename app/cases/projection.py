@@ -135,16 +135,29 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
             session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
 
 
-def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot, after: Snapshot,
-          now: datetime) -> dict[str, list]:
-    """Write the state and everything that mirrors it; returns the case column changes."""
+def write_state(inst: WorkflowInstance, after: Snapshot, now: datetime) -> None:
     inst.state = after.state
     inst.completed = after.completed
     inst.next_timer_at = after.next_timer_at
     inst.updated_at = now
+
+
+def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot, after: Snapshot,
+          now: datetime) -> dict[str, list]:
+    """Write the state and everything that mirrors it; returns the case column changes.
+
+    The instance is written first, on its own, so that its version check (the optimistic lock)
+    is the action's first write to the case's rows. A writer that read the same version as a
+    concurrent one then waits on, and fails at, that UPDATE (StaleDataError, a clear conflict)
+    instead of first deleting and inserting ready tasks: the ready tasks a state predicts have
+    fixed ids, so the loser would collide with the winner's rows (IntegrityError) before ever
+    reaching its version check.
+    """
+    write_state(inst, after, now)
+    session.flush([inst])
     department_before = case.department
     changes = project_case(case, after.data)
-    # One flush at commit: nothing here needs to read back what it wrote.
+    # The rest is flushed once, at commit: nothing here needs to read back what it wrote.
     with session.no_autoflush:
         sync_ready_tasks(session, case, before, after, department_before, now)
         tier = sync_supervision_items(session, case, before.runs, after.runs, now)

@@ -8,9 +8,11 @@ timer twice and one failing case never stops the others.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.clock import utcnow
@@ -18,7 +20,7 @@ from workflows.engine import ScriptIncident
 from workflows.workdays import CalendarGap
 
 from .models import Case, WorkflowInstance
-from .projection import apply, take_snapshot
+from .projection import apply, take_snapshot, write_state
 from .services import audit, record_incident
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1))
     """
     now = now or utcnow()
     index, count = shard
-    fired, seen = 0, set()
+    fired, seen, started = 0, set(), time.monotonic()
     while True:
         with core.db.read() as session:
             query = (select(WorkflowInstance.id).where(WorkflowInstance.next_timer_at <= now)
@@ -60,6 +62,9 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1))
             # Each instance is visited once per sweep; whatever is still due waits for the next one.
             ids = [i for i in session.scalars(query) if i not in seen][:BATCH]
         if not ids:
+            if fired:
+                log.info("timer sweep (shard %d/%d) fired %d timer(s) in %.2f s", index, count, fired,
+                         time.monotonic() - started)
             return fired
         seen.update(ids)
         for offset in range(0, len(ids), CHUNK):
@@ -101,17 +106,34 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
         record_incident(core, case_id, message, "scheduler", bpmn_id, block_timers=True)
     if not prepared:
         return 0
-    prepared_ids = [inst.id for inst, *_ in prepared]  # rollback expires the objects; keep the ids
+    # A rollback expires the objects; keep what the retry and the log need.
+    prepared_ids = [inst.id for inst, *_ in prepared]
+    numbers = [case.number for _, case, *_ in prepared]
     try:
         with core.db.unit_of_work() as session:
             with session.no_autoflush:
                 for inst, case, before, after, due in prepared:
                     session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
+                    write_state(inst, after, now)
+                # Every version check of the chunk first, before any other write (see projection.apply),
+                # in primary-key order (the unit of work sorts them), so two overlapping sweeps lock the
+                # instances in the same order and cannot deadlock. apply then finds them written already.
+                session.flush([inst for inst, *_ in prepared])
+                for inst, case, before, after, due in prepared:
                     changes = apply(session, case, inst, before, after, now)
                     audit(session, actor="scheduler", action="timer", case=case, source="scheduler",
                           changes={"timers": due, "columns": changes}, at=now)
         return sum(len(due) for *_, due in prepared)
-    except StaleDataError:
+    except (StaleDataError, IntegrityError) as exc:
+        # A case changed since it was read (a user's action or another scheduler got there first):
+        # its version check fails. The check is each case's first write (projection.apply), but a
+        # row that collides with a concurrent writer's (IntegrityError) is treated the same way.
         if len(prepared) == 1:
-            return 0  # changed meanwhile (another scheduler, or a user); still due, retried next sweep
+            # Still due if still waiting: the next sweep reads it afresh and retries.
+            if isinstance(exc, IntegrityError):  # say which row, in case it is not a race but a bug
+                log.warning("timer sweep: case %s: %s; retried next sweep", numbers[0],
+                            str(exc.orig).splitlines()[0])
+            else:
+                log.info("timer sweep: case %s changed meanwhile; retried next sweep", numbers[0])
+            return 0
         return sum(_fire_chunk(core, [inst_id], now) for inst_id in prepared_ids)
