@@ -172,6 +172,7 @@ def test_a_timer_whose_next_deadline_cannot_be_computed_is_an_incident_and_the_c
         assert driver.fire() == 0
     case = driver.show(number)
     assert case["has_incident"] and "2101" in case["incidents"][0]["message"]
+    assert any(number in r.getMessage() and "2101" in r.getMessage() for r in caplog.records)  # operators see it
     assert next_timer(core, number) is None  # parked until an admin resolves it, not retried every sweep
     # Workable by hand all the same.
     driver.reply(number)
