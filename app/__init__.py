@@ -10,7 +10,7 @@ import importlib
 from flask import Flask, redirect, url_for
 
 # Domain blueprints, each in its own folder; a module that is not there yet is skipped.
-BLUEPRINTS = ("auth.views", "intake.views", "tasks.views", "cases.web", "supervision.views",
+BLUEPRINTS = ("auth.views", "intake.views", "tasks.views", "cases.views", "supervision.views",
               "reports.views", "designer.views", "admin.views", "api.health")
 
 

@@ -16,7 +16,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from app.auth.models import ROLES
-from app.cases import web as cases_web
+from app.cases import views as cases_web
 from app.cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES
 from app.supervision.models import ITEM_STATUSES, REASONS, TIERS
 from app.web import errors, label_messages
@@ -36,7 +36,7 @@ OTHER_DICTS = {"case_action": cases_web.ACTIONS, "task_action": cases_web.TASK_A
                "error_title": {**errors.TITLES, "default": "错误"}}
 DYNAMIC = sorted({text for d in [*LABEL_DICTS.values(), *OTHER_DICTS.values()] for text in d.values()})
 
-# The texts of the shipped task forms, which app/tasks/forms.py and app/cases/web.py translate at render time.
+# The texts of the shipped task forms, which app/tasks/forms.py and app/cases/views.py translate at render time.
 SHIPPED_FORMS = sorted((ROOT / "bpmn" / "forms").glob("*.schema.json"))
 
 

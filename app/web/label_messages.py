@@ -3,7 +3,7 @@ with ``gettext(value)`` where ``pybabel extract`` cannot see a literal.
 
 ``LABELS``: what app/web/formatting.py ``label()`` translates, from CHANNELS, TYPES, DIFFICULTIES,
 STATUSES (app/cases/models.py), ROLES (app/auth/models.py), TIERS, REASONS, ITEM_STATUSES
-(app/supervision/models.py). ``OTHER``: the dicts app/cases/web.py (ACTIONS, TASK_ACTIONS, DECISIONS,
+(app/supervision/models.py). ``OTHER``: the dicts app/cases/views.py (ACTIONS, TASK_ACTIONS, DECISIONS,
 ACTORS, FIELDS, SATISFACTION, MEASURES, DECISIONS_3) and app/web/errors.py (TITLES) pass to ``_()``.
 ``FORMS`` (generated, at the end): the titles, option names and descriptions of the shipped task forms.
 
