@@ -8,14 +8,14 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 
 
-def create_app(config: dict | None = None, core=None) -> Flask:
+def create_app(config: dict | None = None, core=None, instance_path: str | None = None) -> Flask:
     from .core import Core
     from .web import init_web
     from .web.nav import home_endpoint
+    from .web.secret_key import configure_secret_key
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_mapping(
-        SECRET_KEY="dev-only-change-me",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=60 * 1024 * 1024,  # uploads beyond this are refused before any parsing
@@ -24,6 +24,7 @@ def create_app(config: dict | None = None, core=None) -> Flask:
     app.config.from_prefixed_env("BIHUAN")
     if config:
         app.config.update(config)
+    configure_secret_key(app)  # before anything is served: a weak key refuses to start
     app.extensions["bihuan"] = core or Core(app.config.get("DATABASE_URL"))
     init_web(app)
     register_blueprints(app)
