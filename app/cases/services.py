@@ -13,7 +13,7 @@ from workflows.workdays import CalendarGap
 
 from ..auth.models import User
 from ..auth.services import find_user, require_role
-from ..errors import Blocked, Conflict, Invalid, NotFound
+from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
 from ..supervision.projection import record_tier_action
@@ -21,6 +21,7 @@ from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, Work
 from .numbers import next_case_number
 from .projection import EMPTY, apply, take_snapshot
 from .presenters import case_detail, task_view
+from .visibility import REVEAL_REPORTER, can_view_case, may_reveal_reporter
 
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
@@ -188,11 +189,28 @@ class CaseService:
         return person.username
 
     # -- reading ---------------------------------------------------------------------------
-    def show(self, number: str, reveal_reporter: bool = False) -> dict:
-        with self.core.db.read() as session:
+    def show(self, number: str, *, viewer: str | None = None, reveal_reporter: bool = False,
+             source: str = "cli") -> dict:
+        """The case as a dict, the reporter masked. With ``viewer`` (a username), only if that user
+        may see the case. ``reveal_reporter`` unmasks the reporter for a viewer who may call them
+        back, and records the look (``reveal_reporter`` in the audit trail) in the same transaction
+        as the read: whoever asks, nobody sees the number without a row saying who did."""
+        if reveal_reporter and viewer is None:
+            raise Forbidden("say who is looking (viewer) to see the reporter unmasked; each look is audited")
+        with (self.core.db.unit_of_work() if reveal_reporter else self.core.db.read()) as session:
             case = session.scalars(select(Case).where(Case.number == number)).first()
             if case is None:
                 raise NotFound(f"unknown case '{number}'")
+            if viewer is not None:
+                person: User = find_user(session, viewer)
+                if not can_view_case(session, person, case):
+                    raise Forbidden(f"user '{person.username}' may not see case '{number}'")
+                if reveal_reporter:
+                    if not may_reveal_reporter(person):
+                        raise Forbidden(f"user '{person.username}' may not see the reporter unmasked "
+                                        f"(needs one of: {', '.join(sorted(REVEAL_REPORTER))})")
+                    audit(session, actor=person.username, action="reveal_reporter", case=case, source=source,
+                          changes={})
             return case_detail(session, case, reveal_reporter)
 
     def list_tasks(self, case: str | None = None, role: str | None = None, user: str | None = None) -> list[dict]:

@@ -20,10 +20,11 @@ from workflows.rules import input_values
 
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
+from ..cases.visibility import case_scope
 from ..errors import Invalid
 from ..org.models import Grid
 from ..processes.services import SHIPPED_BUNDLE, latest_version
-from ..web.access import case_scope, roles_required
+from ..web.access import roles_required
 from .duplicates import find_duplicates
 
 bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
