@@ -61,25 +61,31 @@ class CaseService:
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
                  source: str = "cli", detail: bool = True) -> dict:
         """Register (受理) a request. Returns the case as ``show`` does, or with ``detail=False``
-        just its number, status and ready tasks (what a caller needs to go on)."""
+        just its number, status and ready tasks (what a caller needs to go on).
+
+        Bad input raises ``Invalid`` whose ``fields`` name the argument at fault, so that a form
+        can put the problem at its field."""
         channel = (channel or "").strip()
         if channel not in CHANNELS:
-            raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}")
+            raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}",
+                          fields=[("channel", "unknown channel")])
         kind = TYPE_BY_LABEL.get(type, type)
         if kind not in TYPES:
-            raise Invalid(f"unknown type '{type}': use one of {', '.join(TYPE_BY_LABEL)}")
+            raise Invalid(f"unknown type '{type}': use one of {', '.join(TYPE_BY_LABEL)}",
+                          fields=[("type", "unknown type")])
         text = (text or "").strip()
         if not text:
-            raise Invalid("text is required")
+            raise Invalid("text is required", fields=[("text", "required")])
         if len(text) > MAX_TEXT:
-            raise Invalid(f"text is longer than {MAX_TEXT} characters")
+            raise Invalid(f"text is longer than {MAX_TEXT} characters", fields=[("text", "too long")])
         if reporter_phone and not all(c.isdigit() or c in "+- " for c in reporter_phone):
-            raise Invalid(f"invalid reporter phone '{reporter_phone}'")
+            raise Invalid(f"invalid reporter phone '{reporter_phone}'",
+                          fields=[("reporter_phone", "only digits, spaces, + and -")])
         now = utcnow()
         with self.core.db.unit_of_work() as session:
             actor = self._actor(session, user, REGISTER_ROLES)
             if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
-                raise Invalid(f"unknown grid '{grid}'")
+                raise Invalid(f"unknown grid '{grid}'", fields=[("grid", "unknown grid")])
             version = ensure_shipped_version(session)
             bundle = self.core.bundles.get(session, version.id)
             case = Case(number=next_case_number(session, now), channel=channel, type=kind,

@@ -7,7 +7,6 @@ submits while there are any, so that a repeat call is not registered twice by ac
 from __future__ import annotations
 
 import functools
-import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,6 +19,7 @@ from workflows.rules import input_values
 
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
+from ..cases.services import MAX_TEXT
 from ..cases.visibility import case_scope
 from ..errors import Invalid
 from ..org.models import Grid
@@ -33,15 +33,14 @@ REGISTER_ROLES = ("operator", "dispatcher", "admin")
 OFFICE_CHANNELS = ("phone", "online", "platform", "web")  # "grid" belongs to the patrol page
 FIELDS = ("channel", "type", "category", "text", "address", "grid", "reporter_name", "reporter_phone")
 
-# CaseService.register reports problems as plain messages; this puts each one at its field.
-_ERROR_FIELDS = (
-    (re.compile(r"^unknown channel"), "channel", _l("请选择来源渠道")),
-    (re.compile(r"^unknown type"), "type", _l("请选择诉求类型")),
-    (re.compile(r"^text is required"), "text", _l("请填写诉求内容")),
-    (re.compile(r"^text is longer than (\d+)"), "text", _l("诉求内容过长（最多 {0} 字）")),
-    (re.compile(r"^invalid reporter phone"), "reporter_phone", _l("电话号码只能包含数字、空格、+ 和 -")),
-    (re.compile(r"^unknown grid"), "grid", _l("所选网格不存在")),
-)
+# What the page says at a field CaseService.register refused (Invalid.fields names the field).
+FIELD_ERRORS = {
+    "channel": _l("请选择来源渠道"),
+    "type": _l("请选择诉求类型"),
+    "text": _l("请填写诉求内容（最多 %(max)s 字）", max=MAX_TEXT),
+    "reporter_phone": _l("电话号码只能包含数字、空格、+ 和 -"),
+    "grid": _l("所选网格不存在"),
+}
 
 
 def _core():
@@ -49,12 +48,9 @@ def _core():
 
 
 def _field_errors(exc: Invalid) -> dict[str, str]:
-    message = str(exc)
-    for pattern, field, text in _ERROR_FIELDS:
-        match = pattern.match(message)
-        if match:
-            return {field: str(text).format(*match.groups())}
-    return {"": message}
+    """{field: what to say there}; '' holds a refusal that belongs to no field of the form."""
+    errors = {field: str(FIELD_ERRORS[field]) for field, _message in exc.fields if field in FIELD_ERRORS}
+    return errors or {"": str(exc)}
 
 
 @functools.lru_cache(maxsize=1)
