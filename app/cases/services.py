@@ -24,6 +24,7 @@ from .presenters import case_detail, task_view
 from .visibility import REVEAL_REPORTER, can_view_case, may_reveal_reporter
 
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
+# Who may register (受理) a case. Grid workers do it from the patrol page (app/intake/views.py).
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
 

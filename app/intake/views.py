@@ -19,7 +19,7 @@ from workflows.rules import input_values
 
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
-from ..cases.services import MAX_TEXT
+from ..cases.services import MAX_TEXT, REGISTER_ROLES
 from ..cases.visibility import case_scope
 from ..errors import Invalid
 from ..org.models import Grid
@@ -29,7 +29,9 @@ from .duplicates import find_duplicates
 
 bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
 
-REGISTER_ROLES = ("operator", "dispatcher", "admin")
+# The office form is for everyone who may register except grid workers: they report from the
+# patrol page, where the channel is "grid" and the grid is their own.
+OFFICE_ROLES = tuple(role for role in REGISTER_ROLES if role != "grid_worker")
 OFFICE_CHANNELS = ("phone", "online", "platform", "web")  # "grid" belongs to the patrol page
 FIELDS = ("channel", "type", "category", "text", "address", "grid", "reporter_name", "reporter_phone")
 
@@ -121,7 +123,7 @@ def _links():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@roles_required(*REGISTER_ROLES)
+@roles_required(*OFFICE_ROLES)
 def register():
     defaults = {name: "" for name in FIELDS} | {"channel": "phone", "type": "complaint", "urgent": False}
     return _intake("intake/register.html", fixed={}, defaults=defaults)
@@ -137,7 +139,7 @@ def patrol():
 
 
 @bp.get("/duplicates")
-@roles_required(*REGISTER_ROLES, "grid_worker")
+@roles_required(*REGISTER_ROLES)
 def duplicates():
     """The htmx partial: possible duplicates for the phone and address typed so far."""
     phone = request.args.get("phone", request.args.get("reporter_phone"))
