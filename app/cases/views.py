@@ -22,7 +22,8 @@ from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
 from ..web.formatting import label, local
-from .models import CHANNELS, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
+from .models import (CHANNELS, FINISHED_STATUSES, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask,
+                     WorkflowInstance)
 from .presenters import mask_name, mask_phone
 from .search import Criteria, department_names, search_cases
 from .visibility import can_view_case
@@ -217,7 +218,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "case": case,
         "fields": [(_(title), labels.column(name, getattr(case, name))) for name, title in FIELDS.items()
                    if getattr(case, name) not in (None, "", [], 0) or name in ("status", "supervision_tier")],
-        "open": case.status not in ("closed", "refused", "merged"),
+        "open": case.status not in FINISHED_STATUSES,
         "reporter_name": case.reporter_name if reveal else mask_name(case.reporter_name),
         "reporter_phone": case.reporter_phone if reveal else mask_phone(case.reporter_phone),
         "revealed": reveal,
@@ -297,4 +298,4 @@ def search():
         departments = department_names(session)
     return render_template("cases/search.html", criteria=criteria, result=result, departments=departments,
                            statuses=STATUSES, channels=CHANNELS, types=TYPES, mask_phone=mask_phone,
-                           args=criteria.query_args(), now=utcnow())
+                           finished=FINISHED_STATUSES, args=criteria.query_args(), now=utcnow())
