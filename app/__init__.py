@@ -5,23 +5,17 @@
 """
 from __future__ import annotations
 
-import importlib
-
 from flask import Flask, redirect, url_for
 
-# Domain blueprints, each in its own folder; a module that is not there yet is skipped.
-BLUEPRINTS = ("auth.views", "intake.views", "tasks.views", "cases.web", "supervision.views", "calendar.views",
-              "reports.views", "designer.views", "admin.views", "api.health")
 
-
-def create_app(config: dict | None = None, core=None) -> Flask:
+def create_app(config: dict | None = None, core=None, instance_path: str | None = None) -> Flask:
     from .core import Core
     from .web import init_web
     from .web.nav import home_endpoint
+    from .web.secret_key import configure_secret_key
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.from_mapping(
-        SECRET_KEY="dev-only-change-me",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=60 * 1024 * 1024,  # uploads beyond this are refused before any parsing
@@ -30,16 +24,10 @@ def create_app(config: dict | None = None, core=None) -> Flask:
     app.config.from_prefixed_env("BIHUAN")
     if config:
         app.config.update(config)
+    configure_secret_key(app)  # before anything is served: a weak key refuses to start
     app.extensions["bihuan"] = core or Core(app.config.get("DATABASE_URL"))
     init_web(app)
-    for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"{__name__}.{name.split('.')[0]}"):
-                continue
-            raise
-        app.register_blueprint(module.bp)
+    register_blueprints(app)
 
     @app.get("/")
     def index():
@@ -49,3 +37,19 @@ def create_app(config: dict | None = None, core=None) -> Flask:
         return redirect(url_for(home_endpoint(current_user)))
 
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every domain's pages. Imported by name: a module that fails to import stops the app."""
+    from .admin.views import bp as admin
+    from .api.health import bp as health
+    from .auth.views import bp as auth
+    from .calendar.views import bp as calendar
+    from .cases.views import bp as cases
+    from .designer.views import bp as designer
+    from .intake.views import bp as intake
+    from .supervision.views import bp as supervision
+    from .tasks.views import bp as tasks
+
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health):
+        app.register_blueprint(blueprint)

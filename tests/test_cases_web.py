@@ -266,8 +266,12 @@ def test_search_page_renders_filters_masks_phones_and_paginates(login, driver, c
     status, body = page(client, "/cases/search?q=楼道&page=2")
     assert [n for n in numbers if n in body] == numbers[:3]
     assert "下一页" not in body and "上一页" in body
+    assert '<a class="button prev" rel="prev" href="/cases/search?q=%E6%A5%BC%E9%81%93&amp;page=1">' in body
     status, body = page(client, "/cases/search?phone=13900000007")
     assert numbers[7] in body and numbers[8] not in body
+    assert 'class="pagination"' not in body  # one page: no pager
+    status, body = page(client, "/cases/search?q=没有这件事")
+    assert '<p class="muted empty-result">没有符合条件的工单。</p>' in body and "<table" not in body
 
 
 def test_search_page_reports_bad_values_instead_of_failing(login, several):

@@ -83,6 +83,25 @@ def test_errors_come_back_at_their_field_with_the_values_kept(login, core):
         assert session.scalars(select(Case)).first() is None
 
 
+@pytest.mark.parametrize("change, field, chinese, english", [
+    ({"channel": "fax"}, "channel", "请选择来源渠道", "Choose a channel"),
+    ({"type": "gossip"}, "type", "请选择诉求类型", "Choose a request type"),
+    ({"text": ""}, "text", "请填写诉求内容（最多 5000 字）", "Enter the request details (at most 5000 characters)"),
+    ({"text": "长" * 5001}, "text", "请填写诉求内容（最多 5000 字）", "Enter the request details (at most 5000 characters)"),
+    ({"reporter_phone": "call me"}, "reporter_phone", "电话号码只能包含数字、空格、+ 和 -",
+     "A phone number may contain only digits, spaces, + and -"),
+    ({"grid": "G99"}, "grid", "所选网格不存在", "The chosen grid does not exist"),
+])
+def test_each_refusal_is_said_at_its_field_in_the_page_language(login, change, field, chinese, english):
+    client = login("operator")
+    html = page(client.post("/intake/register", data={**FORM, **change}))
+    assert f'<span class="field-error" id="{field}-error" role="alert">{chinese}</span>' in html
+    assert html.count('class="field-error"') == 1 and 'class="form-error"' not in html
+    client.get("/lang/en")
+    html = page(client.post("/intake/register", data={**FORM, **change}))
+    assert f'<span class="field-error" id="{field}-error" role="alert">{english}</span>' in html
+
+
 def test_duplicates_partial_matches_phone_or_address_and_masks_the_phone(login, driver):
     same_phone = driver.register(reporter_phone="13912345678", address="别处1号", text="楼道堆物")
     same_address = driver.register(reporter_phone="13700000000", address="和平路88号", text="<script>alert(1)</script>")

@@ -14,6 +14,8 @@ TYPES = {"inquiry": "咨询", "help": "求助", "complaint": "投诉", "report":
 DIFFICULTIES = {"simple": "简单", "normal": "一般", "complex": "复杂"}
 STATUSES = {"registered": "已受理", "dispatched": "已派单", "returned": "已退回", "handling": "办理中",
             "replied": "已答复", "verified": "已核实", "closed": "已销号", "refused": "不予受理", "merged": "已并单"}
+# Where a case ends: closed after the loop, refused at intake, or merged into an earlier case.
+FINISHED_STATUSES = ("closed", "refused", "merged")
 
 
 class Case(Base):

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from workflows.workdays import SHANGHAI
 
 from ..org.models import Department
-from ..web.access import case_scope
 from .models import CHANNELS, STATUSES, TYPES, Case
+from .visibility import case_scope
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deep OFFSETs cost as much as the rows they skip; nobody pages 10 000 rows by hand

@@ -15,7 +15,7 @@ from workflows.workdays import CalendarGap
 
 from ..auth.models import User
 from ..auth.services import find_user, require_role
-from ..errors import Blocked, Conflict, Invalid, NotFound
+from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
 from ..supervision.projection import record_tier_action
@@ -23,8 +23,10 @@ from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, Work
 from .numbers import next_case_number
 from .projection import EMPTY, apply, take_snapshot
 from .presenters import case_detail, task_view
+from .visibility import REVEAL_REPORTER, can_view_case, may_reveal_reporter
 
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
+# Who may register (受理) a case. Grid workers do it from the patrol page (app/intake/views.py).
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
 
@@ -68,25 +70,31 @@ class CaseService:
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
                  source: str = "cli", detail: bool = True) -> dict:
         """Register (受理) a request. Returns the case as ``show`` does, or with ``detail=False``
-        just its number, status and ready tasks (what a caller needs to go on)."""
+        just its number, status and ready tasks (what a caller needs to go on).
+
+        Bad input raises ``Invalid`` whose ``fields`` name the argument at fault, so that a form
+        can put the problem at its field."""
         channel = (channel or "").strip()
         if channel not in CHANNELS:
-            raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}")
+            raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}",
+                          fields=[("channel", "unknown channel")])
         kind = TYPE_BY_LABEL.get(type, type)
         if kind not in TYPES:
-            raise Invalid(f"unknown type '{type}': use one of {', '.join(TYPE_BY_LABEL)}")
+            raise Invalid(f"unknown type '{type}': use one of {', '.join(TYPE_BY_LABEL)}",
+                          fields=[("type", "unknown type")])
         text = (text or "").strip()
         if not text:
-            raise Invalid("text is required")
+            raise Invalid("text is required", fields=[("text", "required")])
         if len(text) > MAX_TEXT:
-            raise Invalid(f"text is longer than {MAX_TEXT} characters")
+            raise Invalid(f"text is longer than {MAX_TEXT} characters", fields=[("text", "too long")])
         if reporter_phone and not all(c.isdigit() or c in "+- " for c in reporter_phone):
-            raise Invalid(f"invalid reporter phone '{reporter_phone}'")
+            raise Invalid(f"invalid reporter phone '{reporter_phone}'",
+                          fields=[("reporter_phone", "only digits, spaces, + and -")])
         now = utcnow()
         with self.core.db.unit_of_work() as session:
             actor = self._actor(session, user, REGISTER_ROLES)
             if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
-                raise Invalid(f"unknown grid '{grid}'")
+                raise Invalid(f"unknown grid '{grid}'", fields=[("grid", "unknown grid")])
             version = ensure_shipped_version(session)
             bundle = self.core.bundles.get(session, version.id)
             case = Case(number=next_case_number(session, now), channel=channel, type=kind,
@@ -208,11 +216,28 @@ class CaseService:
         return person.username
 
     # -- reading ---------------------------------------------------------------------------
-    def show(self, number: str, reveal_reporter: bool = False) -> dict:
-        with self.core.db.read() as session:
+    def show(self, number: str, *, viewer: str | None = None, reveal_reporter: bool = False,
+             source: str = "cli") -> dict:
+        """The case as a dict, the reporter masked. With ``viewer`` (a username), only if that user
+        may see the case. ``reveal_reporter`` unmasks the reporter for a viewer who may call them
+        back, and records the look (``reveal_reporter`` in the audit trail) in the same transaction
+        as the read: whoever asks, nobody sees the number without a row saying who did."""
+        if reveal_reporter and viewer is None:
+            raise Forbidden("say who is looking (viewer) to see the reporter unmasked; each look is audited")
+        with (self.core.db.unit_of_work() if reveal_reporter else self.core.db.read()) as session:
             case = session.scalars(select(Case).where(Case.number == number)).first()
             if case is None:
                 raise NotFound(f"unknown case '{number}'")
+            if viewer is not None:
+                person: User = find_user(session, viewer)
+                if not can_view_case(session, person, case):
+                    raise Forbidden(f"user '{person.username}' may not see case '{number}'")
+                if reveal_reporter:
+                    if not may_reveal_reporter(person):
+                        raise Forbidden(f"user '{person.username}' may not see the reporter unmasked "
+                                        f"(needs one of: {', '.join(sorted(REVEAL_REPORTER))})")
+                    audit(session, actor=person.username, action="reveal_reporter", case=case, source=source,
+                          changes={})
             return case_detail(session, case, reveal_reporter)
 
     def list_tasks(self, case: str | None = None, role: str | None = None, user: str | None = None) -> list[dict]:

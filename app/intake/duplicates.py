@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from workflows.clock import utcnow
 
-from ..cases.models import Case
+from ..cases.models import FINISHED_STATUSES, Case
 
 WINDOW = timedelta(days=30)
-FINISHED = ("closed", "refused", "merged")
 LIMIT = 10
 
 
@@ -32,7 +31,7 @@ def find_duplicates(session: Session, phone: str | None = None, address: str | N
     if not matches:
         return []
     since = (now or utcnow()) - WINDOW
-    query = (select(Case).where(or_(*matches), Case.registered_at >= since, Case.status.not_in(FINISHED))
+    query = (select(Case).where(or_(*matches), Case.registered_at >= since, Case.status.not_in(FINISHED_STATUSES))
              .order_by(Case.registered_at.desc()).limit(limit))
     if scope is not None:
         query = query.where(scope)

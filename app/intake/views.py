@@ -7,7 +7,6 @@ submits while there are any, so that a repeat call is not registered twice by ac
 from __future__ import annotations
 
 import functools
-import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,27 +20,30 @@ from workflows.rules import input_values
 
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
+from ..cases.services import MAX_TEXT, REGISTER_ROLES
+from ..cases.visibility import case_scope
 from ..errors import Invalid
 from ..org.models import Grid
 from ..processes.services import SHIPPED_BUNDLE, latest_version
-from ..web.access import case_scope, roles_required
+from ..web.access import roles_required
 from .duplicates import find_duplicates
 
 bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
 
-REGISTER_ROLES = ("operator", "dispatcher", "admin")
+# The office form is for everyone who may register except grid workers: they report from the
+# patrol page, where the channel is "grid" and the grid is their own.
+OFFICE_ROLES = tuple(role for role in REGISTER_ROLES if role != "grid_worker")
 OFFICE_CHANNELS = ("phone", "online", "platform", "web")  # "grid" belongs to the patrol page
 FIELDS = ("channel", "type", "category", "text", "address", "grid", "reporter_name", "reporter_phone")
 
-# CaseService.register reports problems as plain messages; this puts each one at its field.
-_ERROR_FIELDS = (
-    (re.compile(r"^unknown channel"), "channel", _l("请选择来源渠道")),
-    (re.compile(r"^unknown type"), "type", _l("请选择诉求类型")),
-    (re.compile(r"^text is required"), "text", _l("请填写诉求内容")),
-    (re.compile(r"^text is longer than (\d+)"), "text", _l("诉求内容过长（最多 {0} 字）")),
-    (re.compile(r"^invalid reporter phone"), "reporter_phone", _l("电话号码只能包含数字、空格、+ 和 -")),
-    (re.compile(r"^unknown grid"), "grid", _l("所选网格不存在")),
-)
+# What the page says at a field CaseService.register refused (Invalid.fields names the field).
+FIELD_ERRORS = {
+    "channel": _l("请选择来源渠道"),
+    "type": _l("请选择诉求类型"),
+    "text": _l("请填写诉求内容（最多 %(max)s 字）", max=MAX_TEXT),
+    "reporter_phone": _l("电话号码只能包含数字、空格、+ 和 -"),
+    "grid": _l("所选网格不存在"),
+}
 
 
 def _core():
@@ -49,12 +51,9 @@ def _core():
 
 
 def _field_errors(exc: Invalid) -> dict[str, str]:
-    message = str(exc)
-    for pattern, field, text in _ERROR_FIELDS:
-        match = pattern.match(message)
-        if match:
-            return {field: str(text).format(*match.groups())}
-    return {"": message}
+    """{field: what to say there}; '' holds a refusal that belongs to no field of the form."""
+    errors = {field: str(FIELD_ERRORS[field]) for field, _message in exc.fields if field in FIELD_ERRORS}
+    return errors or {"": str(exc)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,7 +124,7 @@ def _links():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@roles_required(*REGISTER_ROLES)
+@roles_required(*OFFICE_ROLES)
 def register():
     defaults = {name: "" for name in FIELDS} | {"channel": "phone", "type": "complaint", "urgent": False}
     return _intake("intake/register.html", fixed={}, defaults=defaults)
@@ -141,7 +140,7 @@ def patrol():
 
 
 @bp.get("/duplicates")
-@roles_required(*REGISTER_ROLES, "grid_worker")
+@roles_required(*REGISTER_ROLES)
 def duplicates():
     """The htmx partial: possible duplicates for the phone and address typed so far."""
     phone = request.args.get("phone", request.args.get("reporter_phone"))

@@ -1,7 +1,8 @@
-"""Who may see and do what in the browser: the logged-in user, role checks, department scoping.
+"""Who is logged in, and the role check that turns a forbidden URL into a 403.
 
 Services check roles again on every action (``require_role``); these checks decide what a
-page shows and turn a forbidden URL into a 403 before any work is done.
+page shows and refuse before any work is done. Which cases a user may see is a rule of the
+cases domain (app/cases/visibility.py), asked with the ``WebUser`` below.
 """
 from __future__ import annotations
 
@@ -9,16 +10,9 @@ from functools import wraps
 
 from flask import abort
 from flask_login import current_user, login_required
-from sqlalchemy import false, or_, select, true
 
 from ..auth.models import User
-from ..cases.models import Case, ReadyTask
-
-# Roles that see every case (read-only unless a task is theirs).
-SEE_ALL_CASES = frozenset({"admin", "operator", "dispatcher", "supervisor_center", "supervisor_discipline",
-                           "supervisor_party", "viewer", "designer"})
-# Roles that must be able to call the reporter back, so they see the phone unmasked (each look is audited).
-REVEAL_REPORTER = frozenset({"operator", "dispatcher"})
+from ..cases.visibility import may_reveal_reporter
 
 
 class WebUser:
@@ -55,7 +49,7 @@ class WebUser:
 
     @property
     def may_reveal_reporter(self) -> bool:
-        return bool(self.roles & REVEAL_REPORTER)
+        return may_reveal_reporter(self)
 
 
 def load_web_user(core, user_id: str) -> WebUser | None:
@@ -79,26 +73,3 @@ def roles_required(*roles: str):
             return view(*args, **kwargs)
         return wrapper
     return decorate
-
-
-def case_scope(user: WebUser):
-    """A WHERE clause over ``Case`` for the cases ``user`` may open.
-
-    Handlers see their department's cases and cases that wait on their department right now
-    (a dispatch they have not signed for yet); grid workers see the cases of their grid.
-    """
-    if user.roles & SEE_ALL_CASES:
-        return true()
-    clauses = []
-    if "handler" in user.roles and user.department:
-        clauses.append(Case.department == user.department)
-        clauses.append(Case.id.in_(select(ReadyTask.case_id).where(ReadyTask.department == user.department)))
-    if "grid_worker" in user.roles:
-        clauses.append(Case.registered_by == user.username)
-        if user.grid:
-            clauses.append(Case.grid == user.grid)
-    return or_(*clauses) if clauses else false()
-
-
-def can_view_case(session, user: WebUser, case: Case) -> bool:
-    return session.scalar(select(Case.id).where(Case.id == case.id, case_scope(user))) is not None

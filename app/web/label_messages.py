@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Iterator, Mapping
 
-from ..cases import web as case_pages
+from ..cases import views as case_pages
 from . import errors, formatting
 
 

@@ -32,7 +32,7 @@ def browser():
 def live_server(core):
     """The app with CSRF on, as in production, served from a thread on 127.0.0.1."""
     from app import create_app
-    app = create_app({"SECRET_KEY": "browser-test", "TESTING": False}, core=core)
+    app = create_app({"SECRET_KEY": "browser-test-session-key", "TESTING": False}, core=core)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

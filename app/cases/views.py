@@ -21,12 +21,12 @@ from ..auth.services import may_act_as
 from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
-from ..web.access import can_view_case
 from ..web.formatting import label, local
-from .models import CHANNELS, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
+from .models import (CHANNELS, FINISHED_STATUSES, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask,
+                     WorkflowInstance)
 from .presenters import mask_name, mask_phone
 from .search import Criteria, department_names, search_cases
-from .services import audit
+from .visibility import can_view_case
 
 bp = Blueprint("cases", __name__, template_folder="templates", url_prefix="/cases")
 
@@ -209,7 +209,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "case": case,
         "fields": [(_(title), labels.column(name, getattr(case, name))) for name, title in FIELDS.items()
                    if getattr(case, name) not in (None, "", [], 0) or name in ("status", "supervision_tier")],
-        "open": case.status not in ("closed", "refused", "merged"),
+        "open": case.status not in FINISHED_STATUSES,
         "reporter_name": case.reporter_name if reveal else mask_name(case.reporter_name),
         "reporter_phone": case.reporter_phone if reveal else mask_phone(case.reporter_phone),
         "revealed": reveal,
@@ -241,13 +241,9 @@ def detail(number: str):
 @bp.post("/<number>/reporter")
 @login_required
 def reveal_reporter(number: str):
-    """Show the reporter's full name and phone once, recording who looked (one transaction)."""
-    if not current_user.may_reveal_reporter:
-        abort(403)
-    with _core().db.unit_of_work() as session:
-        case = _case_or_abort(session, number)
-        audit(session, actor=current_user.username, action="reveal_reporter", case=case, source="web",
-              changes={})
+    """Show the reporter's full name and phone once. The service refuses who may not unmask them and
+    records the look in the same transaction as it reads them (a Forbidden becomes the 403 page)."""
+    _core().cases.show(number, viewer=current_user.username, reveal_reporter=True, source="web")
     # The look is committed before anything is shown; the page is read afterwards like any other.
     with _core().db.read() as session:
         case = _case_or_abort(session, number)
@@ -293,4 +289,4 @@ def search():
         departments = department_names(session)
     return render_template("cases/search.html", criteria=criteria, result=result, departments=departments,
                            statuses=STATUSES, channels=CHANNELS, types=TYPES, mask_phone=mask_phone,
-                           args=criteria.query_args(), now=utcnow())
+                           finished=FINISHED_STATUSES, args=criteria.query_args(), now=utcnow())
