@@ -90,14 +90,20 @@ def test_provisional_deadlines_are_flagged_listed_and_recomputed_on_import(drive
                                               (number, dispatched, 15, eod(2100, 2, 26))]
     driver.sign(number)
     assert next_timer(core, number) == utc(2100, 2, 26, 15, 59, 59)
-    # 暂定 on the case page, and the admin page lists it.
+    # 暂定 on the case page, the worklist and a new dispatch's deadline preview; the admin page lists it.
     assert "暂定" in login("dispatcher").get(f"/cases/{number}").get_data(as_text=True)
+    row = login("handler").get("/tasks").get_data(as_text=True).split(f'data-case="{number}"', 1)[1]
+    assert "暂定" in row.split("</tr>", 1)[0]
+    other = driver.task(driver.register(type="投诉"), "dispatch")["id"]
+    preview = login("dispatcher").get(f"/tasks/{other}").get_data(as_text=True)
+    assert "deadline-preview" in preview and "暂定" in preview.split("deadline-preview", 1)[1].split("</p>", 1)[0]
     listing = login("admin").get("/admin/calendar").get_data(as_text=True)
     assert f"/cases/{number}" in listing
 
     summary = import_schedule(core, OFFICIAL_2100.encode(), note="国办发明电〔2099〕1号", actor="admin")
     assert summary["year"] == 2100 and summary["holidays"] == 13 and summary["workdays"] == 2
     assert summary["recomputed"] == {"cases": 1, "changed": 1, "unchanged": 0, "closed": 0, "retry": []}
+    assert "暂定" not in login("dispatcher").get(f"/tasks/{other}").get_data(as_text=True)
 
     case = driver.show(number)
     assert case["deadline"] == eod(2100, 2, 25)

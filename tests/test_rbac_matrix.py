@@ -110,10 +110,11 @@ def world(database_url, _seeded):
     read, apart from the claim and the reveal, which leave nothing a later cell depends on."""
     from app import create_app
     from app.core import Core
-    from tests.conftest import Driver, WebClient, _clear
+    from tests.conftest import Driver, WebClient, _clear, _cover_test_years
 
     core = Core(database_url)
     _clear(core)
+    _cover_test_years(core)
     driver = Driver(core)
     number = driver.register(text="夜间施工噪音扰民", reporter_name="张三", reporter_phone="13900001111",
                              address="和平路1号")
