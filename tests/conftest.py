@@ -12,7 +12,9 @@ from earlier runs never matter.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -243,3 +245,38 @@ class WebClient:
 def login(app):
     """``login('dispatcher')`` gives a client with that user's session; ``login(None)`` an anonymous one."""
     return lambda username: WebClient(app, username)
+
+
+# -- shared helpers for concurrency and served apps ----------------------------------------------
+def race(fn, n: int = 2, timeout: float = 60) -> list:
+    """Run ``fn(i)`` for i in 0..n-1 on n threads released together; ("ok", result) or ("error", exc)."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        barrier.wait(timeout=timeout)
+        try:
+            results[i] = ("ok", fn(i))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted by the caller
+            results[i] = ("error", exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout * 3)
+    return results
+
+
+@contextmanager
+def serve_app(app):
+    """``app`` on a free port of 127.0.0.1, one thread per request, as ``bihuan serve`` runs it."""
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -5,32 +5,15 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from app.cases.models import WorkflowInstance
 from app.errors import Conflict
-from tests.conftest import audit_rows
+from app.processes.models import ProcessVersion
+from tests.conftest import CST, audit_rows, race
+from workflows.clock import utcnow
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-def race(fn, n=2):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        barrier.wait()
-        try:
-            results[i] = ("ok", fn(i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            results[i] = ("error", exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 @contextmanager
@@ -186,14 +169,15 @@ def test_two_completions_that_read_the_same_version(driver, core, stage):
 
 
 def test_concurrent_registrations_get_distinct_numbers(driver, core):
-    """Eight intakes at once (the first of the day among them): eight cases, eight numbers, no error."""
-    from app.processes.services import ensure_shipped_version
-    with core.db.unit_of_work() as session:
-        ensure_shipped_version(session)  # installed already, as on any running system; no case yet today
+    """Eight intakes at once on a fresh install (the first of the day, and the first deploy of the
+    shipped process among them): eight cases, eight numbers, one process version, no error."""
     results = race(lambda i: driver.register(text=f"第{i}号诉求"), n=8)
     assert all(kind == "ok" for kind, _ in results), results
     numbers = sorted(value for _, value in results)
-    assert numbers == [f"HD-20261102-{n:04d}" for n in range(1, 9)]
+    today = utcnow().astimezone(CST).strftime("%Y%m%d")
+    assert numbers == [f"HD-{today}-{n:04d}" for n in range(1, 9)]
+    with core.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessVersion)) == 1
 
 
 def test_an_integrity_error_nobody_else_caused_is_not_called_a_conflict(driver, core):

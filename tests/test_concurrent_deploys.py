@@ -18,6 +18,7 @@ from app.cases.models import AuditEntry
 from app.core import Core
 from app.processes.models import ProcessVersion
 from app.processes.services import SHIPPED_BUNDLE, deploy, ensure_shipped_version
+from tests.conftest import race
 from workflows.bundle import read_directory
 from workflows.clock import utcnow
 
@@ -35,9 +36,8 @@ def variant(days: int) -> dict[str, bytes]:
 def deploy_at_once(database_url: str, bundles: list[dict[str, bytes]]) -> list:
     """Deploy each bundle from its own thread and Core; returns ("ok", version, created) or ("error", exc)."""
     barrier = threading.Barrier(len(bundles), timeout=30)
-    results: list = [None] * len(bundles)
 
-    def run(i: int) -> None:
+    def run(i: int):
         own = Core(database_url)
         met = []
 
@@ -55,18 +55,11 @@ def deploy_at_once(database_url: str, bundles: list[dict[str, bytes]]) -> list:
                                        changes={}, source="test"))
                 session.flush()
                 row, created = deploy(session, bundles[i], actor=f"deployer{i}")
-                results[i] = ("ok", row.version, created)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            results[i] = ("error", exc)
+                return row.version, created
         finally:
             own.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(bundles))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
+    return [("ok", *value) if kind == "ok" else (kind, value) for kind, value in race(run, n=len(bundles))]
 
 
 def _callers_rows(core) -> list[str]:

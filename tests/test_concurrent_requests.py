@@ -7,15 +7,13 @@ race and the optimistic version check decides), never 系统错误.
 from __future__ import annotations
 
 import http.cookiejar
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import audit_rows
+from tests.conftest import audit_rows, race, serve_app
 
 SESSIONS = 8
 CASES = 4
@@ -23,15 +21,9 @@ CASES = 4
 
 @pytest.fixture
 def live_server(core):
-    """The app on a free port of 127.0.0.1, one thread per request, as ``bihuan serve`` runs it."""
     from app import create_app
-    app = create_app({"SECRET_KEY": "concurrency-test", "WTF_CSRF_ENABLED": False}, core=core)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(create_app({"SECRET_KEY": "concurrency-test-key", "WTF_CSRF_ENABLED": False}, core=core)) as url:
+        yield url
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -59,22 +51,8 @@ class Browser:
 
 
 def post_all_at_once(browsers: list[Browser], path: str, forms: list[dict]) -> list[tuple[int, str]]:
-    barrier = threading.Barrier(len(browsers))
-    results: list = [None] * len(browsers)
-
-    def run(i):
-        barrier.wait(timeout=60)
-        try:
-            results[i] = browsers[i].post(path, forms[i])
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results[i] = (None, repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(browsers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
-    return results
+    results = race(lambda i: browsers[i].post(path, forms[i]), n=len(browsers))
+    return [value if kind == "ok" else (None, repr(value)) for kind, value in results]
 
 
 def test_eight_dispatchers_submit_the_same_verify_task(driver, core, live_server):

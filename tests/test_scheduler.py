@@ -13,7 +13,8 @@ from app.cases.timers import fire_due
 from app.errors import Conflict
 from app.scheduler import build_scheduler
 from tests.conftest import at, audit_rows
-from tests.test_concurrency import meet_before_writing, postgres_only, race, written_first
+from tests.conftest import race
+from tests.test_concurrency import meet_before_writing, postgres_only, written_first
 
 CST = ZoneInfo("Asia/Shanghai")
 

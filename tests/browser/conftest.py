@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.conftest import serve_app
 
 CHROMIUM = os.environ.get("BIHUAN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -30,15 +30,10 @@ def browser():
 
 @pytest.fixture
 def live_server(core):
-    """The app with CSRF on, as in production, served from a thread on 127.0.0.1."""
+    """The app with CSRF on, as in production, served from a thread on 127.0.0.1 (on the test's frozen clock)."""
     from app import create_app
-    app = create_app({"SECRET_KEY": "browser-test-session-key", "TESTING": False}, core=core)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_app(create_app({"SECRET_KEY": "browser-test-session-key", "TESTING": False}, core=core)) as url:
+        yield url
 
 
 @pytest.fixture
