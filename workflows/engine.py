@@ -5,7 +5,6 @@ and transactions belong to the caller (see ``app/cases/services.py``).
 """
 from __future__ import annotations
 
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,7 +129,6 @@ class Engine:
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
         self.codec = StateCodec()
-        self._provisional: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _working_days_after(self, start, n):
         calendar = self._calendar()
@@ -164,18 +162,20 @@ class Engine:
     def dump(self, wf: BpmnWorkflow) -> bytes:
         return self.codec.dump(wf)
 
+    @staticmethod
     @contextmanager
-    def _noting_provisional(self, wf: BpmnWorkflow):
-        """Keep, per workflow object, the provisional deadlines its engine steps compute."""
+    def _noting_provisional(wf: BpmnWorkflow):
+        """Keep on the workflow object the provisional deadlines its engine steps compute."""
         with deadlines.recording() as log:
             yield
-        if log:
-            self._provisional.setdefault(wf, []).extend(e for e in log if e not in self._provisional.get(wf, ()))
+        noted = wf.provisional_deadlines
+        noted.extend(entry for entry in log if entry not in noted)
 
-    def provisional_deadlines(self, wf: BpmnWorkflow) -> list[deadlines.ProvisionalDeadline]:
+    @staticmethod
+    def provisional_deadlines(wf: BpmnWorkflow) -> list[deadlines.ProvisionalDeadline]:
         """The deadlines this workflow object computed on a provisional year since it was started or
         restored (the caller stores them with the action, see ``app/calendar``)."""
-        return list(self._provisional.get(wf, ()))
+        return list(getattr(wf, "provisional_deadlines", ()))
 
     def _run(self, wf: BpmnWorkflow, task=None) -> None:
         with self._noting_provisional(wf):

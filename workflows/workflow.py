@@ -1,4 +1,4 @@
-"""BpmnWorkflow with a cheaper engine-step loop.
+"""BpmnWorkflow with a cheaper engine-step loop, and a note of its provisional deadlines.
 
 SpiffWorkflow's ``_do_engine_steps`` finds READY tasks by walking the whole task
 tree (predicted branches included) with its depth-tracking iterator, several
@@ -20,6 +20,12 @@ def _run_ready_engine_tasks(workflow) -> int:
 
 
 class CaseWorkflow(BpmnWorkflow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Deadlines this object computed on a provisional year since it was started or restored
+        # (workflows.deadlines); not part of the stored state: the caller stores them with the action.
+        self.provisional_deadlines: list = []
+
     def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
         if will_complete_task is not None or did_complete_task is not None:
             return super()._do_engine_steps(will_complete_task, did_complete_task)
