@@ -209,7 +209,7 @@ def test_cases_in_supervision_move_only_when_the_escalation_still_fits(core, dri
     assert [i["status"] for i in case["supervision"]] == ["replied"]
 
 
-def test_rebasing_is_the_engines_business_behind_a_small_api():
+def test_rebasing_is_the_engines_business_behind_a_small_api(clock):
     """``workflows.migrate.rebase`` without the application: ok/blockers/dropped, and a workflow the
     engine runs on under the new version; unreadable state is a blocker, never an exception."""
     engine = Engine(WorkingCalendar)
