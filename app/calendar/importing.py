@@ -25,6 +25,7 @@ from workflows.clock import utcnow
 
 from ..errors import Invalid
 from .models import CalendarOverride, CalendarYear
+from .recompute import recompute_year
 from .services import audit_calendar, load_calendar
 
 MAX_BYTES = 1024 * 1024
@@ -139,7 +140,6 @@ def import_schedule(core, content: bytes, *, year: int | None = None, note: str 
                     source: str = "calendar") -> dict:
     """Import one year's official schedule in one transaction, then recompute the provisional
     deadlines of that year (one transaction per case). Returns a summary."""
-    from .recompute import recompute_year
     rows = parse_schedule(content)
     counts = Counter(row.day.year for row in rows)
     target = int(year) if year else counts.most_common(1)[0][0]

@@ -213,15 +213,11 @@ def list_provisional(session: Session, year: int | None = None, limit: int = 200
             for row, number, status, department in session.execute(query)]
 
 
-def calendar_status(session: Session, calendar: WorkingCalendar, today: date | None = None) -> dict:
-    """How far the calendar reaches from ``today`` (Shanghai), and what is provisional."""
-    today = today or utcnow().astimezone(SHANGHAI).date()
+def coverage(calendar: WorkingCalendar, today: date) -> dict:
+    """How far ``calendar`` reaches from ``today`` (Shanghai): the last officially covered day, the
+    days left until then, how far a provisional calendar stretches it, and whether to warn."""
     official, reach = calendar.covered_until(today)
     days_left = (official - today).days if official else -1
-    counts = dict(session.execute(select(ProvisionalDeadline.year, func.count())
-                                  .group_by(ProvisionalDeadline.year)).all())
-    years = sorted({today.year - 1, today.year, today.year + 1, today.year + 2,
-                    *calendar.official_years, *calendar.provisional_years, *counts})
     return {
         "today": today.isoformat(),
         "covered_until": official.isoformat() if official else None,
@@ -229,6 +225,17 @@ def calendar_status(session: Session, calendar: WorkingCalendar, today: date | N
         "provisional_until": reach.isoformat() if reach and reach != official else None,
         "warning": days_left <= WARN_DAYS,
         "next_year": (official.year + 1) if official else today.year,
-        "years": [{"year": y, "coverage": calendar.coverage(y), "provisional_deadlines": counts.get(y, 0)}
-                  for y in years],
     }
+
+
+def calendar_status(session: Session, calendar: WorkingCalendar, today: date | None = None) -> dict:
+    """``coverage``, plus each year around today with where its schedule comes from and how many
+    deadlines were computed on it provisionally."""
+    today = today or utcnow().astimezone(SHANGHAI).date()
+    counts = dict(session.execute(select(ProvisionalDeadline.year, func.count())
+                                  .group_by(ProvisionalDeadline.year)).all())
+    years = sorted({today.year - 1, today.year, today.year + 1, today.year + 2,
+                    *calendar.official_years, *calendar.provisional_years, *counts})
+    return {**coverage(calendar, today),
+            "years": [{"year": y, "coverage": calendar.coverage(y), "provisional_deadlines": counts.get(y, 0)}
+                      for y in years]}

@@ -11,7 +11,7 @@ from flask_login import current_user
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
-from .services import WARN_DAYS
+from .services import coverage
 
 bp = Blueprint("calendar", __name__, template_folder="templates")
 
@@ -33,14 +33,8 @@ def provisional(value) -> bool:
 
 @bp.app_context_processor
 def coverage_banner() -> dict:
-    """From WARN_DAYS days before the official calendar runs out, admins see it on every page."""
+    """From ``services.WARN_DAYS`` days before the official calendar runs out, admins see it on every page."""
     if not (current_user.is_authenticated and current_user.has("admin")):
         return {}
-    today = utcnow().astimezone(SHANGHAI).date()
-    official, reach = _calendar().covered_until(today)
-    days_left = (official - today).days if official else -1
-    if days_left > WARN_DAYS:
-        return {}
-    return {"calendar_banner": {"covered_until": official.isoformat() if official else None, "days_left": days_left,
-                                "next_year": official.year + 1 if official else today.year,
-                                "provisional_until": reach.isoformat() if reach and reach != official else None}}
+    reach = coverage(_calendar(), utcnow().astimezone(SHANGHAI).date())
+    return {"calendar_banner": reach} if reach["warning"] else {}
