@@ -217,8 +217,6 @@ def test_health_and_the_admin_banner_warn_sixty_days_ahead(login, core, frozen_c
 def test_the_cli_reports_status_and_lists_provisional_deadlines(core, database_url, feb_2100):
     from tests.test_cli import run
     assert run("calendar", "provisional", "2100", "on", url=database_url) == {"year": 2100, "provisional": True}
-    with core.db.read():
-        pass
     status = run("calendar", "status", url=database_url)
     assert {"year": 2100, "coverage": "provisional", "provisional_deadlines": 0} in status["years"]
     number = run("case", "create", "--channel", "phone", "--type", "投诉", "--text", "路灯不亮", "--user", "operator",

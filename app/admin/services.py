@@ -19,9 +19,8 @@ from workflows.clock import utcnow
 from ..auth.models import ROLES, User
 from ..auth.services import create_user as _create_user
 from ..auth.services import find_user, set_active, set_password, update_user
-from ..calendar.models import CalendarOverride
 from ..calendar.importing import import_schedule
-from ..calendar.services import calendar_status, delete_override, list_provisional, set_provisional, upsert_override
+from ..calendar.services import calendar_status, correct_day, list_provisional, set_provisional, uncorrect_day
 from ..calendar.services import list_overrides as _list_overrides
 from ..cases.models import AuditEntry, Case, ReadyTask
 from ..errors import Forbidden, Invalid, NotFound
@@ -280,15 +279,7 @@ def add_calendar_override(core, actor: str, *, day: str, kind: str, note: str) -
     _raise_if(errors)
     with core.calendar.changing() as session:
         _admin(session, actor)
-        if core.calendar.current().coverage(parsed.year) is None:
-            _raise_if([("day", _("%(year)s 年的节假日安排尚未导入：单日调整只能修正已有安排的年份。请先导入该年官方安排，"
-                                 "或启用暂定日历。", year=parsed.year))])
-        previous = session.get(CalendarOverride, parsed)
-        replaced = previous and {"kind": "workday" if previous.workday else "holiday", "note": previous.note}
-        result = upsert_override(session, parsed, kind, note, actor)
-        changes = {**result, "replaced": replaced} if replaced else dict(result)
-        _audit(session, actor, "calendar_override_add", changes)
-        return result
+        return correct_day(session, parsed, kind, note, actor, source="web")
 
 
 def remove_calendar_override(core, actor: str, day: str) -> dict:
@@ -298,11 +289,9 @@ def remove_calendar_override(core, actor: str, day: str) -> dict:
         raise NotFound(_("没有这一天的调整。")) from None
     with core.calendar.changing() as session:
         _admin(session, actor)
-        removed = delete_override(session, parsed)
+        removed = uncorrect_day(session, parsed, actor, source="web")
         if removed is None:
             raise NotFound(_("没有这一天的调整。"))
-        _audit(session, actor, "calendar_override_remove",
-               {"date": removed["date"], "kind": removed["kind"], "note": removed["note"]})
         return removed
 
 

@@ -26,6 +26,7 @@ from workflows.workdays import SHANGHAI, WorkingCalendar, library_covers, parse_
 
 from ..cases.models import AuditEntry, Case
 from ..errors import Invalid
+from ..processes.problem_text import tr as _  # gettext in a request, the msgid elsewhere (CLI)
 from .models import CalendarOverride, CalendarYear, ProvisionalDeadline
 
 WARN_DAYS = 60  # admins are warned this many days before the official calendar runs out
@@ -68,17 +69,12 @@ class CalendarService:
     def add_override(self, day: str | date, kind: str, note: str = "", actor: str = "") -> dict:
         """Add or replace one correction in its own transaction; the next deadline computed sees it."""
         with self.changing() as session:
-            result = upsert_override(session, day, kind, note, actor)
-            audit_calendar(session, actor, "calendar_override_add", result)
-            return result
+            return correct_day(session, day, kind, note, actor)
 
     def remove_override(self, day: str | date, actor: str = "") -> dict | None:
         """Drop one correction in its own transaction; None when there was none for that day."""
         with self.changing() as session:
-            removed = delete_override(session, day)
-            if removed is not None:
-                audit_calendar(session, actor, "calendar_override_remove", {"date": removed["date"]})
-            return removed
+            return uncorrect_day(session, day, actor)
 
     def list_overrides(self, since: date | None = None) -> list[dict]:
         with self._db.read() as session:
@@ -128,9 +124,10 @@ def upsert_override(session: Session, day: str | date, kind: str, note: str = ""
     if kind not in ("workday", "holiday"):
         raise Invalid(f"invalid kind '{kind}': use 'workday' or 'holiday'", fields=[("kind", kind)])
     if load_calendar(session).coverage(day.year) is None:
-        raise Invalid(f"{day.year} 年的节假日安排尚未导入：单日调整只能修正已有安排的年份。请先导入 {day.year} 年的"
-                      f"官方安排，或启用 {day.year} 年暂定日历 (no calendar for {day.year} yet: import its official "
-                      f"schedule or switch on a provisional calendar first)", fields=[("day", str(day.year))])
+        unknown = _("%(year)s 年的节假日安排尚未导入：单日调整只能修正已有安排的年份。请先导入该年官方安排，"
+                     "或启用暂定日历。", year=day.year)
+        raise Invalid(f"{unknown} (no calendar for {day.year} yet: import its official schedule or switch on a "
+                      f"provisional calendar first)", fields=[("day", unknown)])
     row = session.get(CalendarOverride, day)
     if row is None:
         row = CalendarOverride(day=day)
@@ -141,6 +138,26 @@ def upsert_override(session: Session, day: str | date, kind: str, note: str = ""
     row.updated_at = utcnow()
     row.updated_by = actor
     return {"date": day.isoformat(), "kind": kind, "note": row.note}
+
+
+def correct_day(session: Session, day: str | date, kind: str, note: str = "", actor: str = "",
+                source: str = "calendar") -> dict:
+    """One correction and its audit row (with what it replaced), in the caller's transaction."""
+    previous = session.get(CalendarOverride, parse_day(day))
+    replaced = previous and {"kind": "workday" if previous.workday else "holiday", "note": previous.note}
+    result = upsert_override(session, day, kind, note, actor)
+    audit_calendar(session, actor, "calendar_override_add", {**result, "replaced": replaced} if replaced else result,
+                   source)
+    return result
+
+
+def uncorrect_day(session: Session, day: str | date, actor: str = "", source: str = "calendar") -> dict | None:
+    """Drop one correction and write its audit row, in the caller's transaction; None if there was none."""
+    removed = delete_override(session, day)
+    if removed is not None:
+        audit_calendar(session, actor, "calendar_override_remove",
+                       {key: removed[key] for key in ("date", "kind", "note")}, source)
+    return removed
 
 
 def delete_override(session: Session, day: str | date) -> dict | None:

@@ -29,6 +29,7 @@ TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 # Who may register (受理) a case. Grid workers do it from the patrol page (app/intake/views.py).
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
+log = logging.getLogger(__name__)
 
 
 def audit(session: Session, *, actor: str, action: str, case: Case | None, source: str, changes: dict,
@@ -36,9 +37,6 @@ def audit(session: Session, *, actor: str, action: str, case: Case | None, sourc
     session.add(AuditEntry(at=at or utcnow(), actor=actor, case_id=case.id if case else None, action=action,
                            task_id=task.id if task else None, task_bpmn_id=task.bpmn_id if task else None,
                            task_name=task.name if task else None, changes=changes, source=source))
-
-
-log = logging.getLogger(__name__)
 
 
 def record_incident(core, case_id: int, message: str, source: str, task_bpmn_id: str | None = None,
