@@ -38,8 +38,19 @@ def user_errors(fn):
             _fail(str(exc))
         except (OperationalError, ProgrammingError) as exc:
             first = str(exc.orig).splitlines()[0] if getattr(exc, "orig", None) else str(exc).splitlines()[0]
-            _fail(f"database error: {first} (is the database migrated? run 'bihuan db upgrade')")
+            _fail(f"database error: {first}{_database_hint(first)}")
     return wrapper
+
+
+def _database_hint(message: str) -> str:
+    """Point operators the right way: a lock timeout is contention, not a missing migration."""
+    lowered = message.lower()
+    if "locked" in lowered or "lock timeout" in lowered or "could not obtain lock" in lowered \
+            or "deadlock" in lowered:
+        return " (another process held the database lock too long; retry, and check for long-running commands)"
+    if "no such table" in lowered or "no such column" in lowered or "does not exist" in lowered:
+        return " (is the database migrated? run 'bihuan db upgrade')"
+    return ""
 
 
 def _core(check: bool = True):
@@ -167,11 +178,21 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     if scheduler:
         scheduler.start()
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=_quiet_server_header())
     finally:
         if scheduler:
             scheduler.shutdown(wait=False)
         core.close()
+
+
+def _quiet_server_header():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietServerHeader(WSGIRequestHandler):
+        """The Server header names no software versions (Werkzeug/x Python/y helps attackers only)."""
+        def version_string(self) -> str:
+            return "Bihuan"
+    return QuietServerHeader
 
 
 @main.command(help="The timer sweep alone, for deployments with several web workers.")

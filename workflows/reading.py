@@ -4,6 +4,7 @@ validation, loading, diffing, import and the designer."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import PurePosixPath
 
@@ -97,6 +98,18 @@ def json_depth(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """JSON has no infinity: 1e999999 would otherwise become inf and break serialisation later."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
 def parse_form(content: bytes) -> dict:
     """A form file as a checked JSON Schema object, or Unreadable saying why."""
     try:
@@ -107,7 +120,7 @@ def parse_form(content: bytes) -> dict:
         raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", "form_too_deep",
                          depth=MAX_JSON_DEPTH)
     try:
-        schema = json.loads(text)
+        schema = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
                          error=str(exc).splitlines()[0]) from None

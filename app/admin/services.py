@@ -20,7 +20,8 @@ from ..auth.models import ROLES, User
 from ..auth.services import create_user as _create_user
 from ..auth.services import find_user, set_active, set_password, update_user
 from ..calendar.importing import import_schedule
-from ..calendar.services import calendar_status, correct_day, list_provisional, set_provisional, uncorrect_day
+from ..calendar.services import (calendar_status, correct_day, list_provisional, set_provisional, strict_day,
+                                 uncorrect_day)
 from ..calendar.services import list_overrides as _list_overrides
 from ..cases.models import AuditEntry, Case, ReadyTask
 from ..errors import Forbidden, Invalid, NotFound
@@ -267,10 +268,8 @@ def calendar_overview(core, show_all: bool, today: date) -> dict:
 def add_calendar_override(core, actor: str, *, day: str, kind: str, note: str) -> dict:
     day, note = day.strip(), note.strip()
     errors = []
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
-        parsed = None
+    parsed = strict_day(day)
+    if parsed is None:
         errors.append(("day", _("日期格式应为 YYYY-MM-DD。")))
     if kind not in ("workday", "holiday"):
         errors.append(("kind", _("请选择“工作日”或“休息日”。")))
@@ -283,10 +282,9 @@ def add_calendar_override(core, actor: str, *, day: str, kind: str, note: str) -
 
 
 def remove_calendar_override(core, actor: str, day: str) -> dict:
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
-        raise NotFound(_("没有这一天的调整。")) from None
+    parsed = strict_day(day)
+    if parsed is None:
+        raise NotFound(_("没有这一天的调整。"))
     with core.calendar.changing() as session:
         _admin(session, actor)
         removed = uncorrect_day(session, parsed, actor, source="web")

@@ -11,6 +11,7 @@ computed provisionally, in ``recompute.py``.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -101,12 +102,26 @@ def audit_calendar(session: Session, actor: str, action: str, changes: dict, sou
                            source=source))
 
 
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def strict_day(text: str) -> date | None:
+    """The date of exactly YYYY-MM-DD, or None; date.fromisoformat alone also takes 20270101 and 2027-W01-1."""
+    text = text.strip()
+    if not ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def parse_day(day: str | date, field: str = "day") -> date:
     if isinstance(day, str):
-        try:
-            return date.fromisoformat(day.strip())
-        except ValueError:
-            raise Invalid(f"invalid date '{day}': use YYYY-MM-DD", fields=[(field, "YYYY-MM-DD")]) from None
+        parsed = strict_day(day)
+        if parsed is None:
+            raise Invalid(f"invalid date '{day}': use YYYY-MM-DD", fields=[(field, "YYYY-MM-DD")])
+        return parsed
     return day
 
 

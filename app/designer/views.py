@@ -158,7 +158,7 @@ def export(path: str):
     raw = request.args.get("version")
     version = None
     if raw not in (None, ""):
-        if not raw.isdigit():
+        if not re.fullmatch(r"[0-9]{1,9}", raw):
             raise Invalid(_("版本号必须是数字。"))
         version = int(raw)
     with core().db.read() as session:

@@ -128,11 +128,16 @@ def _decode_xml(name: str, data: bytes) -> tuple[str, list[Note]]:
         codec = codecs.lookup(encoding)
     except LookupError:
         raise _invalid(name, _("XML 声明中的编码 %(encoding)s 无法识别", encoding=encoding)) from None
+    # codecs also knows bytes-to-bytes transforms (base64, hex, zlib_codec, rot13 ...): not text encodings.
+    if not getattr(codec, "_is_text_encoding", True):
+        raise _invalid(name, _("XML 声明中的编码 %(encoding)s 无法识别", encoding=encoding))
     try:
         text = data.decode(codec.name)
     except UnicodeDecodeError as exc:
         raise _invalid(name, _("文本不是有效的 %(encoding)s 编码（第 %(byte)s 字节）", encoding=encoding,
                                byte=exc.start)) from None
+    except (UnicodeError, LookupError, ValueError, TypeError):  # e.g. punycode on arbitrary bytes
+        raise _invalid(name, _("XML 声明中的编码 %(encoding)s 无法识别", encoding=encoding)) from None
     return _redeclare(text), [_converted(encoding)]
 
 

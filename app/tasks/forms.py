@@ -6,6 +6,7 @@ against the same schema, so the server stays the authority and this module only 
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -158,13 +159,18 @@ def parse(schema: Mapping, form: Mapping[str, str]) -> dict:
         if text == "":
             continue
         if kind == "integer":
-            data[name] = int(text) if re.fullmatch(r"[+-]?\d+", text) else text
+            # Bounded digits: Python refuses to convert very long digit strings (a 500 otherwise); the
+            # schema then reports the field as not an integer.
+            data[name] = int(text) if re.fullmatch(r"[+-]?\d{1,18}", text) else text
         elif kind == "number":
             try:
-                number = float(text)
-                data[name] = int(number) if number.is_integer() and "." not in text else number
+                number = float(text) if len(text) <= 40 else math.inf
             except ValueError:
+                number = None
+            if number is None or not math.isfinite(number):
                 data[name] = text
+            else:
+                data[name] = int(number) if number.is_integer() and "." not in text else number
         else:
             data[name] = text
     return data

@@ -1,0 +1,120 @@
+"""Findings from trying Bihuan as an attacker would (issue 14, items 3, 7, 8, 10, 11): each once gave a
+500, a traceback or a wrong answer; each now gets a clear refusal."""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+from werkzeug.serving import make_server
+
+from app.cli import _database_hint, _quiet_server_header
+from app.errors import Invalid
+from app.processes import drafts
+from app.tasks import forms
+from tests.test_cli import run
+
+FORMS = Path(__file__).resolve().parents[1] / "bpmn" / "forms"
+OVERLONG = ["9" * 5000, "-" + "9" * 5000, "1e999999", "9" * 41 + ".5", "NaN", "Infinity"]
+
+
+def numeric_fields():
+    for path in sorted(FORMS.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        for name, prop in schema.get("properties", {}).items():
+            if forms._main_type(prop) in ("integer", "number"):
+                yield pytest.param(schema, name, id=f"{path.name.split('.')[0]}.{name}")
+
+
+@pytest.mark.parametrize("schema,name", list(numeric_fields()))
+@pytest.mark.parametrize("raw", OVERLONG, ids=["digits", "negative", "exponent", "long-float", "nan", "inf"])
+def test_overlong_numbers_in_every_numeric_field_are_field_errors(schema, name, raw):
+    data = forms.parse(schema, {name: raw})
+    # whatever parse gave back, the schema refuses it at the field, and the error can be shown
+    errors = [(".".join(map(str, e.path)) or name, e.message[:80])
+              for e in jsonschema.Draft202012Validator(schema).iter_errors(data) if list(e.path) == [name]]
+    assert errors, f"{name}={raw[:20]} was accepted as {data.get(name)!r}"
+    assert name in forms.humanize(schema, errors)
+
+
+def test_there_are_numeric_fields_to_check():
+    assert any(param.id.startswith("handle.extension_days") for param in numeric_fields())
+
+
+def test_a_5000_digit_extension_is_a_400_at_its_field(login, driver):
+    number = driver.register(category="城市管理")
+    driver.dispatch(number)
+    driver.sign(number)
+    task_id = driver.task(number, "handle")["id"]
+    response = login("handler").post(f"/tasks/{task_id}", data={
+        "decision": "extension_request", "extension_days": "9" * 5000, "extension_reason": "需协调"})
+    assert response.status_code == 400
+    assert "9" * 5000 in response.get_data(as_text=True)  # the value is kept for correction
+    assert driver.task(number, "handle")["id"] == task_id  # nothing happened
+
+
+def _import(core, filename, data):
+    with core.db.unit_of_work() as session:
+        draft = drafts.open_draft(session, "designer")
+        drafts.import_file(session, filename=filename, data=data, base_revision=draft.revision, actor="designer")
+
+
+@pytest.mark.parametrize("codec", ["base64", "hex", "rot13", "zlib_codec", "punycode", "uu", "bz2_codec"])
+def test_an_xml_declaration_naming_a_non_text_codec_is_refused(core, codec):
+    data = (f'<?xml version="1.0" encoding="{codec}"?><definitions '
+            'xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"/>').encode()
+    with pytest.raises(Invalid) as refused:
+        _import(core, "odd.bpmn", data)
+    assert codec in str(refused.value) or codec in json.dumps(refused.value.fields, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999999"])
+def test_a_form_with_non_json_numbers_is_refused(core, literal):
+    text = '{"type": "object", "properties": {"x": {"type": "number", "maximum": %s}}}' % literal
+    with pytest.raises(Invalid):
+        _import(core, "forms/odd.schema.json", text.encode())
+
+
+def test_designer_export_with_a_huge_version_number_is_a_400(login):
+    designer = login("designer")
+    for raw in ["1" * 23, "²", "-1", "1.0"]:
+        response = designer.get(f"/designer/export/case_lifecycle.bpmn?version={raw}")
+        assert response.status_code == 400, raw
+
+
+@pytest.mark.parametrize("day", ["20270101", "2027-W01-1", "2027-1-1", " 2027-01-01x"])
+def test_dates_are_exactly_yyyy_mm_dd(core, day):
+    url = str(core.db.engine.url.render_as_string(hide_password=False))
+    message = run("calendar", "add-override", day, "holiday", url=url, expect_ok=False)
+    assert "YYYY-MM-DD" in message
+
+
+def test_admin_page_refuses_a_compact_date(login):
+    response = login("admin").post("/admin/calendar", data={"day": "20261231", "kind": "holiday", "note": "x"})
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_data(as_text=True)
+
+
+def test_a_lock_timeout_is_not_blamed_on_migrations():
+    assert "migrated" not in _database_hint("database is locked")
+    assert "lock" in _database_hint("database is locked")
+    assert "lock" in _database_hint("canceling statement due to lock timeout")
+    assert "bihuan db upgrade" in _database_hint("no such table: cases")
+    assert "bihuan db upgrade" in _database_hint('relation "cases" does not exist')
+
+
+def test_the_server_header_names_no_versions():
+    from flask import Flask
+    tiny = Flask("tiny")
+    tiny.add_url_rule("/", "home", lambda: "ok")
+    server = make_server("127.0.0.1", 0, tiny, request_handler=_quiet_server_header())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/") as response:
+            header = response.headers["Server"]
+    finally:
+        server.shutdown()
+    assert header == "Bihuan"
