@@ -221,7 +221,10 @@ def deploy_variant(core: Core, file: str, old: str, new: str) -> int:
 @pytest.fixture
 def app(core):
     from app import create_app
-    return create_app({"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}, core=core)
+    # Tests move the clock by days while a client stays logged in: the idle and absolute session
+    # limits would log it out. tests/test_sessions.py checks those limits on an app of its own.
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
+                       "SESSION_IDLE_MINUTES": 10 ** 7, "SESSION_MAX_HOURS": 10 ** 6}, core=core)
 
 
 class WebClient:

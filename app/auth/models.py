@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime
@@ -31,6 +31,8 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(50), ForeignKey("departments.code"), nullable=True)
     grid: Mapped[str | None] = mapped_column(String(50), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by logout, a password change and deactivation: sessions issued before stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
@@ -48,6 +50,7 @@ class UserRole(Base):
 class LoginAttempt(Base):
     """Failed logins, kept in the database so that throttling holds across several web workers."""
     __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_remote_addr_at", "remote_addr", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(50), index=True)
     remote_addr: Mapped[str] = mapped_column(String(64), default="")

@@ -68,11 +68,14 @@ def update_user(user: User, *, roles: list[str], display_name: str, department: 
 
 def set_active(user: User, active: bool) -> None:
     """Deactivated users keep their history (audit, cases) but can no longer log in or act."""
+    if user.active and not active:
+        user.session_version = (user.session_version or 0) + 1  # their open sessions end now
     user.active = bool(active)
 
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 0) + 1  # log out everywhere
 
 
 def may_act_as(roles, department: str | None, task_role: str | None, task_department: str | None) -> bool:

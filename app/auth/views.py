@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -12,8 +12,10 @@ from ..web import LANGUAGES
 from ..web.access import WebUser
 from ..web.nav import home_endpoint
 from .models import User
+from . import sessions
 from .services import verify_password
-from .throttle import clear_failures, is_throttled, record_failure
+from .throttle import (DEVICE_COOKIE, DEVICE_MAX_AGE, clear_failures, device_token, is_trusted_device,
+                       record_failure, retry_after)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -30,15 +32,17 @@ def _safe_next(target: str | None) -> str | None:
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for(home_endpoint(current_user)))
-    error, status, username = None, 200, ""
+    error, status, username, wait = None, 200, "", 0
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()[:50]
         password = request.form.get("password") or ""
         addr = request.remote_addr or ""
+        trusted = is_trusted_device(current_app.secret_key, request.cookies.get(DEVICE_COOKIE), username)
         core = current_app.extensions["bihuan"]
         with core.db.unit_of_work() as db:
-            if is_throttled(db, username, addr):
-                error, status = _("登录失败次数过多，请 15 分钟后再试。"), 429
+            wait = retry_after(db, username, addr, trusted_device=trusted)
+            if wait:
+                error, status = _("登录失败次数过多，请 %(seconds)s 秒后再试。", seconds=wait), 429
             else:
                 user = db.scalars(select(User).where(User.username == username)).first()
                 if user is not None and user.active and verify_password(user, password):
@@ -48,15 +52,31 @@ def login():
                     record_failure(db, username, addr)
                     error, status = _("用户名或密码错误。"), 401
         if error is None:
+            # A fresh session (no fixation): nothing of the anonymous one survives but the language.
+            lang = session.get("lang")
             session.clear()
+            if lang:
+                session["lang"] = lang
             login_user(web_user)
-            return redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint(web_user)))
-    return render_template("auth/login.html", error=error, username=username), status
+            sessions.start()
+            response = redirect(_safe_next(request.args.get("next")) or url_for(home_endpoint(web_user)))
+            response.set_cookie(DEVICE_COOKIE, device_token(current_app.secret_key, web_user.username),
+                                max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
+                                secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+            return response
+    response = make_response(render_template("auth/login.html", error=error, username=username), status)
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.post("/logout")
 def logout():
     lang = session.get("lang")
+    if current_user.is_authenticated:
+        # The cookie may have been copied: revoke on the server, not only in this browser.
+        with current_app.extensions["bihuan"].db.unit_of_work() as db:
+            sessions.revoke_sessions(db, current_user.id)
     logout_user()
     session.clear()
     if lang:

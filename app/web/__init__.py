@@ -11,6 +11,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
 from . import errors, formatting
+from ..auth.sessions import init_session_limits
 from .access import WebUser, load_web_user
 from .nav import nav_items
 
@@ -37,6 +38,7 @@ def init_web(app: Flask) -> None:
     login.session_protection = "strong"
     login.user_loader(lambda user_id: load_web_user(app.extensions["bihuan"], user_id))
     login.anonymous_user = WebUser.anonymous
+    init_session_limits(app)
 
     formatting.register(app)
     errors.register(app)

@@ -18,10 +18,12 @@ from ..cases.visibility import may_reveal_reporter
 class WebUser:
     """The logged-in user as Flask-Login wants it: plain attributes, no open DB session behind it."""
 
-    def __init__(self, id=None, username="", display_name="", roles=(), department=None, grid=None):
+    def __init__(self, id=None, username="", display_name="", roles=(), department=None, grid=None,
+                 session_version=0):
         self.id, self.username, self.display_name = id, username, display_name
         self.roles = frozenset(roles)
         self.department, self.grid = department, grid
+        self.session_version = session_version or 0
 
     @classmethod
     def anonymous(cls) -> "WebUser":
@@ -29,7 +31,8 @@ class WebUser:
 
     @classmethod
     def of(cls, user: User) -> "WebUser":
-        return cls(user.id, user.username, user.display_name, user.roles, user.department, user.grid)
+        return cls(user.id, user.username, user.display_name, user.roles, user.department, user.grid,
+                   user.session_version)
 
     @property
     def is_authenticated(self) -> bool:
@@ -42,7 +45,9 @@ class WebUser:
         return self.id is None
 
     def get_id(self) -> str | None:
-        return str(self.id) if self.id is not None else None
+        # "id.version": a session names the user's session version too, so that it can be revoked
+        # on the server (app/auth/sessions.py).
+        return f"{self.id}.{self.session_version}" if self.id is not None else None
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -53,13 +58,15 @@ class WebUser:
 
 
 def load_web_user(core, user_id: str) -> WebUser | None:
-    try:
-        key = int(user_id)
-    except (TypeError, ValueError):
+    """The user of a session cookie, or None when the user is gone, inactive or revoked that session."""
+    key, _, version = str(user_id or "").partition(".")
+    if not (key.isascii() and key.isdigit() and version.isascii() and version.isdigit()) or len(user_id) > 40:
         return None
     with core.db.read() as session:
-        user = session.get(User, key)
-        return WebUser.of(user) if user is not None and user.active else None
+        user = session.get(User, int(key))
+        if user is None or not user.active or (user.session_version or 0) != int(version):
+            return None
+        return WebUser.of(user)
 
 
 def roles_required(*roles: str):

@@ -32,7 +32,8 @@ def browser():
 def live_server(core):
     """The app with CSRF on, as in production, served from a thread on 127.0.0.1 (on the test's frozen clock)."""
     from app import create_app
-    with serve_app(create_app({"SECRET_KEY": "browser-test-session-key", "TESTING": False}, core=core)) as url:
+    with serve_app(create_app({"SECRET_KEY": "browser-test-session-key", "TESTING": False,
+                                "SESSION_IDLE_MINUTES": 10 ** 7, "SESSION_MAX_HOURS": 10 ** 6}, core=core)) as url:
         yield url
 
 
