@@ -431,5 +431,9 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
+from .audit.commands import audit as _audit_commands  # noqa: E402 - they use the helpers above
+
+main.add_command(_audit_commands)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

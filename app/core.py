@@ -4,6 +4,7 @@ The Flask app, the CLI, the scheduler and the tests all build one of these.
 """
 from __future__ import annotations
 
+from .audit import chain as audit_chain
 from .calendar.services import CalendarService
 from .cases.services import CaseService
 from .db import Database, default_database_url
@@ -13,6 +14,7 @@ from workflows.engine import Engine
 
 class Core:
     def __init__(self, database_url: str | None = None):
+        audit_chain.install()  # every audit row written through any session is chained
         self.db = Database(database_url or default_database_url())
         self.calendar = CalendarService(self.db)
         self.engine = Engine(self.calendar.current)

@@ -96,7 +96,7 @@ class ReadyTask(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: rows are only ever inserted."""
+    """Append-only: rows are only ever inserted (triggers refuse the rest, app/audit/guard.py)."""
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -108,6 +108,9 @@ class AuditEntry(Base):
     task_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(50), default="")  # channel or client: cli, web, scheduler, api
+    # The hash chain (app/audit/chain.py): filled in before every flush, checked by `bihuan audit verify`.
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Incident(Base):

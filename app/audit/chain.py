@@ -1,0 +1,129 @@
+"""A hash chain over the audit log, so that a changed, removed or inserted row is found.
+
+Each row stores ``row_hash = sha256(prev_hash || canonical(row))`` and the ``prev_hash`` it built
+on. The chain is kept **per partition**: one chain per case (``case_id``), one for the rows that
+belong to no case. Why per case: a single global tail would serialise every audited write in the
+system on one lock; per case, the writers that share a tail are the ones already serialised by the
+case's optimistic lock, and the rest proceed in parallel. To make that certain (a reveal, a
+supervision record and a task completion can touch one case together), a writer takes a lock on
+its partition before reading the tail: ``pg_advisory_xact_lock`` on PostgreSQL, held to commit;
+on SQLite every writer already holds the database's write lock from ``BEGIN IMMEDIATE``.
+
+Rows are linked in ``before_flush`` for every ORM session, so every ``session.add(AuditEntry(...))``
+anywhere in the app is chained without knowing it. Code that inserts audit rows with Core (bulk
+generators) links them first with ``link_rows``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
+
+from ..cases.models import AuditEntry
+
+GENESIS = "0" * 64
+# Distinguishes our advisory locks from any other user of pg_advisory_xact_lock on the database.
+LOCK_NAMESPACE = 0x41554449  # "AUDI"
+
+
+def _instant(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(row) -> bytes:
+    """The bytes a row's hash covers: every column but the id and the hashes, in a fixed form."""
+    get = row.get if isinstance(row, dict) else (lambda name: getattr(row, name))
+    fields = [_instant(get("at")), get("actor") or "", get("case_id"), get("action") or "", get("task_id"),
+              get("task_bpmn_id"), get("task_name"), get("changes") or {}, get("source") or ""]
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def row_hash(prev_hash: str, row) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(row)).hexdigest()
+
+
+def _lock_partition(session: Session, case_id: int | None) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+                        {"ns": LOCK_NAMESPACE, "key": (case_id or 0) % 2_147_483_647})
+
+
+def _tail(session: Session, case_id: int | None) -> str:
+    where = AuditEntry.case_id.is_(None) if case_id is None else AuditEntry.case_id == case_id
+    last = session.execute(select(AuditEntry.row_hash).where(where).order_by(AuditEntry.id.desc()).limit(1)
+                           ).scalar_one_or_none()
+    return last or GENESIS
+
+
+def link_rows(session: Session, rows: list[dict]) -> None:
+    """Fill ``prev_hash``/``row_hash`` of plain dicts about to be inserted with Core, in list order."""
+    tails: dict = {}
+    for row in rows:
+        key = row.get("case_id")
+        if key not in tails:
+            _lock_partition(session, key)
+            tails[key] = _tail(session, key)
+        row["prev_hash"] = tails[key]
+        row["row_hash"] = tails[key] = row_hash(tails[key], row)
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    new = [obj for obj in session.new if isinstance(obj, AuditEntry)]
+    if not new:
+        return
+    new.sort(key=lambda obj: inspect(obj).insert_order or 0)  # the order the rows will be inserted in
+    with session.no_autoflush:
+        tails: dict = {}
+        for entry in new:
+            if entry.changes is None:
+                entry.changes = {}
+            key = entry.case_id
+            if key not in tails:
+                _lock_partition(session, key)
+                tails[key] = _tail(session, key)
+            entry.prev_hash = tails[key]
+            entry.row_hash = tails[key] = row_hash(tails[key], entry)
+
+
+def install() -> None:
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+
+
+def verify(session: Session, batch: int = 5000) -> dict:
+    """Walk every partition in id order; the first row whose link or hash does not hold, if any."""
+    tails: dict = {}
+    checked, last_id = 0, 0
+    columns = [AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.case_id, AuditEntry.action,
+               AuditEntry.task_id, AuditEntry.task_bpmn_id, AuditEntry.task_name, AuditEntry.changes,
+               AuditEntry.source, AuditEntry.prev_hash, AuditEntry.row_hash]
+    while True:
+        rows = session.execute(select(*columns).where(AuditEntry.id > last_id).order_by(AuditEntry.id)
+                               .limit(batch)).mappings().all()
+        if not rows:
+            return {"ok": True, "checked": checked, "partitions": len(tails)}
+        for row in rows:
+            key = row["case_id"]
+            expected_prev = tails.get(key, GENESIS)
+            if row["prev_hash"] != expected_prev:
+                return _broken(row, checked, "link", "the row does not continue its chain (a row before it "
+                                                      "was removed or inserted)")
+            if row["row_hash"] != row_hash(expected_prev, row):
+                return _broken(row, checked, "content", "the row's content does not match its hash (it was changed)")
+            tails[key] = row["row_hash"]
+            checked += 1
+        last_id = rows[-1]["id"]
+
+
+def _broken(row, checked: int, kind: str, reason: str) -> dict:
+    return {"ok": False, "checked": checked, "first_broken": {"id": row["id"], "case_id": row["case_id"],
+                                                             "action": row["action"], "kind": kind, "reason": reason}}
