@@ -12,7 +12,8 @@ import ast
 import functools
 from typing import Any, Callable, Mapping
 
-from RestrictedPython import compile_restricted, safe_builtins, limited_builtins, utility_builtins
+from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins, limited_builtins, \
+    utility_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -23,29 +24,28 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-
-class SandboxViolation(Exception):
-    """A script or expression tried something the sandbox does not allow."""
+from . import limits
+from .limits import LimitExceeded, SandboxViolation  # noqa: F401 - the sandbox's errors, imported from here
 
 
 _ALLOWED_BUILTINS = {**safe_builtins, **limited_builtins,
                      "set": utility_builtins["set"], "frozenset": utility_builtins["frozenset"],
                      "dict": dict, "list": list, "enumerate": enumerate, "min": min, "max": max,
-                     "sum": sum, "any": any, "all": all, "sorted": sorted, "reversed": reversed}
+                     "sum": limits.safe_sum, "any": any, "all": all, "sorted": sorted, "reversed": reversed,
+                     "pow": limits.safe_pow}
 # Make sure the classic escape hatches are absent even if a future RestrictedPython adds them.
 for _name in ("__import__", "open", "getattr", "setattr", "delattr", "type", "eval", "exec",
               "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "memoryview"):
     _ALLOWED_BUILTINS.pop(_name, None)
 
 
+_INPLACE = {"+=": "Add", "-=": "Sub", "*=": "Mult", "/=": "Div", "//=": "FloorDiv", "%=": "Mod"}
+
+
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-    }
-    if op not in ops:
+    if op not in _INPLACE:
         raise SandboxViolation(f"operator {op} is not allowed")
-    return ops[op](x, y)
+    return limits.binop(_INPLACE[op], x, y)
 
 
 MAX_ITERATIONS = 100_000
@@ -56,21 +56,61 @@ def _bounded_iter(obj):
     for count, item in enumerate(default_guarded_getiter(obj)):
         if count >= MAX_ITERATIONS:
             raise SandboxViolation(f"a loop ran past {MAX_ITERATIONS} iterations")
+        limits.tick()
         yield item
+
+
+def _getattr(obj, name, default=None):
+    return limits.guard_attribute(obj, name, safer_getattr(obj, name, default))
+
+
+def _getitem(obj, key):
+    limits.tick()
+    return default_guarded_getitem(obj, key)
 
 
 def _base_globals() -> dict[str, Any]:
     return {
         "__builtins__": _ALLOWED_BUILTINS,
         "__name__": "bpmn_script",
-        "_getattr_": safer_getattr,
-        "_getitem_": default_guarded_getitem,
+        "_getattr_": _getattr,
+        "_getitem_": _getitem,
         "_getiter_": _bounded_iter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
         "_inplacevar_": _inplacevar,
+        "_binop_": limits.binop,
+        "_tick_": limits.tick,
     }
+
+
+class _BoundedPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's checks, plus the hooks of workflows/limits.py: operators go through a size
+    check, and every function call ticks the budget (recursion has no loop to count)."""
+
+    def visit_Module(self, node):
+        return ast.fix_missing_locations(super().visit_Module(node))  # our inserted nodes have none
+
+    def visit_Expression(self, node):
+        return ast.fix_missing_locations(super().visit_Expression(node))
+
+    def visit_BinOp(self, node):
+        return limits.rewrite_binop(self.node_contents_visit(node))
+
+    def visit_FunctionDef(self, node):
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, ast.copy_location(limits.tick_statement(), node))
+        return node
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        node.body = ast.BoolOp(op=ast.Or(), values=[limits.tick_statement().value, node.body])
+        return node
+
+    def visit_FormattedValue(self, node):
+        limits.check_format_spec(node)
+        return super().visit_FormattedValue(node)
 
 
 _FORBIDDEN_NAMES = frozenset({"open", "getattr", "setattr", "delattr", "eval", "exec", "compile", "globals",
@@ -99,7 +139,9 @@ def _precheck(source: str, mode: str) -> None:
 def _compile(source: str, mode: str):
     _precheck(source, mode)
     try:
-        result = compile_restricted(source, filename="<bpmn>", mode=mode)
+        result = compile_restricted(source, filename="<bpmn>", mode=mode, policy=_BoundedPolicy)
+    except LimitExceeded:
+        raise
     except SyntaxError as exc:
         # RestrictedPython reports all its refusals at once as a tuple of lines.
         detail = exc.msg if isinstance(exc.msg, str) else "; ".join(map(str, exc.args[0]))
@@ -134,7 +176,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression, context, external_context=None):
         code = _compile(expression.strip(), "eval")
         g = self._globals(external_context)
-        return eval(code, g, dict(context))  # noqa: S307 - compiled by RestrictedPython above
+        with limits.budget():
+            return eval(code, g, dict(context))  # noqa: S307 - compiled by RestrictedPython above
 
     def execute(self, script, context, external_context=None):
         code = _compile(script, "exec")
@@ -143,7 +186,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
             raise SandboxViolation(f"task data overwrites engine functions: {sorted(clash)}")
         g = self._globals(external_context)
         local_vars = dict(context)
-        exec(code, g, local_vars)  # noqa: S102 - compiled by RestrictedPython above
+        with limits.budget():
+            exec(code, g, local_vars)  # noqa: S102 - compiled by RestrictedPython above
+        limits.check_data_size({k: v for k, v in local_vars.items()
+                                if not k.startswith("_") and not callable(v) and context.get(k) is not v})
         for key in list(context):
             if key not in local_vars:
                 del context[key]
