@@ -132,8 +132,13 @@ def db() -> None:
 def db_upgrade() -> None:
     from .db import default_database_url
     from .migrate import upgrade
+    from .privacy.rotation import rotate
     url = default_database_url()
-    _emit({"database": _redact(url), "revision": upgrade(url)})
+    revision = upgrade(url)
+    with _opened() as core:
+        # Rows from before encryption (and after a key change) are sealed here: a migration has no keys.
+        sealed = rotate(core.db)["rotated"]
+    _emit({"database": _redact(url), "revision": revision, "encrypted": sealed})
 
 
 def _redact(url: str) -> str:
@@ -432,8 +437,10 @@ def process_deploy(directory, user) -> None:
 
 
 from .audit.commands import audit as _audit_commands  # noqa: E402 - they use the helpers above
+from .privacy.commands import keys as _keys_commands  # noqa: E402
 
 main.add_command(_audit_commands)
+main.add_command(_keys_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

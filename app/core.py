@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .audit import chain as audit_chain
 from .calendar.services import CalendarService
+from .privacy import crypto
 from .cases.services import CaseService
 from .db import Database, default_database_url
 from .processes.services import BundleCache
@@ -15,6 +16,7 @@ from workflows.engine import Engine
 class Core:
     def __init__(self, database_url: str | None = None):
         audit_chain.install()  # every audit row written through any session is chained
+        crypto.configure(crypto.keyring_from_environment())  # before any personal field is read or written
         self.db = Database(database_url or default_database_url())
         self.calendar = CalendarService(self.db)
         self.engine = Engine(self.calendar.current)

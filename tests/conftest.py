@@ -29,6 +29,11 @@ from app.migrate import upgrade
 from app.models import Base
 from app.seed import seed_demo
 
+# Fixed keys for personal data, shared with the CLI subprocesses through the environment (a test
+# run must not write instance/data_keys.json into the checkout).
+os.environ.setdefault("BIHUAN_DATA_KEYS", "test1:" + "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LTAwMDA=")
+os.environ.setdefault("BIHUAN_INDEX_KEY", "dGVzdC1pbmRleC1rZXktdGVzdC1pbmRleC1rZXktMDA=")
+
 KEEP_TABLES = {"users", "user_roles", "departments", "grids", "alembic_version"}
 CST = ZoneInfo("Asia/Shanghai")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from ..db import Base, UTCDateTime
+from ..privacy.crypto import EncryptedText, blind_index
 
 CHANNELS = {"phone": "公众电话投诉", "grid": "网格员上报", "online": "网络舆情", "platform": "社会治理平台件",
             "web": "网上诉求"}
@@ -30,8 +31,10 @@ class Case(Base):
     text: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300), nullable=True, index=True)
     grid: Mapped[str | None] = mapped_column(String(50), nullable=True)
-    reporter_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    reporter_phone: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)
+    # Encrypted at rest (app/privacy/crypto.py); exact phone search goes through the blind index.
+    reporter_name: Mapped[str | None] = mapped_column(EncryptedText("cases.reporter_name"), nullable=True)
+    reporter_phone: Mapped[str | None] = mapped_column(EncryptedText("cases.reporter_phone"), nullable=True)
+    reporter_phone_index: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     department: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     refuse_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
@@ -54,6 +57,13 @@ class Case(Base):
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
     __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),)
+
+    @validates("reporter_phone")
+    def _index_phone(self, _key, value):
+        # Whoever sets the phone sets its blind index with it: duplicate detection and phone search
+        # compare indexes, never plaintext.
+        self.reporter_phone_index = blind_index(value)
+        return value
 
 
 class WorkflowInstance(Base):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from workflows.workdays import SHANGHAI
 
 from ..org.models import Department
+from ..privacy.crypto import blind_index
 from .models import CHANNELS, STATUSES, TYPES, Case
 from .visibility import case_scope
 
@@ -114,7 +115,7 @@ def build_query(session: Session, user, criteria: Criteria):
     if criteria.number:
         query = query.where(_number_filter(session, criteria.number))
     if criteria.phone:
-        query = query.where(Case.reporter_phone == criteria.phone)
+        query = query.where(Case.reporter_phone_index == blind_index(criteria.phone))
     if criteria.q:
         query = query.where(or_(_contains(session, Case.text, criteria.q), _contains(session, Case.address, criteria.q)))
     for name in ("status", "department", "channel", "type"):

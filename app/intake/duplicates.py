@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 
 from ..cases.models import FINISHED_STATUSES, Case
+from ..privacy.crypto import blind_index
 
 WINDOW = timedelta(days=30)
 LIMIT = 10
@@ -25,7 +26,7 @@ def find_duplicates(session: Session, phone: str | None = None, address: str | N
     phone, address = (phone or "").strip(), (address or "").strip()
     matches = []
     if phone:
-        matches.append(Case.reporter_phone == phone)
+        matches.append(Case.reporter_phone_index == blind_index(phone))
     if address:
         matches.append(Case.address == address)
     if not matches:
