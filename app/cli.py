@@ -177,27 +177,18 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     from . import create_app
     from .scheduler import build_scheduler
+    from .web.serving import BihuanRequestHandler
     core = _core()
     app = create_app(core=core)
     scheduler = None if no_scheduler else build_scheduler(core, blocking=False)
     if scheduler:
         scheduler.start()
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=_quiet_server_header())
+        run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=BihuanRequestHandler)
     finally:
         if scheduler:
             scheduler.shutdown(wait=False)
         core.close()
-
-
-def _quiet_server_header():
-    from werkzeug.serving import WSGIRequestHandler
-
-    class QuietServerHeader(WSGIRequestHandler):
-        """The Server header names no software versions (Werkzeug/x Python/y helps attackers only)."""
-        def version_string(self) -> str:
-            return "Bihuan"
-    return QuietServerHeader
 
 
 @main.command(help="The timer sweep alone, for deployments with several web workers.")

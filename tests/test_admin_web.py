@@ -126,18 +126,18 @@ def test_created_user_is_listed_audited_and_can_log_in(login, core):
     ({"roles": ["handler"], "department": ""}, "department", "必须选择所属部门"),
     ({"department": "no_such_department"}, "department", "没有这个部门"),
     ({"grid": "G99"}, "grid", "没有这个网格"),
-    ({"password": "short", "password_confirm": "short"}, "password", "至少 8 位"),
+    ({"password": "short", "password_confirm": "short"}, "password", "至少 10 位"),
     ({"password_confirm": "something-else"}, "password_confirm", "不一致"),
 ])
 def test_create_user_validation_keeps_the_form(login, core, data, field, message):
     form = {"username": f"v_{letters()}", "display_name": "王五", "roles": ["viewer"], "department": "",
-            "grid": "", "password": "good-password", "password_confirm": "good-password", **data}
+            "grid": "", "password": "Good-passw0rd", "password_confirm": "Good-passw0rd", **data}
     response = login("admin").post("/admin/users/new", data=form)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert message in field_error(html, field)
     assert f'value="{form["username"]}"' in html and 'value="王五"' in html  # what was typed stays
-    assert "good-password" not in html  # passwords are never sent back
+    assert "Good-passw0rd" not in html  # passwords are never sent back
     if form["username"] not in ("handler", "HANDLER"):
         assert user_row(core, form["username"]) is None
     assert admin_audit(core) == []
@@ -231,18 +231,18 @@ def test_deactivated_user_cannot_log_in_loses_the_session_and_releases_claims(lo
 
 def test_reset_password(login, core):
     admin = login("admin")
-    username = new_user(admin, password="old-password")
+    username = new_user(admin, password="Old-passw0rd")
     user_id = user_row(core, username).id
     response = admin.post(f"/admin/users/{user_id}/password", data={"password": "abc", "password_confirm": "abc"})
-    assert response.status_code == 400 and "至少 8 位" in field_error(response.get_data(as_text=True), "password")
-    assert can_login(login, username, "old-password") == 302
+    assert response.status_code == 400 and "至少 10 位" in field_error(response.get_data(as_text=True), "password")
+    assert can_login(login, username, "Old-passw0rd") == 302
 
     response = admin.post(f"/admin/users/{user_id}/password",
-                          data={"password": "brand-new-pw", "password_confirm": "brand-new-pw"})
+                          data={"password": "Brand-new-pw1", "password_confirm": "Brand-new-pw1"})
     assert response.status_code == 302
-    assert "brand-new-pw" not in admin.get(response.location).get_data(as_text=True)
-    assert can_login(login, username, "old-password") == 401
-    assert can_login(login, username, "brand-new-pw") == 302
+    assert "Brand-new-pw1" not in admin.get(response.location).get_data(as_text=True)
+    assert can_login(login, username, "Old-passw0rd") == 401
+    assert can_login(login, username, "Brand-new-pw1") == 302
     [entry] = admin_audit(core, "user_password_reset")
     assert entry.changes == {"user": username} and entry.actor == "admin" and entry.source == "web"
 
@@ -376,3 +376,21 @@ def test_removing_a_missing_override_is_404(login):
     admin = login("admin")
     assert admin.post("/admin/calendar/2026-10-09/remove").status_code == 404
     assert admin.post("/admin/calendar/not-a-date/remove").status_code == 404
+
+
+@pytest.mark.parametrize("password,message", [
+    ("Short-1", "至少 10 位"),
+    ("alllowercaseletters", "至少三类"),
+    ("NoDigitsOrSymbolsHere", "至少三类"),
+    ("Xx-policy_probe-1", "用户名"),
+    ("Password123!", "太常见"),
+    ("Bihuan123!!", "太常见"),
+])
+def test_the_password_policy_names_what_is_wrong(login, core, password, message):
+    admin = login("admin")
+    response = admin.post("/admin/users/new", data={
+        "username": "policy_probe", "display_name": "张三", "roles": ["viewer"], "department": "", "grid": "",
+        "password": password, "password_confirm": password})
+    assert response.status_code == 400
+    assert message in field_error(response.get_data(as_text=True), "password")
+    assert user_row(core, "policy_probe") is None

@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 from werkzeug.serving import make_server
 
-from app.cli import _database_hint, _quiet_server_header
+from app.cli import _database_hint
+from app.web.serving import BihuanRequestHandler, redact
 from app.errors import Invalid
 from app.processes import drafts
 from app.tasks import forms
@@ -109,7 +110,7 @@ def test_the_server_header_names_no_versions():
     from flask import Flask
     tiny = Flask("tiny")
     tiny.add_url_rule("/", "home", lambda: "ok")
-    server = make_server("127.0.0.1", 0, tiny, request_handler=_quiet_server_header())
+    server = make_server("127.0.0.1", 0, tiny, request_handler=BihuanRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -118,3 +119,9 @@ def test_the_server_header_names_no_versions():
     finally:
         server.shutdown()
     assert header == "Bihuan"
+
+
+def test_the_access_log_keeps_no_phone_numbers():
+    line = "GET /cases/search?status=open&phone=13912345678&page=2 HTTP/1.1"
+    assert redact(line) == "GET /cases/search?status=open&phone=***&page=2 HTTP/1.1"
+    assert "13912345678" not in redact("GET /x?PHONE=13912345678 HTTP/1.1")

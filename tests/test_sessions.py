@@ -156,3 +156,10 @@ def test_the_session_is_new_at_login(strict_app):
     assert log_in(client, "viewer").status_code == 302
     with client.session_transaction() as session:
         assert "planted" not in session
+
+
+def test_production_refuses_a_demo_password_at_login(core):
+    app = create_app({"TESTING": True, "SECRET_KEY": "production-like-key-0123456789", "WTF_CSRF_ENABLED": False,
+                      "ENV": "production"}, core=core)
+    response = log_in(client_at(app, "10.0.0.8"), "viewer")
+    assert response.status_code == 403 and "管理员重置" in response.get_data(as_text=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 
 from ..auth.models import ROLES, User
+from ..auth.passwords import policy_problem
 from ..auth.services import create_user as _create_user
 from ..auth.services import find_user, set_active, set_password, update_user
 from ..calendar.importing import import_schedule
@@ -29,8 +30,6 @@ from ..org.models import Department, Grid
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,50}$")
 DEPARTMENT_CODE = re.compile(r"^[a-z_]+$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 200  # argon2 would take more, but nobody types more and it bounds hashing work
 OPEN_STATUSES = ("registered", "dispatched", "returned", "handling", "replied", "verified")
 
 
@@ -105,11 +104,10 @@ def _profile_errors(session: Session, roles: list[str], department: str, grid: s
     return errors
 
 
-def _password_errors(password: str, confirm: str) -> list[tuple[str, str]]:
-    if len(password) < MIN_PASSWORD:
-        return [("password", _("密码至少 %(n)d 位。", n=MIN_PASSWORD))]
-    if len(password) > MAX_PASSWORD:
-        return [("password", _("密码太长。"))]
+def _password_errors(password: str, confirm: str, username: str = "") -> list[tuple[str, str]]:
+    problem = policy_problem(password, username)
+    if problem:
+        return [("password", problem)]
     if password != confirm:
         return [("password_confirm", _("两次输入的密码不一致。"))]
     return []
@@ -126,7 +124,7 @@ def create_user(core, actor: str, *, username: str, display_name: str, roles: li
         elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
             errors.append(("username", _("用户名“%(name)s”已被使用。", name=username)))
         errors += _profile_errors(session, roles, department, grid, display_name)
-        errors += _password_errors(password, password_confirm)
+        errors += _password_errors(password, password_confirm, username)
         _raise_if(errors)
         user = _create_user(session, username, password, sorted(set(roles)), display_name, department or None,
                             grid or None)
@@ -183,7 +181,7 @@ def reset_password(core, actor: str, user_id: int, password: str, password_confi
         user = session.get(User, user_id)
         if user is None:
             raise NotFound(_("没有这个用户。"))
-        _raise_if(_password_errors(password, password_confirm))
+        _raise_if(_password_errors(password, password_confirm, user.username))
         set_password(user, password)
         _audit(session, actor, "user_password_reset", {"user": user.username})
         return {"username": user.username}

@@ -13,6 +13,7 @@ from ..web.access import WebUser
 from ..web.nav import home_endpoint
 from .models import User
 from . import sessions
+from .passwords import policy_problem
 from .services import verify_password
 from .throttle import (DEVICE_COOKIE, DEVICE_MAX_AGE, clear_failures, device_token, is_trusted_device,
                        record_failure, retry_after)
@@ -48,6 +49,11 @@ def login():
                 if user is not None and user.active and verify_password(user, password):
                     clear_failures(db, username, addr)
                     web_user = WebUser.of(user)
+                    weak = policy_problem(password, username) if current_app.config.get("ENV") == "production" \
+                        else None
+                    if weak:
+                        # Production never runs on a demo or trivial password: the account waits for a reset.
+                        error, status = _("密码不符合安全要求（%(why)s），请由管理员重置后再登录。", why=weak), 403
                 else:
                     record_failure(db, username, addr)
                     error, status = _("用户名或密码错误。"), 401
