@@ -428,10 +428,11 @@ def process_deploy(directory, user) -> None:
 
 
 from .audit.commands import audit as _audit_commands  # noqa: E402 - they use the helpers above
-from .privacy.commands import keys as _keys_commands  # noqa: E402
+from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
 
 main.add_command(_audit_commands)
 main.add_command(_keys_commands)
+main.add_command(_privacy_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

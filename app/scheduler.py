@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from workflows.clock import utcnow
 
 from .cases.timers import fire_due
+from .privacy.retention import erase_due
 
 log = logging.getLogger(__name__)
 DEFAULT_SWEEP_SECONDS = 10.0
@@ -24,6 +25,15 @@ def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
         return 0
 
 
+def erase_personal_data(core) -> None:
+    try:
+        result = erase_due(core.db)
+        if result["erased"]:
+            log.info("erased the personal data of %d cases closed before %s", result["erased"], result["cutoff"])
+    except Exception:  # noqa: BLE001 - like the sweep: log, and try again tomorrow
+        log.exception("erasing personal data failed")
+
+
 def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
     seconds = seconds or float(os.environ.get("BIHUAN_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS))
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
@@ -33,4 +43,7 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     # instead of being skipped as "missed" after APScheduler's default second of grace.
     scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
                       coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
+    # Personal data past its retention period, once a night; idempotent, so several schedulers may run it.
+    scheduler.add_job(erase_personal_data, "cron", args=[core], hour=2, minute=30, id="erase_personal_data",
+                      max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True)
     return scheduler

@@ -56,7 +56,10 @@ class Case(Base):
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
-    __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),)
+    # Set when the reporter's personal data was erased after the retention period (app/privacy/retention.py).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),
+                      Index("ix_cases_anonymised_at_closed_at", "anonymised_at", "closed_at"))
 
     @validates("reporter_phone")
     def _index_phone(self, _key, value):

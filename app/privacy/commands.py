@@ -31,3 +31,17 @@ def keys_rotate(batch: int, reindex: bool) -> None:
 def keys_status() -> None:
     with _opened() as core:
         _emit(rotation.status(core.db))
+
+
+@click.group(help="Residents' personal data: retention.")
+def privacy() -> None:
+    pass
+
+
+@privacy.command("erase-due", help="Erase the personal data of cases closed longer ago than the retention period.")
+@click.option("--dry-run", is_flag=True, help="Only count the cases that are due.")
+@user_errors
+def privacy_erase_due(dry_run: bool) -> None:
+    from .retention import erase_due
+    with _opened() as core:
+        _emit(erase_due(core.db, dry_run=dry_run))
