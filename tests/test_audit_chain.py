@@ -105,3 +105,18 @@ def test_concurrent_writers_on_one_case_keep_one_chain(core, driver):
     assert all(kind == "ok" for kind, _ in outcomes), outcomes
     with core.db.read() as session:
         assert chain.verify(session)["ok"]
+
+
+def test_admins_see_who_saw_whose_personal_data(core, driver, login):
+    number = driver.register(reporter_phone="13912345678")
+    other = driver.register(reporter_phone="13900000000")
+    core.cases.show(number, viewer="dispatcher", reveal_reporter=True)
+    core.cases.show(other, viewer="operator", reveal_reporter=True)
+    admin = login("admin")
+    html = admin.get("/admin/access-log").get_data(as_text=True)
+    assert number in html and other in html and "dispatcher" in html and "查看报告人" in html
+    assert "13912345678" not in html
+    only = admin.get("/admin/access-log?actor=dispatcher").get_data(as_text=True)
+    assert number in only and other not in only
+    assert admin.get("/admin/access-log?before=" + "9" * 40).status_code == 200
+    assert login("dispatcher").get("/admin/access-log").status_code == 403
