@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import errors, formatting
 from ..auth.sessions import init_session_limits
 from .access import WebUser, load_web_user
+from .security_headers import init_security_headers
 from .nav import nav_items
 
 LANGUAGES = ("zh_CN", "en")
@@ -39,6 +40,7 @@ def init_web(app: Flask) -> None:
     login.user_loader(lambda user_id: load_web_user(app.extensions["bihuan"], user_id))
     login.anonymous_user = WebUser.anonymous
     init_session_limits(app)
+    init_security_headers(app)
 
     formatting.register(app)
     errors.register(app)
