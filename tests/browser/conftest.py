@@ -39,14 +39,18 @@ def live_server(core):
 
 @pytest.fixture
 def new_page(browser, live_server):
-    """``page = new_page('dispatcher')``: a fresh browser context, logged in through the login form."""
+    """``page = new_page('dispatcher')``: a fresh browser context, logged in through the login form.
+    Any Content-Security-Policy violation on any page fails the test: a blocked script is a broken page."""
     contexts = []
+    violations: list[str] = []
 
     def open_page(username: str | None = None, viewport=(1366, 900)):
         context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
         context.set_default_timeout(15000)
         contexts.append(context)
         page = context.new_page()
+        page.on("console", lambda message: violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
         if username:
             page.goto(f"{live_server}/login")
             page.fill("#username", username)
@@ -59,6 +63,7 @@ def new_page(browser, live_server):
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations[:3]}"
 
 
 def screenshot(page, name: str) -> Path:

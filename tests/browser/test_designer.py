@@ -34,7 +34,7 @@ def test_changing_the_complaint_deadline_applies_to_new_cases_only(new_page, liv
     page = new_page("designer")
     page.goto(f"{live_server}/designer")
     page.locator('tr[data-path="rules/deadlines.dmn"] a', has_text="编辑").click()
-    page.wait_for_function("document.body.dataset.editorReady === 'yes'")
+    page.wait_for_function("() => document.body.dataset.editorReady === 'yes'")
     cell = page.locator(COMPLAINT_NORMAL_DAYS)
     assert cell.inner_text().strip() == "15"
     screenshot(page, "dmn_editor")
@@ -68,7 +68,7 @@ def test_changing_the_complaint_deadline_applies_to_new_cases_only(new_page, liv
 def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, live_server, core):
     page = new_page("designer")
     page.goto(f"{live_server}/designer/bpmn/case_lifecycle.bpmn")
-    page.wait_for_function("document.body.dataset.editorReady")
+    page.wait_for_function("() => document.body.dataset.editorReady")
     assert page.evaluate("document.body.dataset.editorReady") == "yes", page.locator("#import-messages").inner_text()
 
     # the palette speaks Chinese
@@ -117,7 +117,7 @@ def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, 
 def test_the_form_editor_previews_while_typing_and_refuses_a_broken_schema(new_page, live_server):
     page = new_page("designer", viewport=(390, 844))  # a phone
     page.goto(f"{live_server}/designer/form/forms/sign_for.schema.json")
-    page.wait_for_function("document.body.dataset.editorReady === 'yes'")
+    page.wait_for_function("() => document.body.dataset.editorReady === 'yes'")
     source = page.locator("#schema")
     text = source.input_value()
     title = re.search(r'"title": "([^"]+)"', text.split('"properties"')[1]).group(1)
@@ -139,7 +139,7 @@ def test_the_form_editor_previews_while_typing_and_refuses_a_broken_schema(new_p
 def test_a_broken_table_cell_is_found_and_highlighted(new_page, live_server):
     page = new_page("designer")
     page.goto(f"{live_server}/designer/dmn/rules/deadlines.dmn")
-    page.wait_for_function("document.body.dataset.editorReady === 'yes'")
+    page.wait_for_function("() => document.body.dataset.editorReady === 'yes'")
     page.locator(COMPLAINT_NORMAL_DAYS).click()
     page.keyboard.press("Control+A")
     page.keyboard.type("15 +")
