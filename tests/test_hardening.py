@@ -125,3 +125,49 @@ def test_the_access_log_keeps_no_phone_numbers():
     line = "GET /cases/search?status=open&phone=13912345678&page=2 HTTP/1.1"
     assert redact(line) == "GET /cases/search?status=open&phone=***&page=2 HTTP/1.1"
     assert "13912345678" not in redact("GET /x?PHONE=13912345678 HTTP/1.1")
+
+
+def _chain(n: int) -> bytes:
+    parts = ['<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+             'id="chain_defs" targetNamespace="x"><process id="long_chain" isExecutable="true"><startEvent id="s"/>']
+    prev = "s"
+    for i in range(n):
+        parts.append(f'<task id="t{i}" name="任务{i}"/><sequenceFlow id="f{i}" sourceRef="{prev}" targetRef="t{i}"/>')
+        prev = f"t{i}"
+    parts.append(f'<endEvent id="e"/><sequenceFlow id="fe" sourceRef="{prev}" targetRef="e"/></process></definitions>')
+    return "".join(parts).encode()
+
+
+def test_a_1000_task_chain_imports_while_others_log_in(app, core, login):
+    """Layout and validation run outside the write transaction: logins are never locked out."""
+    import io
+    from tests.conftest import race
+    designer = login("designer")
+    with core.db.unit_of_work() as session:
+        revision = drafts.open_draft(session, "designer").revision
+
+    def work(i):
+        if i == 0:
+            return designer.post("/designer/import", data={"base_revision": str(revision),
+                                                           "file": (io.BytesIO(_chain(1000)), "chain.bpmn")},
+                                 content_type="multipart/form-data").status_code
+        client = app.test_client()
+        return [client.post("/login", data={"username": "viewer", "password": "bihuan123"}).status_code
+                for _ in range(5)]
+
+    outcomes = race(work, n=3)
+    assert all(kind == "ok" for kind, _ in outcomes), outcomes
+    assert outcomes[0][1] in (200, 302)
+    assert all(code == 302 for _, codes in outcomes[1:] for code in codes)
+    with core.db.read() as session:
+        assert "long_chain.bpmn" in drafts.draft_files(session)
+
+
+def test_files_with_too_many_elements_or_fields_are_refused(core):
+    with pytest.raises(Invalid) as refused:
+        _import(core, "huge.bpmn", _chain(12000))
+    assert "20000" in str(refused.value) or "20000" in json.dumps(refused.value.fields)
+    form = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(600)}}
+    with pytest.raises(Invalid) as refused:
+        _import(core, "forms/huge.schema.json", json.dumps(form).encode())
+    assert "500" in str(refused.value) or "500" in json.dumps(refused.value.fields)

@@ -13,6 +13,11 @@ from lxml import etree
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_JSON_DEPTH = 64
+# Bounds on what one file may hold, far above any real process but low enough that validation,
+# layout and rendering stay quick: a 5 MB upload can otherwise describe 50 000 tasks or 400 000
+# form fields, and the work on them grows with their number.
+MAX_XML_ELEMENTS = 20_000
+MAX_FORM_PROPERTIES = 500
 
 
 def safe_xml_parser() -> etree.XMLParser:
@@ -47,6 +52,10 @@ def parse_xml(content: bytes):
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise Unreadable("DOCTYPE/ENTITY declarations are not allowed", "doctype_refused")
+    count = sum(1 for _ in root.iter())
+    if count > MAX_XML_ELEMENTS:
+        raise Unreadable(f"the file has {count} XML elements; at most {MAX_XML_ELEMENTS} are allowed",
+                         "too_many_elements", count=count, limit=MAX_XML_ELEMENTS)
     return root
 
 
@@ -110,6 +119,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _count_properties(node) -> int:
+    """Fields declared anywhere in a schema (nested objects included); the depth is bounded above."""
+    if isinstance(node, dict):
+        own = len(node["properties"]) if isinstance(node.get("properties"), dict) else 0
+        return own + sum(_count_properties(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_properties(v) for v in node)
+    return 0
+
+
 def parse_form(content: bytes) -> dict:
     """A form file as a checked JSON Schema object, or Unreadable saying why."""
     try:
@@ -126,6 +145,10 @@ def parse_form(content: bytes) -> dict:
                          error=str(exc).splitlines()[0]) from None
     if not isinstance(schema, dict):
         raise Unreadable("not a valid JSON Schema: a form must be a JSON object", "form_not_object")
+    count = _count_properties(schema)
+    if count > MAX_FORM_PROPERTIES:
+        raise Unreadable(f"the form has {count} fields; at most {MAX_FORM_PROPERTIES} are allowed",
+                         "form_too_many_fields", count=count, limit=MAX_FORM_PROPERTIES)
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:

@@ -54,7 +54,8 @@ _NUMBER_NAMES = re.compile(r"(^|_)(days|count|hours|n)$")
 # the designer's language from its code and params (app/processes/problem_text.py); ``message`` is
 # the English text the CLI and the logs use.
 CODES: tuple[str, ...] = (
-    "not_a_model_path", "file_too_large", "doctype_refused", "malformed_xml", "form_not_utf8", "form_too_deep", "form_not_json",
+    "not_a_model_path", "file_too_large", "doctype_refused", "malformed_xml", "too_many_elements",
+    "form_too_many_fields", "form_not_utf8", "form_too_deep", "form_not_json",
     "form_not_object", "form_not_schema", "not_bpmn_root", "not_dmn_root", "cannot_parse",
     "lifecycle_missing", "lifecycle_not_executable", "process_not_executable", "cannot_build",
     "task_not_in_lane", "unknown_role", "task_without_form", "form_missing", "form_invalid",

@@ -394,15 +394,15 @@ def import_file():
     if not data:
         raise Invalid(_("文件是空的：%(name)s", name=filename))
     base_revision = request.form.get("base_revision") or None
-    with core().db.unit_of_work() as session:
-        if base_revision is None:
+    if base_revision is None:
+        with core().db.unit_of_work() as session:
             # the page was shown while there was no draft: start one now, unless someone else just did
             if drafts.get_draft(session) is not None:
                 raise Conflict(_("在您打开页面后，其他设计员已开始编辑草稿。请刷新页面后重新导入。"))
             base_revision = drafts.open_draft(session, actor()).revision
-        draft, problems = drafts.import_file(session, filename=filename, data=data,
-                                             base_revision=base_revision, actor=actor())
-        revision = draft.revision
+    draft, problems = drafts.import_outside_transaction(core().db, filename=filename, data=data,
+                                                        base_revision=base_revision, actor=actor())
+    revision = draft.revision
     problems = problem_dicts(problems)
     errors = [p for p in problems if p["severity"] == "error"]
     if not problems:

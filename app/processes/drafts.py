@@ -365,6 +365,40 @@ def import_file(session: Session, *, filename: str, data: bytes, base_revision: 
     return draft, prepared.notes + mine + others
 
 
+def import_outside_transaction(db, *, filename: str, data: bytes, base_revision: int,
+                               actor: str) -> tuple[ProcessDraft, list[Problem]]:
+    """``import_file`` for the web and the CLI, with the heavy work outside the write transaction.
+
+    Decoding, parsing, laying out a diagram without DI and validating the whole draft can take
+    seconds on a big upload; inside a unit of work, SQLite's write lock would be held all that time
+    and every other writer (a login included) would wait on it. So: read the draft, prepare and
+    validate without a transaction, then write in a short one that checks the draft is still the
+    revision that was prepared against (else the designer is told to retry)."""
+    from .importing import prepare_import
+    with db.read() as session:
+        draft = get_draft(session)
+        snapshot = draft.revision if draft is not None else None
+        if draft is not None:
+            _require_revision(draft, base_revision)
+        files = draft_files(session)
+    prepared = prepare_import(filename, data, files)
+    files[prepared.path] = prepared.text
+    problems = bundle_problems(_encode(files))
+    with db.unit_of_work() as session:
+        draft = open_draft(session, actor)
+        _require_revision(draft, base_revision)
+        if snapshot is not None and draft.revision != snapshot:
+            raise Conflict(_("导入期间草稿被另一位设计员修改，请刷新后重新导入。"))
+        files = dict(draft.files)
+        files[prepared.path] = prepared.text
+        _write(session, draft, files, actor)
+        _audit(session, actor, "draft_import", {"path": prepared.path, "filename": str(filename)[:200],
+                                                "revision": draft.revision, "replaced": prepared.replaced})
+    mine = [p for p in problems if p.file == prepared.path]
+    others = [p for p in problems if p.file != prepared.path]
+    return draft, prepared.notes + mine + others
+
+
 def export_file(session: Session, *, path: str, version: int | None = None) -> bytes:
     """The bytes of one file: from the draft when ``version`` is None (the latest version if there
     is no draft), else from that deployed version. NotFound for an unknown version or path."""

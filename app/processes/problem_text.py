@@ -36,6 +36,8 @@ MESSAGES: dict[str, str] = {
     "malformed_xml": N_("XML 格式错误：%(error)s"),
     "form_not_utf8": N_("不是 UTF-8 文本（第 %(byte)s 字节）"),
     "form_too_deep": N_("JSON 嵌套超过 %(depth)s 层"),
+    "too_many_elements": N_("文件含 %(count)s 个 XML 元素，最多允许 %(limit)s 个"),
+    "form_too_many_fields": N_("表单含 %(count)s 个字段，最多允许 %(limit)s 个"),
     "form_not_json": N_("不是合法的 JSON：%(error)s"),
     "form_not_object": N_("不是合法的 JSON Schema：表单必须是 JSON 对象"),
     "form_not_schema": N_("不是合法的 JSON Schema：%(error)s"),
