@@ -171,3 +171,26 @@ def test_files_with_too_many_elements_or_fields_are_refused(core):
     with pytest.raises(Invalid) as refused:
         _import(core, "forms/huge.schema.json", json.dumps(form).encode())
     assert "500" in str(refused.value) or "500" in json.dumps(refused.value.fields)
+
+
+TECHNICAL = ("Error", "NotImplemented", "sys.", "%r", "b'<", "XML_PARSE_HUGE", "Traceback", "KeyError", "IndexError")
+
+
+@pytest.mark.parametrize("body,code", [
+    ('<startEvent id="s"/><task id="t"/><boundaryEvent id="b" attachedToRef="t"><linkEventDefinition id="l" '
+     'name="x"/></boundaryEvent><sequenceFlow id="f" sourceRef="s" targetRef="t"/>', "unsupported_element"),
+    ('<startEvent id="s"/><sequenceFlow id="f" sourceRef="s" targetRef="nowhere"/>', "missing_reference"),
+    ("<subProcess id='a'>" * 300 + "</subProcess>" * 300, "nested_too_deeply"),
+])
+def test_designers_get_sentences_not_python(app, body, code):
+    from app.processes.problem_text import describe
+    from workflows.validation import validate_files
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+           'id="d" targetNamespace="x"><process id="case_lifecycle" isExecutable="true">' + body +
+           '</process></definitions>').encode()
+    problems = [p for p in validate_files({"case_lifecycle.bpmn": xml}) if p.severity == "error"]
+    assert code in [p.code for p in problems]
+    with app.test_request_context():
+        for problem in problems:
+            sentence = describe(problem)
+            assert not any(word in sentence for word in TECHNICAL), sentence

@@ -44,6 +44,8 @@ def parse_xml(content: bytes):
     try:
         root = etree.fromstring(content, safe_xml_parser())
     except etree.XMLSyntaxError as exc:
+        if "Excessive depth" in str(exc):
+            raise Unreadable("the XML is nested too deeply", "nested_too_deeply") from None
         raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
         raise Unreadable(f"malformed XML: {exc}", "malformed_xml", error=str(exc)) from None

@@ -55,7 +55,8 @@ _NUMBER_NAMES = re.compile(r"(^|_)(days|count|hours|n)$")
 # the English text the CLI and the logs use.
 CODES: tuple[str, ...] = (
     "not_a_model_path", "file_too_large", "doctype_refused", "malformed_xml", "too_many_elements",
-    "form_too_many_fields", "form_not_utf8", "form_too_deep", "form_not_json",
+    "form_too_many_fields", "unsupported_element", "missing_reference", "nested_too_deeply", "number_too_long",
+    "structure_unreadable", "form_not_utf8", "form_too_deep", "form_not_json",
     "form_not_object", "form_not_schema", "not_bpmn_root", "not_dmn_root", "cannot_parse",
     "lifecycle_missing", "lifecycle_not_executable", "process_not_executable", "cannot_build",
     "task_not_in_lane", "unknown_role", "task_without_form", "form_missing", "form_invalid",
@@ -120,6 +121,43 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _root(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def explain(exc: BaseException, default_code: str) -> tuple[str, dict, str]:
+    """A parser or engine failure as (code, params, element id) a designer can read: the raw
+    exception text (``NotImplementedError('Unsupported Catch Event: %r', b'<bpmn:...')``,
+    ``RecursionError``, "use sys.set_int_max_str_digits()") says nothing to them. Unknown failures
+    keep their first line, under ``default_code``."""
+    root, text = _root(exc), _first_line(exc)
+    if isinstance(root, NotImplementedError) or "Unsupported" in text:
+        element = re.search(r"<(?:[\w-]+:)?(\w+)", text)
+        definition = re.search(r"<(?:[\w-]+:)?(\w+EventDefinition)", text)
+        element_id = re.search(r'\bid=\\?["\']([^"\'\\]+)', text)
+        return ("unsupported_element", {"element": element.group(1) if element else "?",
+                                        "definition": definition.group(1) if definition else "?"},
+                element_id.group(1) if element_id else "")
+    if "When looking for a task spec" in text:
+        ref = re.search(r"\(([^()]*)\)\.?$", text)
+        return "missing_reference", {"ref": ref.group(1) if ref else "?"}, ""
+    if isinstance(root, RecursionError) or "Excessive depth" in text:
+        return "nested_too_deeply", {}, ""
+    if "int_max_str_digits" in text or "integer string conversion" in text:
+        return "number_too_long", {}, ""
+    if isinstance(root, (KeyError, IndexError, AttributeError, TypeError)):
+        return "structure_unreadable", {}, ""
+    return default_code, {"error": text}, ""
+
+
+def _add_explained(ctx, file, element_id, exc, default_code, prefix, name=None) -> None:
+    code, params, found_id = explain(exc, default_code)
+    message = f"{prefix}: {_first_line(exc)}" if code == default_code else f"{prefix}: {code} {params}"
+    ctx.add(file, found_id or element_id, message, code, params, name=name)
+
+
 def validate_files(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None,
                    required_process: str | None = None) -> list[Problem]:
     """All problems of a bundle (errors and warnings); never raises for bad input."""
@@ -179,8 +217,8 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
                 _index_processes(ctx, name, root)
                 parser.add_bpmn_xml(root, filename=name)
         except Exception as exc:  # noqa: BLE001 - foreign files can break the parser in any way
-            ctx.add(name, getattr(exc, "id", "") or "", f"cannot parse: {_first_line(exc)}", "cannot_parse",
-                    {"error": _first_line(exc)}, name=getattr(exc, "name", None) or None)
+            _add_explained(ctx, name, getattr(exc, "id", "") or "", exc, "cannot_parse", "cannot parse",
+                           name=getattr(exc, "name", None) or None)
 
     for name, root in dmn_trees.items():
         _check_dmn(ctx, parser, name, root)
@@ -237,9 +275,9 @@ def _build_specs(ctx: _Context, parser, bundle) -> None:
         try:
             bundle.specs[pid] = parser.get_spec(pid)
         except Exception as exc:  # noqa: BLE001
-            ctx.add(getattr(exc, "file_name", "") or ctx.process_files.get(pid, ""),
-                    getattr(exc, "id", "") or pid, f"cannot build process: {_first_line(exc)}", "cannot_build",
-                    {"error": _first_line(exc)}, name=getattr(exc, "name", None) or None)
+            _add_explained(ctx, getattr(exc, "file_name", "") or ctx.process_files.get(pid, ""),
+                           getattr(exc, "id", "") or pid, exc, "cannot_build", "cannot build process",
+                           name=getattr(exc, "name", None) or None)
     # Call activities and embedded subprocesses, found the way SpiffWorkflow resolves them.
     pending = list(bundle.specs.items())
     while pending:
@@ -252,8 +290,8 @@ def _build_specs(ctx: _Context, parser, bundle) -> None:
             try:
                 sub = parser.get_spec(called, required=False)
             except Exception as exc:  # noqa: BLE001
-                ctx.add(getattr(exc, "file_name", "") or getattr(spec, "file", ""), getattr(exc, "id", "") or called,
-                        f"cannot build process: {_first_line(exc)}", "cannot_build", {"error": _first_line(exc)})
+                _add_explained(ctx, getattr(exc, "file_name", "") or getattr(spec, "file", ""),
+                               getattr(exc, "id", "") or called, exc, "cannot_build", "cannot build process")
                 continue
             if sub is not None:
                 bundle.subprocess_specs[called] = sub

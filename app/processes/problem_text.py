@@ -38,6 +38,12 @@ MESSAGES: dict[str, str] = {
     "form_too_deep": N_("JSON 嵌套超过 %(depth)s 层"),
     "too_many_elements": N_("文件含 %(count)s 个 XML 元素，最多允许 %(limit)s 个"),
     "form_too_many_fields": N_("表单含 %(count)s 个字段，最多允许 %(limit)s 个"),
+    "unsupported_element": N_("不支持的 BPMN 元素：<%(element)s>（事件定义 %(definition)s）；请改用定时、消息、错误、"
+                              "信号或升级事件"),
+    "missing_reference": N_("引用了不存在的元素 %(ref)s（检查顺序流的 sourceRef/targetRef）"),
+    "nested_too_deeply": N_("文件嵌套层次太深，无法解析"),
+    "number_too_long": N_("文件中有过长的数字，无法解析"),
+    "structure_unreadable": N_("文件结构不完整，无法解析（例如缺少必需的属性或引用）"),
     "form_not_json": N_("不是合法的 JSON：%(error)s"),
     "form_not_object": N_("不是合法的 JSON Schema：表单必须是 JSON 对象"),
     "form_not_schema": N_("不是合法的 JSON Schema：%(error)s"),
@@ -83,7 +89,7 @@ MESSAGES: dict[str, str] = {
     "import_replaced_decision": N_("已替换草稿中定义决策 %(id)s 的文件 %(path)s"),
     "import_replaced_form": N_("已替换草稿中的表单 %(path)s"),
     "import_layout_generated": N_("文件没有流程图布局，已自动生成"),
-    "import_layout_failed": N_("文件没有流程图布局，也无法自动生成（%(error)s）"),
+    "import_layout_failed": N_("文件没有流程图布局，也无法自动生成（流程结构不完整）；可在建模器中手动布局"),
 }
 
 # What a sandbox_refused / cannot_compile problem is about (validation.SUBJECTS) ...
