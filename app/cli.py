@@ -410,5 +410,8 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
+from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
