@@ -103,8 +103,8 @@ COUNTS: dict[str, tuple[str, object, Callable[[datetime], object]]] = {
     "refused_count": ("不予受理", Case.closed_at, lambda now: Case.status == "refused"),
     "merged_count": ("并单", Case.closed_at, lambda now: Case.status == "merged"),
 }
-# Supervision items opened in the range per tier, and 追责 decisions (the tier-3 item is closed
-# by the decision, so its closed_at is the decision's time).
+# Supervision items opened in the range per tier, and 追责 decisions taken on tier-3 items opened
+# in the range.
 SUPERVISION = {"supervision_tier1": 1, "supervision_tier2": 2, "supervision_tier3": 3}
 KPI_KEYS = RATES + tuple(COUNTS) + tuple(SUPERVISION) + ("accountability_count",)
 KPI_LABELS = {**{k: d.label for k, d in DEFINITIONS.items()},
@@ -165,8 +165,10 @@ def kpi_clause(kpi: str, part: str, start: date, end: date, now: datetime | None
 
 
 def _accountability(start, end):
-    return and_(SupervisionItem.accountability_decision.is_not(None),
-                in_range(SupervisionItem.closed_at, start, end))
+    # The decision is recorded on the tier-3 item; the item stays open until 核实销号, so the
+    # decision is counted with the tier-3 item it was taken on, by when that item opened.
+    return and_(SupervisionItem.tier == 3, SupervisionItem.accountability_decision.is_not(None),
+                in_range(SupervisionItem.opened_at, start, end))
 
 
 # -- computing -----------------------------------------------------------------------------------
