@@ -34,7 +34,7 @@ def cases(driver, clock):
                                      reporter_phone=f"1390000{i:04d}", address=f"幸福路{i}号",
                                      grid="G01" if i % 2 else None)
         driver.dispatch(made[name], category=category, difficulty=difficulty)
-    made["refused"] = driver.register(type="投诉", text="不属于本街道")
+    made["refused"] = driver.register(type="投诉", text="不属于本街道", reporter_phone="13911112222")
     driver.do(made["refused"], "dispatch", "dispatcher", decision="refuse", refuse_reason="不属于受理范围")
     # c_inquiry: signed, due 11-06 (2 working days from 11-04); c_inquiry2 never signed for, due 11-04:
     # both still owe their reply on 11-10 -> overdue.
