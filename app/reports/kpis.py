@@ -34,6 +34,11 @@ from ..errors import Invalid
 from ..org.models import Department, Grid
 from ..supervision.models import REASONS, SupervisionItem
 
+def N_(text: str) -> str:
+    """Marks a label for the catalog (babel -k N_); the pages translate it when they show it."""
+    return text
+
+
 MAX_RANGE_DAYS = 5 * 366  # "a range of more than 5 years" is refused
 REACHED = ("satisfied", "mostly_satisfied", "unsatisfied")  # 联系不上 never reached the resident
 SATISFIED = ("satisfied", "mostly_satisfied")
@@ -67,41 +72,41 @@ DEFINITIONS: dict[str, Definition] = {
     # 按期回复率: due in the range (deadline, approved extensions included: the deadline column is
     # the one in force), and either replied or past due now; on time = replied at or before it.
     "on_time_reply_rate": Definition(
-        "按期回复率", Case.deadline, _reply_decided,
+        N_("按期回复率"), Case.deadline, _reply_decided,
         lambda now: and_(Case.replied_at.is_not(None), Case.replied_at <= Case.deadline)),
     # 及时签收率: dispatched in the range (the last dispatch, 改派 included) and signed for or
     # gone overdue; on time = signed with no 签收超时 item ever opened for the case.
     "on_time_sign_rate": Definition(
-        "及时签收率", Case.dispatched_at,
+        N_("及时签收率"), Case.dispatched_at,
         lambda now: and_(Case.dispatched_at.is_not(None), or_(Case.signed_at.is_not(None), _sign_overdue())),
         lambda now: and_(Case.signed_at.is_not(None), not_(_sign_overdue()))),
     # 办结率: due in the range and either past due now or closed; closed = 已销号.
     "closure_rate": Definition(
-        "办结率", Case.deadline,
+        N_("办结率"), Case.deadline,
         lambda now: and_(Case.deadline.is_not(None), or_(Case.deadline <= now, Case.status == "closed")),
         lambda now: Case.status == "closed"),
     # 满意率 / 不满意率: the (last) follow-up in the range reached the resident.
     "satisfaction_rate": Definition(
-        "满意率", Case.followed_up_at,
+        N_("满意率"), Case.followed_up_at,
         lambda now: Case.satisfaction.in_(REACHED), lambda now: Case.satisfaction.in_(SATISFIED)),
     "dissatisfaction_rate": Definition(
-        "不满意率", Case.followed_up_at,
+        N_("不满意率"), Case.followed_up_at,
         lambda now: Case.satisfaction.in_(REACHED), lambda now: Case.satisfaction == "unsatisfied"),
     # 重办率: closed (销号) in the range, redone at least once.
     "redo_rate": Definition(
-        "重办率", Case.closed_at, lambda now: Case.status == "closed", lambda now: Case.redo_count > 0),
+        N_("重办率"), Case.closed_at, lambda now: Case.status == "closed", lambda now: Case.redo_count > 0),
     # 回退率: dispatched in the range, returned by a department at least once.
     "return_rate": Definition(
-        "回退率", Case.dispatched_at, lambda now: Case.dispatched_at.is_not(None),
+        N_("回退率"), Case.dispatched_at, lambda now: Case.dispatched_at.is_not(None),
         lambda now: Case.return_count > 0),
 }
 RATES = tuple(DEFINITIONS)
 
 # Counts, each a set of cases too (drill-down uses part=num): closed-in-range by how they ended.
 COUNTS: dict[str, tuple[str, object, Callable[[datetime], object]]] = {
-    "closed_count": ("已销号", Case.closed_at, lambda now: Case.status == "closed"),
-    "refused_count": ("不予受理", Case.closed_at, lambda now: Case.status == "refused"),
-    "merged_count": ("并单", Case.closed_at, lambda now: Case.status == "merged"),
+    "closed_count": (N_("已销号"), Case.closed_at, lambda now: Case.status == "closed"),
+    "refused_count": (N_("不予受理"), Case.closed_at, lambda now: Case.status == "refused"),
+    "merged_count": (N_("并单"), Case.closed_at, lambda now: Case.status == "merged"),
 }
 # Supervision items opened in the range per tier, and 追责 decisions taken on tier-3 items opened
 # in the range.
@@ -109,9 +114,9 @@ SUPERVISION = {"supervision_tier1": 1, "supervision_tier2": 2, "supervision_tier
 KPI_KEYS = RATES + tuple(COUNTS) + tuple(SUPERVISION) + ("accountability_count",)
 KPI_LABELS = {**{k: d.label for k, d in DEFINITIONS.items()},
               **{k: v[0] for k, v in COUNTS.items()},
-              "supervision_tier1": "一级督办", "supervision_tier2": "二级督办", "supervision_tier3": "三级督办",
-              "accountability_count": "追责", "handling_days_avg": "平均办理工作日",
-              "handling_days_p90": "办理工作日P90"}
+              "supervision_tier1": N_("一级督办"), "supervision_tier2": N_("二级督办"),
+              "supervision_tier3": N_("三级督办"), "accountability_count": N_("追责"),
+              "handling_days_avg": N_("平均办理工作日"), "handling_days_p90": N_("办理工作日P90")}
 
 
 # -- ranges ---------------------------------------------------------------------------------------
@@ -235,7 +240,7 @@ def compute_kpis(session: Session, *, start: date, end: date, by: str | None = N
     all_days = sorted(d for counts in days.values() for d in counts)
     labels = _labels(session, by, [r["key"] for r in rows])
     for row in rows:
-        row["label"] = labels.get(row["key"], row["key"] if row["key"] is not None else "（未填）")
+        row["label"] = labels.get(row["key"], row["key"] if row["key"] is not None else N_("（未填）"))
     rows.sort(key=lambda r: (r["key"] is None, r["label"]))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by,
             "total": _finish(totals, all_days), "rows": rows if by else []}
