@@ -62,12 +62,29 @@ def ledgers():
             result = ledger.page(session, f, scope=case_scope(current_user), after=args.get("after"))
         except Invalid as exc:
             error = str(exc)
+    _translate_rows(result["rows"])
     query = f.query_args() if not error else {k: v for k, v in args.items() if k in ledger.FILTER_KEYS and v}
     return render_template(
         "reports/ledgers.html", f=f, rows=result["rows"], next_cursor=result["next"], error=error, args=query,
         first_page=bool(args.get("after")), departments=departments, types=TYPES, difficulties=DIFFICULTIES,
         channels=CHANNELS, statuses=STATUSES, tiers=TIERS, kpi_labels=KPI_LABELS,
     ), 400 if error else 200
+
+
+def _translate_rows(rows: list[dict]) -> None:
+    """The Chinese labels of a page's rows in the user's language, each distinct label looked up once."""
+    seen: dict[str, str] = {}
+
+    def tr(text):
+        if not text:
+            return text
+        if text not in seen:
+            seen[text] = _(text)
+        return seen[text]
+    for row in rows:
+        for key in ("channel", "status", "satisfaction"):
+            row[key] = tr(row[key])
+        row["tier_label"] = tr(TIERS.get(row["tier"], "")) if row["tier"] else ""
 
 
 @bp.get("/ledgers/export.<fmt>")
