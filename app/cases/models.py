@@ -61,7 +61,10 @@ class Case(Base):
                       Index("ix_cases_closed_at", "closed_at"),
                       Index("ix_cases_department_registered_at", "department", "registered_at"),
                       Index("ix_cases_department_deadline", "department", "deadline"),
+                      Index("ix_cases_type_registered_at", "type", "registered_at"),
                       Index("ix_cases_type_difficulty_registered_at", "type", "difficulty", "registered_at"),
+                      Index("ix_cases_channel_registered_at", "channel", "registered_at"),
+                      Index("ix_cases_category_registered_at", "category", "registered_at"),
                       Index("ix_cases_grid_registered_at", "grid", "registered_at"))
 
 

@@ -169,6 +169,15 @@ def kpi_clause(kpi: str, part: str, start: date, end: date, now: datetime | None
     raise Invalid(f"unknown KPI '{kpi}': use one of {', '.join(KPI_KEYS)}", fields=[("kpi", "unknown")])
 
 
+def timestamp_of(kpi: str):
+    """The Case column that puts a case in ``kpi``'s range (None for the supervision counts)."""
+    if kpi in DEFINITIONS:
+        return DEFINITIONS[kpi].timestamp
+    if kpi in COUNTS:
+        return COUNTS[kpi][1]
+    return None
+
+
 def _accountability(start, end):
     # The decision is recorded on the tier-3 item; the item stays open until 核实销号, so the
     # decision is counted with the tier-3 item it was taken on, by when that item opened.

@@ -17,10 +17,12 @@ them; the export and ``bihuan ledger export`` take the same filter):
     kpi=<key>&part=num|den together with from/to: exactly the cases counted in that KPI's
                            numerator or denominator (app/reports/kpis.py, kpi_clause); the KPI's
                            own timestamp then selects the range, not date_field
-    sort=registered_at|deadline|closed_at|number   &order=desc|asc   (indexed columns only)
+    sort=registered_at|deadline|closed_at|dispatched_at|followed_up_at|number   &order=desc|asc
+                           (indexed columns only; by default the timestamp the range is on:
+                           closed_at for date_field=closed, the KPI's own for a drill-down)
     after=<cursor>         keyset pagination: the cursor of the last row of the previous page
 
-Sorting by deadline or closed_at lists only the cases that have one (NULLs have no place in a
+Sorting by a timestamp other than registration lists only the cases that have one (NULLs have no place in a
 keyset order). Pages never use OFFSET: each is one index walk from the cursor.
 """
 from __future__ import annotations
@@ -45,8 +47,8 @@ from .kpis import KPI_KEYS, in_range, kpi_clause, parse_range
 
 PAGE_SIZE = 50
 SORTS = {"registered_at": Case.registered_at, "deadline": Case.deadline, "closed_at": Case.closed_at,
-         "number": Case.number}
-NULLABLE_SORTS = {"deadline", "closed_at"}
+         "dispatched_at": Case.dispatched_at, "followed_up_at": Case.followed_up_at, "number": Case.number}
+NULLABLE_SORTS = {"deadline", "closed_at", "dispatched_at", "followed_up_at"}
 TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 DIFFICULTY_BY_LABEL = {label: key for key, label in DIFFICULTIES.items()}
 OWED_REPLY = ("dispatched", "handling")  # statuses in which the department still owes its reply
@@ -84,7 +86,7 @@ class LedgerFilter:
                "date_field": self.date_field if self.start and self.date_field != "registered" else None,
                "from": self.start.isoformat() if self.start else None,
                "to": self.end.isoformat() if self.end else None, "kpi": self.kpi, "part": self.part,
-               "sort": self.sort if self.sort != "registered_at" else None,
+               "sort": self.sort if self.sort != default_sort(self) else None,
                "order": self.order if self.order != "desc" else None}
         return {k: v for k, v in out.items() if v}
 
@@ -161,9 +163,19 @@ def parse_filter(session: Session, args: Mapping) -> LedgerFilter:
         if f.start is None:
             raise Invalid("a KPI drill-down needs its range: from and to (YYYY-MM-DD)", fields=[("from", "needed")])
         f.kpi, f.part = get("kpi"), _choice(get("part") or "num", {"num": 1, "den": 1}, "part")
-    f.sort = _choice(get("sort"), SORTS, "sort") or "registered_at"
+    f.sort = _choice(get("sort"), SORTS, "sort") or default_sort(f)
     f.order = _choice(get("order"), {"desc": 1, "asc": 1}, "order") or "desc"
     return f
+
+
+def default_sort(f: LedgerFilter) -> str:
+    """Newest first by the timestamp the range is on, so that a page walks the index of its range
+    instead of sorting every row the range holds: registration, 销号, or the KPI's own timestamp."""
+    if f.kpi:
+        from .kpis import timestamp_of
+        column = timestamp_of(f.kpi)
+        return next((name for name, col in SORTS.items() if col is column), "registered_at")
+    return "closed_at" if f.start and f.date_field == "closed" else "registered_at"
 
 
 def where_clauses(f: LedgerFilter, scope=None, now: datetime | None = None) -> list:

@@ -21,7 +21,10 @@ CASE_INDEXES = {
     "ix_cases_closed_at": ["closed_at"],
     "ix_cases_department_registered_at": ["department", "registered_at"],
     "ix_cases_department_deadline": ["department", "deadline"],
+    "ix_cases_type_registered_at": ["type", "registered_at"],
     "ix_cases_type_difficulty_registered_at": ["type", "difficulty", "registered_at"],
+    "ix_cases_channel_registered_at": ["channel", "registered_at"],
+    "ix_cases_category_registered_at": ["category", "registered_at"],
     "ix_cases_grid_registered_at": ["grid", "registered_at"],
 }
 ITEM_INDEXES = {
