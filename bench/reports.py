@@ -191,11 +191,11 @@ def run_backend(base_url: str | None, count: int, repeats: int, export_rows: int
             def call(lo=lo, hi=hi):
                 with core.db.read() as session:
                     compute_kpis(session, start=lo, end=hi, by="department")
-            p50, p95 = time_calls(call, 10, warmup=1)
+            p50, p95 = time_calls(call, 5, warmup=1)
             print(f"  {label:42} {p50:7.1f} {p95:7.1f}")
         for label, (lo, hi) in (("a month, GET /kpis", (first, last)), ("a year, GET /kpis", year)):
             p50, p95, status = time_requests(clients["viewer"], timer,
-                                             f"/kpis?from={lo}&to={hi}&by=department", 10, warmup=1)
+                                             f"/kpis?from={lo}&to={hi}&by=department", 5, warmup=1)
             print(f"  {label:42} {p50:7.1f} {p95:7.1f}  {status}")
 
         export(url, export_rows, now)
