@@ -49,8 +49,9 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .intake.views import bp as intake
+    from .reports.views import bp as reports
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports):
         app.register_blueprint(blueprint)

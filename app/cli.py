@@ -433,6 +433,8 @@ from .privacy.commands import keys as _keys_commands, privacy as _privacy_comman
 main.add_command(_audit_commands)
 main.add_command(_keys_commands)
 main.add_command(_privacy_commands)
+from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,6 +25,8 @@ PAGES = {
     "designer": ("/designer", "designer.library"),
     "admin": ("/admin/users", "admin.users"),
     "health": ("/health", "health.health"),
+    "reports": ("/ledgers", "reports.ledgers"),
+    "audit": ("/admin/access-log", "audit.access_log"),
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..cases.models import AuditEntry, Case
 
 # The audit actions that mean "somebody saw a resident's personal data".
-PERSONAL_READS = {"reveal_reporter": "查看报告人", "export_unmasked": "导出（含号码）",
+PERSONAL_READS = {"reveal_reporter": "查看报告人", "ledger_export_unmasked": "导出（含号码）",
                   "attachment_download": "下载附件", "api_read_personal": "接口读取", "follow_up_reveal": "回访拨号"}
 PAGE = 50
 
