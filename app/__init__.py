@@ -50,6 +50,10 @@ def register_blueprints(app: Flask) -> None:
     from .intake.views import bp as intake
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
+    from .reports.score_views import bp as scores
+    from .reports.weekly_views import bp as weekly
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health):
+        app.register_blueprint(blueprint)
+    for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

@@ -410,5 +410,9 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
+from .reports.commands import register as _register_reports  # noqa: E402 - bihuan score, bihuan report
+_register_reports(main, user_errors, _opened, _emit)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,1 @@
+"""Management tools built from what the engine records: ledgers, KPIs, department scoring, the weekly report."""
