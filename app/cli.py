@@ -410,8 +410,8 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
-from .reports.commands import register as _register_reports  # noqa: E402 - bihuan score, bihuan report
-_register_reports(main, user_errors, _opened, _emit)
+from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
+from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 
 
 if __name__ == "__main__":  # pragma: no cover

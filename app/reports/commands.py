@@ -1,66 +1,77 @@
-"""``bihuan score month|close`` and ``bihuan report weekly``: JSON on stdout, one stderr line on a user error."""
+"""``bihuan ledger export`` and ``bihuan kpi``: JSON on stdout, one stderr line on a user error.
+
+Registered on the ``bihuan`` group by importing this module at the end of app/cli.py.
+"""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import click
 
-from workflows.clock import utcnow
-
+from ..cli import _emit, _opened, main, user_errors
 from ..errors import Invalid
 
 
-def register(main, user_errors, opened, emit) -> None:
-    @main.group(help="Department scoring (考核计分).")
-    def score() -> None:
-        pass
+def _user(core, username):
+    """The WebUser for ``--user`` (scope and masking as on the pages); None = console, masked."""
+    if not username:
+        return None
+    from ..auth.services import find_user
+    from ..web.access import WebUser
+    with core.db.read() as session:
+        return WebUser.of(find_user(session, username))
 
-    @score.command("month", help="The ranking of a month with points per department (frozen once closed).")
-    @click.argument("month")
-    @user_errors
-    def score_month(month: str) -> None:
-        from .scoring import month_scores
-        with opened() as core:
-            with core.db.read() as session:
-                emit(month_scores(core, session, month))
 
-    @score.command("close", help="Freeze a month that has ended, with the rules version used.")
-    @click.argument("month")
-    @click.option("--user", default="cli")
-    @user_errors
-    def score_close(month: str, user: str) -> None:
-        from .scoring import close_month
-        with opened() as core:
-            result = close_month(core, month, actor=user)
-            emit({k: result[k] for k in ("month", "closed", "closed_at", "closed_by", "rules_version", "rules_hash")}
-                 | {"rows": [{k: r[k] for k in ("rank", "department", "name", "score", "counts", "points")}
-                             for r in result["rows"]]})
+@main.group(help="台账 (ledgers): export the rows of a filter.")
+def ledger() -> None:
+    pass
 
-    @main.group(help="Reports (调度研判专报).")
-    def report() -> None:
-        pass
 
-    @report.command("weekly", help="The weekly report of a week (default: last week); stored once the week ended.")
-    @click.option("--week", help="YYYY-Www, e.g. 2026-W48")
-    @click.option("--format", "fmt", type=click.Choice(["html", "docx", "xlsx"]), help="write this format to --out")
-    @click.option("--out", type=click.Path(dir_okay=False), help="file to write (needs --format)")
-    @click.option("--user", default="cli")
-    @user_errors
-    def report_weekly(week, fmt, out, user) -> None:
-        from .periods import local_date, previous_week, week_of
-        from .weekly_store import weekly_report
-        if bool(fmt) != bool(out):
-            raise Invalid("--format and --out go together")
-        week = week or previous_week(week_of(local_date(utcnow()))).key
-        with opened() as core:
-            result = weekly_report(core, week, actor=user)
-        summary = {"period": result["period"], "stored": result["stored"], "number": result["figures"]["number"],
-                   "total": result["figures"]["total"], "key_items": len(result["figures"]["key_items"])}
-        if out:
-            content = result["files"][fmt]
-            try:
-                Path(out).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-            except OSError as exc:
-                raise Invalid(f"cannot write {out}: {exc.strerror}") from None
-            summary.update({"format": fmt, "out": out})
-        emit(summary)
+@ledger.command("export", help="Export ledger rows to .xlsx (one sheet per difficulty) or CSV (UTF-8 BOM).")
+@click.option("--type", "type_", help="咨询|求助|投诉|举报|建议")
+@click.option("--difficulty", help="simple|normal|complex")
+@click.option("--department", help="department code")
+@click.option("--channel", help="phone|grid|online|platform|web")
+@click.option("--category")
+@click.option("--status")
+@click.option("--overdue", is_flag=True, help="only cases past their deadline that still owe the reply")
+@click.option("--tier", help="current supervision tier 1|2|3")
+@click.option("--grid")
+@click.option("--date-field", default="registered", show_default=True, help="registered|closed")
+@click.option("--from", "start", help="YYYY-MM-DD")
+@click.option("--to", "end", help="YYYY-MM-DD")
+@click.option("--kpi", help="drill-down: the cases behind a KPI (with --part num|den and --from/--to)")
+@click.option("--part", help="num|den")
+@click.option("--format", "fmt", required=True, help="xlsx|csv")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--user", help="export as this user: their department scope; unmasked phones if their role may")
+@user_errors
+def ledger_export(type_, difficulty, department, channel, category, status, overdue, tier, grid, date_field,
+                  start, end, kpi, part, fmt, out, user) -> None:
+    from .exports import export_ledger
+    args = {"type": type_, "difficulty": difficulty, "department": department, "channel": channel,
+            "category": category, "status": status, "overdue": "1" if overdue else None, "tier": tier,
+            "grid": grid, "date_field": date_field, "from": start, "to": end, "kpi": kpi, "part": part}
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise Invalid(f"cannot write {out}: no writable folder {folder}")  # before any work
+    with _opened() as core:
+        result = export_ledger(core, args=args, fmt=fmt, out=out, user=_user(core, user), source="cli")
+    _emit({"rows": result["rows"], "out": out})
+
+
+@main.command("kpi", help="KPIs for a date range, totals and per department|channel|type|category|grid.")
+@click.option("--from", "start", required=True, help="YYYY-MM-DD")
+@click.option("--to", "end", required=True, help="YYYY-MM-DD")
+@click.option("--by", help="department|channel|type|category|grid")
+@click.option("--user", help="compute as this user (a handler sees only their department)")
+@user_errors
+def kpi(start, end, by, user) -> None:
+    from ..cases.visibility import case_scope
+    from .kpis import compute_kpis, parse_range
+    first, last = parse_range(start, end)
+    with _opened() as core:
+        person = _user(core, user)
+        with core.db.read() as session:
+            _emit(compute_kpis(session, start=first, end=last, by=by,
+                               scope=case_scope(person) if person is not None else None))

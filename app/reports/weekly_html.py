@@ -13,7 +13,7 @@ from .weekly_text import rate, signed, signed_rate
 TEMPLATES = Path(__file__).parent / "templates"
 ECHARTS = Path(__file__).resolve().parents[1] / "static" / "vendor" / "echarts" / "echarts.min.js"
 STATIC = Path(__file__).resolve().parents[1] / "static"
-CSS = STATIC / "css" / "reports.css"
+CSS = STATIC / "css" / "scores_weekly.css"
 CHARTS = STATIC / "js" / "weekly_charts.js"
 
 
