@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +48,8 @@ from ..processes.models import ProcessVersion
 from ..processes.problem_text import N_, tr as _
 from ..processes.services import SHIPPED_BUNDLE, latest_version
 from ..supervision.models import SupervisionItem
-from .periods import Period, parse_month
+from .kpis import compute_kpis
+from .periods import Period, local_date, parse_month
 from .score_models import ScoreMonth
 
 DECISION = "scoring"
@@ -211,11 +212,8 @@ def monthly_events(session: Session, period: Period, end: datetime, departments:
 
 def satisfaction_rates(session: Session, period: Period, end: datetime) -> dict[str, float | None]:
     """满意率 by department over [period start, end), as ``app/reports/kpis.py`` defines it."""
-    try:
-        from .kpis import compute_kpis
-    except ImportError:  # pragma: no cover - the KPI module lands with the ledgers
-        return {}
-    result = compute_kpis(session, start=period.start, end=end, by="department")
+    last_day = max(period.first, local_date(end - timedelta(microseconds=1)))
+    result = compute_kpis(session, start=period.first, end=last_day, by="department")
     return {row["key"]: row.get("satisfaction_rate") for row in result.get("rows", [])}
 
 

@@ -26,6 +26,7 @@ from ..org.models import Department
 from ..processes.problem_text import N_
 from ..supervision.models import SupervisionItem
 from . import scoring
+from .kpis import compute_kpis
 from .periods import Period, local_date, month_of, previous_week, week_of
 
 # The order the office reviews its channels in (调度研判: 治理平台件, 网络舆情件, 公众电话投诉件, ...).
@@ -59,11 +60,7 @@ def _grouped(session: Session, column, *where) -> dict:
 
 def kpi_rows(session: Session, period: Period, by: str) -> tuple[dict, dict[str, dict]]:
     """(total, {key: row}) of the KPI definitions over the week (``app/reports/kpis.py``)."""
-    try:
-        from .kpis import compute_kpis
-    except ImportError:  # pragma: no cover - the KPI module lands with the ledgers
-        return {}, {}
-    result = compute_kpis(session, start=period.start, end=period.end, by=by)
+    result = compute_kpis(session, start=period.first, end=period.last, by=by)
     return result.get("total", {}), {row["key"]: row for row in result.get("rows", [])}
 
 
@@ -210,7 +207,7 @@ def department_table(core, session: Session, period: Period) -> tuple[list[dict]
     for code in sorted(set(names) | {k for k in received if k}):
         kpi = kpis.get(code, {})
         rows.append({"key": code, "label": names.get(code, code), "received": received.get(code, 0),
-                     "on_time": kpi.get("on_time_reply_count", kpi.get("replied_on_time")),
+                     "on_time": kpi.get("on_time_reply_rate_num", 0),
                      "on_time_reply_rate": kpi.get("on_time_reply_rate"),
                      "overdue": overdue.get(code, 0), "supervision_items": items.get(code, 0),
                      "score": scores.get(code)})

@@ -2,14 +2,14 @@
 the runs of periodic jobs (UNIQUE job, period: each period runs once across schedulers)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
