@@ -281,7 +281,9 @@ def month_scores(core, session: Session, month: str) -> dict:
                     closed_by=closed.closed_by)
     if period.start > utcnow():
         raise Invalid(_("%(month)s 尚未开始", month=period.key))
-    return score(core, session, period, end=min(period.end, utcnow()))
+    # Up to the month's end even while it runs: nothing is recorded after now, and an event of this very
+    # instant still counts.
+    return dict(score(core, session, period), until=min(period.end, utcnow()).isoformat())
 
 
 def close_month(core, month: str, actor: str) -> dict:
