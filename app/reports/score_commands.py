@@ -49,15 +49,17 @@ def report() -> None:
 
 @report.command("weekly", help="The weekly report of a week (default: last week); stored once the week ended.")
 @click.option("--week", help="YYYY-Www, e.g. 2026-W48")
-@click.option("--format", "fmt", type=click.Choice(["html", "docx", "xlsx"]), help="write this format to --out")
+@click.option("--format", "fmt", help="html|docx|xlsx: write this format to --out")
 @click.option("--out", type=click.Path(dir_okay=False), help="file to write (needs --format)")
 @click.option("--user", default="cli")
 @user_errors
 def report_weekly(week, fmt, out, user) -> None:
     from .periods import local_date, previous_week, week_of
-    from .weekly_store import weekly_report
+    from .weekly_store import FORMATS, weekly_report
     if bool(fmt) != bool(out):
         raise Invalid("--format and --out go together")
+    if fmt and fmt not in FORMATS:  # checked here, not by click: a user error is one line on stderr
+        raise Invalid(f"unknown format '{fmt}': use html, docx or xlsx")
     week = week or previous_week(week_of(local_date(utcnow()))).key
     with _opened() as core:
         result = weekly_report(core, week, actor=user)

@@ -108,6 +108,8 @@ def trend(session: Session, period: Period) -> list[dict]:
 
 
 def _working_days_late(calendar, deadline: datetime, end: datetime) -> int:
+    """Working days from the deadline's day through the week's last day (Sunday: the end is Monday 00:00)."""
+    end = end - timedelta(microseconds=1)
     try:
         return calendar.working_days_between(deadline, end)
     except CalendarGap:  # a year the calendar does not know: count Monday-Friday instead of failing the report
