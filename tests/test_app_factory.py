@@ -25,6 +25,9 @@ PAGES = {
     "designer": ("/designer", "designer.library"),
     "admin": ("/admin/users", "admin.users"),
     "health": ("/health", "health.health"),
+    "reports": ("/ledgers", "reports.ledgers"),
+    "scores": ("/scores", "scores.month"),
+    "weekly": ("/reports/weekly", "weekly.index"),
 }
 
 
