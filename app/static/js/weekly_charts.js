@@ -9,18 +9,18 @@
     var el = document.getElementById(id);
     if (!el) { return; }
     var c = echarts.init(el, null, { renderer: "svg" });
-    c.setOption(Object.assign({ animation: false, tooltip: { trigger: "axis" }, grid: { left: 40, right: 16, top: 36, bottom: 48 } }, option));
+    c.setOption(Object.assign({ animation: false, tooltip: { trigger: "axis" }, grid: { left: 40, right: 16, top: 36, bottom: 64 } }, option));
     window.addEventListener("resize", function () { c.resize(); });
   }
   chart("chart-trend", {
-    legend: { data: [labels.new, labels.closed] },
+    legend: { top: 0, data: [labels.new, labels.closed] },
     xAxis: { type: "category", data: f.trend.map(function (w) { return w.week; }), axisLabel: { rotate: 45 } },
     yAxis: { type: "value" },
     series: [{ name: labels.new, type: "line", data: f.trend.map(function (w) { return w.new; }) },
              { name: labels.closed, type: "line", data: f.trend.map(function (w) { return w.closed; }) }]
   });
   chart("chart-channels", {
-    legend: { data: [labels.new, labels.closed, labels.overdue] },
+    legend: { top: 0, data: [labels.new, labels.closed, labels.overdue] },
     xAxis: { type: "category", data: f.channels.map(function (c) { return c.label; }) },
     yAxis: { type: "value" },
     series: ["new", "closed", "overdue"].map(function (k) {
