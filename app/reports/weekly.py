@@ -154,7 +154,7 @@ def key_items(session: Session, period: Period, calendar) -> tuple[list[dict], l
         for value in values:
             cases = session.execute(select(Case.id, Case.number, Case.registered_at).where(
                 column == value, Case.registered_at >= since, Case.registered_at < end)
-                .order_by(Case.registered_at)).all()
+                .order_by(Case.registered_at, Case.number)).all()
             repeats.append({"kind": kind, "value": mask_phone(value) if kind == "phone" else value,
                             "count": len(cases), "numbers": [c.number for c in cases]})
             for c in cases:

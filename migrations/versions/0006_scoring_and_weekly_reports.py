@@ -1,5 +1,6 @@
 """department scoring (closed months, frozen with the rules version), stored weekly reports, and
-the runs of periodic jobs (UNIQUE job, period: each period runs once across schedulers)
+the runs of periodic jobs (UNIQUE job, period: each period runs once across schedulers); audit rows
+indexed by time, which scoring reads a month of
 
 Revision ID: 0006
 Revises: 0005
@@ -15,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index('ix_audit_log_at', 'audit_log', ['at'])
     op.create_table('job_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job', sa.String(length=50), nullable=False),
@@ -54,6 +56,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_audit_log_at', table_name='audit_log')
     op.drop_table('score_months')
     op.drop_table('reports')
     op.drop_table('job_runs')
