@@ -47,6 +47,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/worklist.py
+	$(BIN)/python bench/weekly_report.py
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info $(VENDOR) node_modules

@@ -52,6 +52,10 @@ def register_blueprints(app: Flask) -> None:
     from .reports.views import bp as reports
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
+    from .reports.score_views import bp as scores
+    from .reports.weekly_views import bp as weekly
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports):
+        app.register_blueprint(blueprint)
+    for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

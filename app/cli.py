@@ -434,6 +434,7 @@ main.add_command(_audit_commands)
 main.add_command(_keys_commands)
 main.add_command(_privacy_commands)
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
+from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,3 +6,5 @@ from .db import Base  # noqa: F401
 from .org.models import Department, Grid  # noqa: F401
 from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401
+from .reports.report_models import JobRun, Report  # noqa: F401
+from .reports.score_models import ScoreMonth  # noqa: F401

@@ -46,4 +46,9 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     # Personal data past its retention period, once a night; idempotent, so several schedulers may run it.
     scheduler.add_job(erase_personal_data, "cron", args=[core], hour=2, minute=30, id="erase_personal_data",
                       max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True)
+    # The weekly 专报: Monday 08:00 Shanghai; next_run_time=now catches up weeks missed while down.
+    # job_runs (UNIQUE job, period) makes each week run once across every scheduler process.
+    from .reports.jobruns import WEEKLY_FIRE, safe_weekly_job
+    scheduler.add_job(safe_weekly_job, "cron", args=[core], id="weekly_report", max_instances=1, coalesce=True,
+                      misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True, **WEEKLY_FIRE)
     return scheduler

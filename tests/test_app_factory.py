@@ -27,6 +27,8 @@ PAGES = {
     "health": ("/health", "health.health"),
     "reports": ("/ledgers", "reports.ledgers"),
     "audit": ("/admin/access-log", "audit.access_log"),
+    "scores": ("/scores", "scores.month"),
+    "weekly": ("/reports/weekly", "weekly.index"),
 }
 
 

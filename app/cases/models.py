@@ -137,6 +137,9 @@ class AuditEntry(Base):
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
+    # 考核计分 reads one month of rows by time (migration 0006).
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
 
 class Incident(Base):
     __tablename__ = "incidents"

@@ -18,6 +18,8 @@ NAV = (
     ("reports.index", _l("统计报表"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("reports.ledgers", _l("台账"), None),
     ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
+    ("scores.month", _l("考核计分"), ("viewer", "dispatcher", "admin", "handler") + SUPERVISORS),
+    ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
 )
