@@ -50,6 +50,8 @@ def register_blueprints(app: Flask) -> None:
     from .intake.views import bp as intake
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
+    from .reports.dashboard_views import bp as dashboard
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health,
+                      dashboard):
         app.register_blueprint(blueprint)

@@ -6,3 +6,4 @@ from .db import Base  # noqa: F401
 from .org.models import Department, Grid  # noqa: F401
 from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401
+from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401

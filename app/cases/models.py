@@ -53,7 +53,10 @@ class Case(Base):
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
-    __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),)
+    # (status, deadline): the dashboard's overdue / due-today counts and most-overdue list read only
+    # open cases in deadline order (migration 0007).
+    __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),
+                      Index("ix_cases_status_deadline", "status", "deadline"))
 
 
 class WorkflowInstance(Base):
