@@ -48,10 +48,11 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .intake.views import bp as intake
+    from .reports.views import bp as reports
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
     from .reports.dashboard_views import bp as dashboard
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health,
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health, reports,
                       dashboard):
         app.register_blueprint(blueprint)

@@ -423,8 +423,10 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
-from .reports.commands import reports  # noqa: E402
+from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
+from .reports.rollup_commands import reports  # noqa: E402 - bihuan reports rebuild
 main.add_command(reports)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

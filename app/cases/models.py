@@ -53,9 +53,18 @@ class Case(Base):
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
-    # (status, deadline): the dashboard's overdue / due-today counts and most-overdue list read only
-    # open cases in deadline order (migration 0007).
+    # Ledger sorts/filters and KPI range scans (migration 0005, app/reports): every KPI selects its
+    # cases by one timestamp range, every ledger page walks one of these in sort order.
     __table_args__ = (Index("ix_cases_status_registered_at", "status", "registered_at"),
+                      Index("ix_cases_dispatched_at", "dispatched_at"),
+                      Index("ix_cases_followed_up_at", "followed_up_at"),
+                      Index("ix_cases_closed_at", "closed_at"),
+                      Index("ix_cases_department_registered_at", "department", "registered_at"),
+                      Index("ix_cases_department_deadline", "department", "deadline"),
+                      Index("ix_cases_type_difficulty_registered_at", "type", "difficulty", "registered_at"),
+                      Index("ix_cases_grid_registered_at", "grid", "registered_at"),
+                      # The dashboard's overdue / due-today counts and most-overdue list read only
+                      # open cases in deadline order (migration 0007).
                       Index("ix_cases_status_deadline", "status", "deadline"))
 
 

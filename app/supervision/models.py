@@ -33,4 +33,7 @@ class SupervisionItem(Base):
     records: Mapped[list] = mapped_column(JSON, default=list)
 
     __table_args__ = (Index("ix_supervision_items_tier_status", "tier", "status"),
-                      Index("ix_supervision_items_case_run_tier", "case_id", "run_key", "tier", unique=True))
+                      Index("ix_supervision_items_case_run_tier", "case_id", "run_key", "tier", unique=True),
+                      # KPI ranges: items opened per tier, 追责 decisions by the time they closed (0005).
+                      Index("ix_supervision_items_opened_at", "opened_at"),
+                      Index("ix_supervision_items_closed_at", "closed_at"))

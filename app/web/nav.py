@@ -17,6 +17,8 @@ NAV = (
     ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
     ("dashboard.index", _l("领导驾驶舱"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("reports.index", _l("统计报表"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("reports.ledgers", _l("台账"), None),
+    ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
 )

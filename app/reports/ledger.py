@@ -1,0 +1,307 @@
+"""台账 (ledgers): the case rows behind every figure, filtered, scoped and paged by keyset.
+
+URL query parameters of ``/ledgers`` (the dashboard, the KPI page and the weekly report link to
+them; the export and ``bihuan ledger export`` take the same filter):
+
+    type=投诉              request type, Chinese label or identifier (咨询|求助|投诉|举报|建议)
+    difficulty=complex     simple|normal|complex (简单|一般|复杂)
+    department=CODE        handling department code (handlers are always held to their own)
+    channel=phone          phone|grid|online|platform|web
+    category=城市管理        exact category
+    status=handling        registered|dispatched|returned|handling|replied|verified|closed|refused|merged
+    overdue=1              past the deadline and the department still owes the reply
+    tier=1|2|3             current supervision tier
+    grid=G01               grid code
+    date_field=registered|closed   which timestamp from/to apply to (default registered)
+    from=YYYY-MM-DD&to=YYYY-MM-DD  Shanghai days, both inclusive
+    kpi=<key>&part=num|den together with from/to: exactly the cases counted in that KPI's
+                           numerator or denominator (app/reports/kpis.py, kpi_clause); the KPI's
+                           own timestamp then selects the range, not date_field
+    sort=registered_at|deadline|closed_at|number   &order=desc|asc   (indexed columns only)
+    after=<cursor>         keyset pagination: the cursor of the last row of the previous page
+
+Sorting by deadline or closed_at lists only the cases that have one (NULLs have no place in a
+keyset order). Pages never use OFFSET: each is one index walk from the cursor.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Iterator, Mapping
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from workflows.clock import utcnow
+from workflows.workdays import SHANGHAI, CalendarGap, parse_instant
+
+from ..cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES, Case
+from ..errors import Invalid
+from ..org.models import Department
+from ..supervision.models import TIERS
+from .kpis import KPI_KEYS, in_range, kpi_clause, parse_range
+
+PAGE_SIZE = 50
+SORTS = {"registered_at": Case.registered_at, "deadline": Case.deadline, "closed_at": Case.closed_at,
+         "number": Case.number}
+NULLABLE_SORTS = {"deadline", "closed_at"}
+TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
+DIFFICULTY_BY_LABEL = {label: key for key, label in DIFFICULTIES.items()}
+OWED_REPLY = ("dispatched", "handling")  # statuses in which the department still owes its reply
+SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
+FILTER_KEYS = ("type", "difficulty", "department", "channel", "category", "status", "overdue", "tier", "grid",
+               "date_field", "from", "to", "kpi", "part", "sort", "order")
+
+
+@dataclass
+class LedgerFilter:
+    type: str | None = None
+    difficulty: str | None = None
+    department: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    status: str | None = None
+    overdue: bool = False
+    tier: int | None = None
+    grid: str | None = None
+    date_field: str = "registered"
+    start: date | None = None
+    end: date | None = None
+    kpi: str | None = None
+    part: str | None = None
+    sort: str = "registered_at"
+    order: str = "desc"
+    department_name: str | None = field(default=None, compare=False)
+
+    def query_args(self) -> dict:
+        """The URL parameters that reproduce this filter (for links, exports and the next page)."""
+        out = {"type": TYPES.get(self.type) if self.type else None, "difficulty": self.difficulty,
+               "department": self.department, "channel": self.channel, "category": self.category,
+               "status": self.status, "overdue": "1" if self.overdue else None,
+               "tier": str(self.tier) if self.tier else None, "grid": self.grid,
+               "date_field": self.date_field if self.start and self.date_field != "registered" else None,
+               "from": self.start.isoformat() if self.start else None,
+               "to": self.end.isoformat() if self.end else None, "kpi": self.kpi, "part": self.part,
+               "sort": self.sort if self.sort != "registered_at" else None,
+               "order": self.order if self.order != "desc" else None}
+        return {k: v for k, v in out.items() if v}
+
+    def title(self) -> str:
+        """The ledger's name: 投诉台账 · 复杂, or 全部台账."""
+        name = f"{TYPES[self.type]}台账" if self.type else "全部台账"
+        return name + (f" · {DIFFICULTIES[self.difficulty]}" if self.difficulty else "")
+
+    def describe(self) -> str:
+        """The filter in words, for the export's title row."""
+        parts = []
+        if self.department:
+            parts.append(f"部门：{self.department_name or self.department}")
+        if self.channel:
+            parts.append(f"渠道：{CHANNELS[self.channel]}")
+        if self.category:
+            parts.append(f"类别：{self.category}")
+        if self.status:
+            parts.append(f"状态：{STATUSES[self.status]}")
+        if self.overdue:
+            parts.append("仅超期")
+        if self.tier:
+            parts.append(f"督办：{TIERS[self.tier]}")
+        if self.grid:
+            parts.append(f"网格：{self.grid}")
+        if self.start:
+            which = "指标" if self.kpi else ("办结" if self.date_field == "closed" else "登记")
+            parts.append(f"{which}日期：{self.start.isoformat()} 至 {self.end.isoformat()}")
+        if self.kpi:
+            from .kpis import KPI_LABELS
+            parts.append(f"{KPI_LABELS.get(self.kpi, self.kpi)}（{'分子' if self.part == 'num' else '分母'}）")
+        return "；".join(parts) or "无筛选"
+
+
+def _choice(value, allowed: Mapping, name: str, by_label: Mapping | None = None):
+    value = (value or "").strip()
+    if not value:
+        return None
+    if by_label and value in by_label:
+        return by_label[value]
+    if value in allowed:
+        return value
+    raise Invalid(f"unknown {name} '{value}': use one of {', '.join(allowed)}", fields=[(name, "unknown")])
+
+
+def parse_filter(session: Session, args: Mapping) -> LedgerFilter:
+    """URL parameters (or CLI options in the same names) -> LedgerFilter; Invalid on bad input."""
+    get = lambda k: (args.get(k) or "").strip() or None  # noqa: E731 - one-line accessor
+    f = LedgerFilter(
+        type=_choice(get("type"), TYPES, "type", TYPE_BY_LABEL),
+        difficulty=_choice(get("difficulty"), DIFFICULTIES, "difficulty", DIFFICULTY_BY_LABEL),
+        channel=_choice(get("channel"), CHANNELS, "channel"),
+        status=_choice(get("status"), STATUSES, "status"),
+        category=get("category"), grid=get("grid"),
+        overdue=(get("overdue") or "").lower() in ("1", "true", "yes", "on"),
+    )
+    if get("tier"):
+        if get("tier") not in ("1", "2", "3"):
+            raise Invalid(f"unknown supervision tier '{get('tier')}': use 1, 2 or 3", fields=[("tier", "1|2|3")])
+        f.tier = int(get("tier"))
+    if get("department"):
+        name = session.scalar(select(Department.name).where(Department.code == get("department")))
+        if name is None:
+            raise Invalid(f"unknown department '{get('department')}'", fields=[("department", "unknown")])
+        f.department, f.department_name = get("department"), name
+    f.date_field = _choice(get("date_field"), {"registered": 1, "closed": 1}, "date_field") or "registered"
+    if get("from") or get("to"):
+        if not (get("from") and get("to")):
+            raise Invalid("a date range needs both from and to (YYYY-MM-DD)", fields=[("from", "both needed")])
+        f.start, f.end = parse_range(get("from"), get("to"))
+    if get("kpi"):
+        if get("kpi") not in KPI_KEYS:
+            raise Invalid(f"unknown KPI '{get('kpi')}': use one of {', '.join(KPI_KEYS)}", fields=[("kpi", "unknown")])
+        if f.start is None:
+            raise Invalid("a KPI drill-down needs its range: from and to (YYYY-MM-DD)", fields=[("from", "needed")])
+        f.kpi, f.part = get("kpi"), _choice(get("part") or "num", {"num": 1, "den": 1}, "part")
+    f.sort = _choice(get("sort"), SORTS, "sort") or "registered_at"
+    f.order = _choice(get("order"), {"desc": 1, "asc": 1}, "order") or "desc"
+    return f
+
+
+def where_clauses(f: LedgerFilter, scope=None, now: datetime | None = None) -> list:
+    """The WHERE clauses over Case that select exactly this filter's rows (page, export and count)."""
+    now = now or utcnow()
+    clauses = [] if scope is None else [scope]
+    for column, value in ((Case.type, f.type), (Case.difficulty, f.difficulty), (Case.department, f.department),
+                          (Case.channel, f.channel), (Case.category, f.category), (Case.status, f.status),
+                          (Case.grid, f.grid), (Case.supervision_tier, f.tier)):
+        if value is not None:
+            clauses.append(column == value)
+    if f.overdue:
+        clauses += [Case.deadline < now, Case.status.in_(OWED_REPLY)]
+    if f.kpi:
+        clauses.append(kpi_clause(f.kpi, f.part, f.start, f.end, now))
+    elif f.start:
+        clauses.append(in_range(Case.closed_at if f.date_field == "closed" else Case.registered_at, f.start, f.end))
+    if f.sort in NULLABLE_SORTS:
+        clauses.append(SORTS[f.sort].is_not(None))
+    return clauses
+
+
+def _order(f: LedgerFilter):
+    column = SORTS[f.sort]
+    return (column.desc(), Case.id.desc()) if f.order == "desc" else (column.asc(), Case.id.asc())
+
+
+def _after(f: LedgerFilter, cursor: tuple):
+    """Keyset condition: rows strictly after (value, id) in the page order."""
+    column = SORTS[f.sort]
+    value, case_id = cursor
+    if f.sort != "number":
+        value = parse_instant(value)
+    if f.order == "desc":
+        return or_(column < value, and_(column == value, Case.id < case_id))
+    return or_(column > value, and_(column == value, Case.id > case_id))
+
+
+def encode_cursor(f: LedgerFilter, case: Case) -> str:
+    value = getattr(case, f.sort)
+    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, case.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple | None:
+    if not cursor:
+        return None
+    try:
+        value, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return value, int(case_id)
+    except (ValueError, TypeError):
+        raise Invalid("invalid page cursor: start again from the first page", fields=[("after", "invalid")]) from None
+
+
+def query(f: LedgerFilter, scope=None, cursor: tuple | None = None, now: datetime | None = None):
+    clauses = where_clauses(f, scope, now)
+    if cursor is not None:
+        clauses.append(_after(f, cursor))
+    return select(Case).where(*clauses).order_by(*_order(f))
+
+
+def page(session: Session, f: LedgerFilter, *, scope=None, after: str | None = None,
+         limit: int = PAGE_SIZE) -> dict:
+    """One page of rows: {"rows": [row dicts], "next": cursor or None}."""
+    now = utcnow()
+    cases = list(session.scalars(query(f, scope, decode_cursor(after), now).limit(limit + 1)))
+    more = len(cases) > limit
+    cases = cases[:limit]
+    rows = present(session, cases, now)
+    return {"rows": rows, "next": encode_cursor(f, cases[-1]) if more else None}
+
+
+def count(session: Session, f: LedgerFilter, scope=None) -> int:
+    return session.scalar(select(func.count()).select_from(Case).where(*where_clauses(f, scope)))
+
+
+def iter_cases(session: Session, f: LedgerFilter, scope=None, batch: int = 2000,
+               now: datetime | None = None) -> Iterator[list[Case]]:
+    """Every row of the filter in page order, in keyset batches (exports stream these)."""
+    now = now or utcnow()
+    cursor = None
+    while True:
+        cases = list(session.scalars(query(f, scope, cursor, now).limit(batch)))
+        if not cases:
+            return
+        yield cases
+        last = cases[-1]
+        value = getattr(last, f.sort)
+        cursor = (value.isoformat() if isinstance(value, datetime) else value, last.id)
+        session.expunge_all()  # a streamed export must not keep every row it wrote in memory
+        if len(cases) < batch:
+            return
+
+
+def department_names(session: Session) -> dict:
+    return dict(session.execute(select(Department.code, Department.name)).all())
+
+
+def working_days_left(calendar, deadline: datetime | None, now: datetime) -> int | None:
+    """Working days from now to the deadline; negative when overdue (working days past it)."""
+    if deadline is None:
+        return None
+    try:
+        if deadline >= now:
+            return calendar.working_days_between(now, deadline)
+        return -max(calendar.working_days_between(deadline, now), 1)
+    except CalendarGap:
+        return None
+
+
+def present(session: Session, cases: list[Case], now: datetime, names: dict | None = None,
+            calendar=None) -> list[dict]:
+    """The ledger's columns for each case (times as aware Shanghai datetimes)."""
+    from ..calendar.services import load_calendar
+    names = names if names is not None else department_names(session)
+    calendar = calendar or load_calendar(session)
+    rows = []
+    for c in cases:
+        owes = c.status in OWED_REPLY
+        rows.append({
+            "id": c.id, "number": c.number, "registered_at": _local(c.registered_at),
+            "channel": CHANNELS.get(c.channel, c.channel), "type": TYPES.get(c.type, c.type),
+            "difficulty": DIFFICULTIES.get(c.difficulty, c.difficulty or ""), "category": c.category or "",
+            "summary": summary(c.text), "address": c.address or "", "grid": c.grid or "",
+            "department": names.get(c.department, c.department or ""), "department_code": c.department,
+            "deadline": _local(c.deadline), "status": STATUSES.get(c.status, c.status),
+            "days_left": working_days_left(calendar, c.deadline, now) if owes else None,
+            "overdue": bool(owes and c.deadline is not None and c.deadline < now),
+            "tier": c.supervision_tier or 0, "satisfaction": SATISFACTION.get(c.satisfaction, c.satisfaction or ""),
+            "closed_at": _local(c.closed_at), "reporter_phone": c.reporter_phone,
+        })
+    return rows
+
+
+def summary(text: str | None, length: int = 40) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
+def _local(value: datetime | None) -> datetime | None:
+    return value.astimezone(SHANGHAI) if value else None
