@@ -18,15 +18,18 @@ from ..org.models import Department
 from .rollup_models import DailyRollup
 
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINISHED_STATUSES)
-# Overdue = still waiting on the department's reply (签收 or 办理) past the deadline in force.
-AWAITING_REPLY = ("dispatched", "returned", "handling")
+# Overdue = the department still owes the reply past the deadline in force: the ledger's overdue=1.
+from .ledger import OWED_REPLY as AWAITING_REPLY  # noqa: E402
 LEDGER = "/ledgers"
-# KPI key -> (numerator counter, denominator counter, the ledger date field both are counted by)
+# KPI key -> (numerator counter, denominator counter): the same sets of cases as
+# app/reports/kpis.py DEFINITIONS (tests/test_dashboard.py proves the figures equal compute_kpis).
 RATES = {
-    "on_time_reply_rate": ("replied_on_time", "replied"),
+    "on_time_reply_rate": ("due_reply_on_time", "due_reply"),
     "satisfaction_rate": ("satisfied", "followed_up"),
     "closure_rate": ("due_closed", "due"),
 }
+NAMES = ("registered", "closed", "replied", "due_reply", "due_reply_on_time", "due", "due_closed", "followed_up",
+         "satisfied", "unsatisfied")
 
 
 def ledger_url(**params) -> str:
@@ -47,17 +50,33 @@ def prev_month(day: date) -> tuple[date, date]:
     return end.replace(day=1), end
 
 
-def _sums(session, start: date, end: date, by=None):
-    cols = [func.coalesce(func.sum(getattr(DailyRollup, name)), 0) for name in
-            ("registered", "closed", "replied", "replied_on_time", "due", "due_closed", "followed_up",
-             "satisfied", "unsatisfied")]
-    names = ("registered", "closed", "replied", "replied_on_time", "due", "due_closed", "followed_up",
-             "satisfied", "unsatisfied")
-    query = select(*([by] if by is not None else []), *cols).where(DailyRollup.day >= start, DailyRollup.day <= end)
-    if by is not None:
-        query = query.group_by(by)
-        return {row[0]: dict(zip(names, map(int, row[1:]))) for row in session.execute(query)}
-    return dict(zip(names, map(int, session.execute(query).one())))
+def _sums(session, start: date, end: date, now: datetime, by: str | None = None):
+    """Rollup sums over the Shanghai days start..end, optionally per ``by`` (department or channel).
+
+    kpis.py counts a case due in the range only once it is decided (replied, closed, or its deadline
+    has passed); the rollup counts it by its deadline day regardless. The difference is the cases
+    whose deadline is still ahead and that are undecided: a live count over those few cases."""
+    column = getattr(DailyRollup, by) if by else None
+    query = select(*([column] if by else []), *[func.coalesce(func.sum(getattr(DailyRollup, n)), 0) for n in NAMES]
+                   ).where(DailyRollup.day >= start, DailyRollup.day <= end)
+    if by:
+        out = {row[0]: dict(zip(NAMES, map(int, row[1:]))) for row in session.execute(query.group_by(column))}
+    else:
+        out = {None: dict(zip(NAMES, map(int, session.execute(query).one())))}
+    end_at = local_midnight(end + timedelta(days=1))
+    if end_at > now:
+        lower = max(local_midnight(start), now)
+        key = func.coalesce(getattr(Case, by), "") if by else None
+        ahead = [Case.deadline > lower, Case.deadline < end_at] if lower == now else [
+            Case.deadline >= lower, Case.deadline < end_at, Case.deadline > now]
+        for counter, clause in (("due_reply", [Case.replied_at.is_(None), Case.status != "returned"]),
+                                ("due", [Case.status != "closed"])):
+            q = select(*([key] if by else []), func.count()).where(*ahead, *clause)
+            rows = session.execute(q.group_by(key)).all() if by else [(None, session.scalar(q))]
+            for k, n in rows:
+                if k in out and n:
+                    out[k][counter] -= int(n)
+    return out if by else out[None]
 
 
 def rate(num: int, den: int) -> float | None:
@@ -65,6 +84,7 @@ def rate(num: int, den: int) -> float | None:
 
 
 def _kpis(sums: dict, start: date, end: date) -> dict:
+    """The three month figures with their drill-down links (numerator and denominator rows)."""
     out = {}
     for key, (num, den) in RATES.items():
         out[key] = {"value": rate(sums[num], sums[den]), "num": sums[num], "den": sums[den],
@@ -90,70 +110,69 @@ def today_figures(session, now: datetime) -> dict:
     return {
         "day": today,
         "new": {"value": new, "url": ledger_url(date_field="registered", **day)},
-        "open": {"value": sum(open_by_status.values()), "url": ledger_url(status="open")},
-        "due_today": {"value": due_today, "url": ledger_url(status="open", due="today")},
+        # The ledger has no "open" or "due today" filter: these open it in deadline order.
+        "open": {"value": sum(open_by_status.values()), "url": ledger_url(sort="deadline")},
+        "due_today": {"value": due_today, "url": ledger_url(sort="deadline")},
         "overdue": {"value": overdue, "url": ledger_url(overdue=1)},
-        "tiers": [{"tier": t, "value": tiers.get(t, 0), "url": ledger_url(status="open", tier=t)} for t in (1, 2, 3)],
+        "tiers": [{"tier": t, "value": tiers.get(t, 0), "url": ledger_url(tier=t)} for t in (1, 2, 3)],
     }
 
 
-def month_kpis(session, today: date) -> dict:
+def month_kpis(session, today: date, now: datetime) -> dict:
     this_start = month_start(today)
     last_start, last_end = prev_month(today)
-    return {"this": {"from": this_start, "to": today, **_kpis(_sums(session, this_start, today), this_start, today)},
+    return {"this": {"from": this_start, "to": today,
+                     **_kpis(_sums(session, this_start, today, now), this_start, today)},
             "last": {"from": last_start, "to": last_end,
-                     **_kpis(_sums(session, last_start, last_end), last_start, last_end)}}
+                     **_kpis(_sums(session, last_start, last_end, now), last_start, last_end)}}
 
 
-def weekly_trend(session, today: date, weeks: int = 13) -> list[dict]:
-    """Monday–Sunday weeks, the current one last (to date)."""
+def weekly_trend(session, today: date, now: datetime, weeks: int = 13) -> list[dict]:
+    """Monday–Sunday weeks, the current one last (to date): received, closed, on-time reply rate."""
     monday = today - timedelta(days=today.weekday())
     first = monday - timedelta(weeks=weeks - 1)
-    rows = session.execute(select(DailyRollup.day, func.sum(DailyRollup.registered), func.sum(DailyRollup.closed),
-                                  func.sum(DailyRollup.replied), func.sum(DailyRollup.replied_on_time))
+    rows = session.execute(select(DailyRollup.day, *[func.sum(getattr(DailyRollup, n)) for n in NAMES])
                            .where(DailyRollup.day >= first, DailyRollup.day <= today).group_by(DailyRollup.day))
-    weeks_out = []
+    out = []
     for i in range(weeks):
         start = first + timedelta(weeks=i)
-        end = min(start + timedelta(days=6), today)
-        weeks_out.append({"label": start.strftime("%m-%d"), "from": start, "to": end, "registered": 0, "closed": 0,
-                          "replied": 0, "replied_on_time": 0})
-    for day, registered, closed, replied, on_time in rows:
-        if isinstance(day, str):  # SQLite hands back text for a grouped DATE column on some drivers
-            day = date.fromisoformat(day)
-        week = weeks_out[(day - first).days // 7]
-        week["registered"] += int(registered or 0)
-        week["closed"] += int(closed or 0)
-        week["replied"] += int(replied or 0)
-        week["replied_on_time"] += int(on_time or 0)
-    for week in weeks_out:
+        out.append({"label": start.strftime("%m-%d"), "from": start, "to": min(start + timedelta(days=6), today),
+                    **{n: 0 for n in NAMES}})
+    for row in rows:
+        day = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0]))
+        week = out[(day - first).days // 7]
+        for name, value in zip(NAMES, row[1:]):
+            week[name] += int(value or 0)
+    # Only the current week can hold cases due later today that are not decided yet.
+    out[-1].update(_sums(session, out[-1]["from"], out[-1]["to"], now))
+    for week in out:
         span = {"from": week["from"], "to": week["to"]}
-        week["on_time_rate"] = rate(week["replied_on_time"], week["replied"])
+        week["on_time_rate"] = rate(week["due_reply_on_time"], week["due_reply"])
         week["registered_url"] = ledger_url(date_field="registered", **span)
         week["closed_url"] = ledger_url(date_field="closed", status="closed", **span)
         week["on_time_url"] = ledger_url(kpi="on_time_reply_rate", part="num", **span)
-    return weeks_out
+    return out
 
 
-def channel_mix(session, start: date, end: date) -> list[dict]:
-    sums = _sums(session, start, end, by=DailyRollup.channel)
+def channel_mix(session, start: date, end: date, now: datetime) -> list[dict]:
+    sums = _sums(session, start, end, now, by="channel")
     return [{"channel": code, "label": label, "value": sums.get(code, {}).get("registered", 0),
              "url": ledger_url(channel=code, date_field="registered", **{"from": start, "to": end})}
             for code, label in CHANNELS.items()]
 
 
 def department_ranking(session, start: date, end: date, now: datetime) -> list[dict]:
-    sums = _sums(session, start, end, by=DailyRollup.department)
+    sums = _sums(session, start, end, now, by="department")
     names = dict(session.execute(select(Department.code, Department.name)).all())
     overdue = dict(session.execute(select(Case.department, func.count()).where(
         Case.status.in_(AWAITING_REPLY), Case.deadline < now).group_by(Case.department)).all())
     rows = []
     span = {"from": start, "to": end}
     for code, name in names.items():
-        s = sums.get(code) or {k: 0 for k in ("registered", "replied", "replied_on_time", "satisfied", "followed_up")}
+        s = sums.get(code) or {k: 0 for k in NAMES}
         rows.append({
-            "department": code, "name": name, "received": s["registered"], "replied": s["replied"],
-            "on_time_rate": rate(s["replied_on_time"], s["replied"]),
+            "department": code, "name": name, "received": s["registered"], "replied": s["due_reply"],
+            "on_time_rate": rate(s["due_reply_on_time"], s["due_reply"]),
             "satisfaction_rate": rate(s["satisfied"], s["followed_up"]),
             "overdue": overdue.get(code, 0),
             "received_url": ledger_url(department=code, date_field="registered", **span),
@@ -181,9 +200,9 @@ def most_overdue(session, now: datetime, limit: int = 5) -> list[dict]:
 def dashboard(session, now: datetime) -> dict:
     today = now.astimezone(SHANGHAI).date()
     recent = today - timedelta(days=29)
-    return {"now": now, "today": today_figures(session, now), "kpis": month_kpis(session, today),
-            "trend": weekly_trend(session, today), "recent": {"from": recent, "to": today},
-            "channels": channel_mix(session, recent, today),
+    return {"now": now, "today": today_figures(session, now), "kpis": month_kpis(session, today, now),
+            "trend": weekly_trend(session, today, now), "recent": {"from": recent, "to": today},
+            "channels": channel_mix(session, recent, today, now),
             "departments": department_ranking(session, recent, today, now),
             "overdue_cases": most_overdue(session, now)}
 

@@ -27,9 +27,12 @@ class DailyRollup(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)         # by closed_at
     merged: Mapped[int] = mapped_column(Integer, default=0)          # by closed_at
     replied: Mapped[int] = mapped_column(Integer, default=0)         # by replied_at
-    replied_on_time: Mapped[int] = mapped_column(Integer, default=0)  # replied_at <= deadline
-    due: Mapped[int] = mapped_column(Integer, default=0)             # dispatched cases, by deadline
-    due_closed: Mapped[int] = mapped_column(Integer, default=0)      # of those, closed
+    # By deadline day, as kpis.py counts 按期回复率 and 办结率; the dashboard subtracts the cases
+    # whose deadline is still ahead and undecided (a small live count over open cases).
+    due_reply: Mapped[int] = mapped_column(Integer, default=0)       # deadline set, not 已退回
+    due_reply_on_time: Mapped[int] = mapped_column(Integer, default=0)  # of those, replied_at <= deadline
+    due: Mapped[int] = mapped_column(Integer, default=0)             # deadline set
+    due_closed: Mapped[int] = mapped_column(Integer, default=0)      # of those, 已销号
     followed_up: Mapped[int] = mapped_column(Integer, default=0)     # reached the resident, by followed_up_at
     satisfied: Mapped[int] = mapped_column(Integer, default=0)       # 满意 + 基本满意
     unsatisfied: Mapped[int] = mapped_column(Integer, default=0)

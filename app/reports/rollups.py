@@ -22,8 +22,8 @@ from workflows.workdays import SHANGHAI
 
 from .rollup_models import DailyRollup, TaskDwell
 
-COUNTERS = ("registered", "closed", "refused", "merged", "replied", "replied_on_time", "due", "due_closed",
-            "followed_up", "satisfied", "unsatisfied")
+COUNTERS = ("registered", "closed", "refused", "merged", "replied", "due_reply", "due_reply_on_time", "due",
+            "due_closed", "followed_up", "satisfied", "unsatisfied")
 # Follow-ups that reached the resident (联系不上 did not).
 REACHED = ("satisfied", "mostly_satisfied", "unsatisfied")
 SATISFIED = ("satisfied", "mostly_satisfied")
@@ -57,10 +57,12 @@ def contributions(values: tuple | None) -> dict[Key, dict[str, int]]:
         add(closed_at, status)
     if replied_at is not None:
         add(replied_at, "replied")
-        if deadline is not None and replied_at <= deadline:
-            add(replied_at, "replied_on_time")
     if deadline is not None:
         add(deadline, "due")
+        if status != "returned":
+            add(deadline, "due_reply")
+            if replied_at is not None and replied_at <= deadline:
+                add(deadline, "due_reply_on_time")
         if status == "closed":
             add(deadline, "due_closed")
     if followed_up_at is not None and satisfaction in REACHED:

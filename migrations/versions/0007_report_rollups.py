@@ -1,7 +1,7 @@
 """the dashboard's daily rollup, the heatmap's dwell table, and an index for open cases by deadline
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 
 The rollups start empty and are filled by ``bihuan reports rebuild`` (which ``bihuan db upgrade``
 leaves to the operator: it reads every case once).
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0005'  # 0004 as assigned; chained after ledger-kpi's 0005 once merged
 branch_labels = None
 depends_on = None
 
@@ -22,8 +22,8 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=50), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     *[sa.Column(name, sa.Integer(), nullable=False) for name in (
-        'registered', 'closed', 'refused', 'merged', 'replied', 'replied_on_time', 'due', 'due_closed',
-        'followed_up', 'satisfied', 'unsatisfied')],
+        'registered', 'closed', 'refused', 'merged', 'replied', 'due_reply', 'due_reply_on_time', 'due',
+        'due_closed', 'followed_up', 'satisfied', 'unsatisfied')],
     sa.PrimaryKeyConstraint('day', 'department', 'channel', name=op.f('pk_report_daily'))
     )
     op.create_table('report_task_dwell',
