@@ -22,8 +22,8 @@
   var weeks = data.trend;
   chart("chart-trend", {
     tooltip: { trigger: "axis" },
-    legend: { data: [L.registered, L.closed, L.on_time] },
-    grid: { left: 40, right: 50, top: 40, bottom: 30 },
+    legend: { top: 0, data: [L.registered, L.closed, L.on_time] },
+    grid: { left: 40, right: 50, top: 36, bottom: 24 },
     xAxis: { type: "category", data: weeks.map(function (w) { return w.label; }) },
     yAxis: [{ type: "value" }, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }],
     series: [
@@ -41,7 +41,9 @@
   var channels = data.channels;
   chart("chart-channels", {
     tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
-    series: [{ type: "pie", radius: ["35%", "65%"],
+    legend: { bottom: 0, type: "scroll" },
+    series: [{ type: "pie", radius: ["30%", "55%"], center: ["50%", "45%"],
+      label: { formatter: "{d}%" },
       data: channels.map(function (c) { return { name: c.label, value: c.value }; }) }]
   }, function (p) { return channels[p.dataIndex] && channels[p.dataIndex].url; });
 })();

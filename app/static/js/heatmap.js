@@ -63,6 +63,9 @@
         badge.title = box.dataset.labelOpen + " " + n.open + " · " + box.dataset.labelHours + " " +
           (n.hours === null || n.hours === undefined ? "—" : n.hours);
         text(badge, n.open + " / " + (n.hours === null || n.hours === undefined ? "—" : n.hours + "h"));
+        badge.addEventListener("click", function () {
+          listCases(bpmnId, element.businessObject.name || bpmnId);
+        });
         overlays.add(bpmnId, { position: { top: -14, right: 10 }, html: badge });
       });
       viewer.get("eventBus").on("element.click", function (e) {

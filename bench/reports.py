@@ -1,0 +1,150 @@
+"""The management layer at 1 000 000 cases: dashboard, KPI page, ledger pages, .xlsx export, weekly
+report. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/reports.py [--cases 1000000] [--months 12]            # SQLite in a temp dir
+    .venv/bin/python bench/reports.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+The cases come from the demo history generator (app/reports/history*.py): finished cases bulk-
+inserted with the rows the engine writes, ``--open-limit`` open ones driven through the engine,
+then the rollups rebuilt. Requests go through Flask's test client with a logged-in session (the
+server time: session load, view, queries, template). The export runs as the real CLI in a child
+process, so its peak memory (max RSS) is its own. PostgreSQL is ANALYZEd after the load (what
+autovacuum does within a minute); SQLite as the app runs it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIHUAN = str(Path(sys.executable).with_name("bihuan"))  # the console script: its commands all registered
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import text  # noqa: E402
+
+from app.core import Core  # noqa: E402
+from app.seed import seed_demo  # noqa: E402
+from lifecycle import fresh_database  # noqa: E402
+from workflows.clock import utcnow  # noqa: E402
+from workflows.workdays import SHANGHAI  # noqa: E402
+
+
+def timed(client, url: str, n: int) -> tuple[float, float, int]:
+    client.get(url)  # warm-up
+    times, status = [], 200
+    for _ in range(n):
+        start = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - start) * 1000)
+        status = response.status_code
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], status
+
+
+def login(app, username: str):
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": "bihuan123"})
+    return client
+
+
+def run(url: str | None, cases: int, months: int, open_limit: int, label: str) -> None:
+    from app import create_app
+    from app.reports.history_writer import generate
+    db_url, drop = fresh_database(url)
+    core = Core(db_url)
+    try:
+        seed_demo(core)
+        start = time.perf_counter()
+        made = generate(core, cases=cases, months=months, open_limit=open_limit)
+        print(f"[{label}] generated {cases} cases ({made['open']} open, through the engine) in "
+              f"{time.perf_counter() - start:.0f} s; rollup rows {made['rollup']['daily_rows']}", flush=True)
+        if core.db.engine.dialect.name == "postgresql":
+            with core.db.engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+        start = time.perf_counter()
+        with core.db.unit_of_work() as session:
+            from app.reports.rollups import rebuild
+            rebuild(session)
+        print(f"[{label}] bihuan reports rebuild: {time.perf_counter() - start:.1f} s", flush=True)
+
+        app = create_app({"TESTING": True, "SECRET_KEY": "bench" * 8, "WTF_CSRF_ENABLED": False}, core=core)
+        leader, handler = login(app, "leader"), login(app, "handler")
+        today = utcnow().astimezone(SHANGHAI).date()
+        month_start = today.replace(day=1)
+        year_ago = today - timedelta(days=364)
+        scenarios = [
+            ("dashboard", leader, "/dashboard", 50),
+            ("heatmap data (30 days)", leader, "/dashboard/heatmap/1/data", 30),
+            ("KPI page, a year by department", leader, f"/kpis?from={year_ago}&to={today}&by=department", 5),
+            ("KPI page, a month by department", leader, f"/kpis?from={month_start}&to={today}&by=department", 10),
+            ("KPI page, a month by category", leader, f"/kpis?from={month_start}&to={today}&by=category", 10),
+            ("ledger, all", leader, "/ledgers", 40),
+            ("ledger, 投诉/complex", leader, "/ledgers?type=投诉&difficulty=complex", 40),
+            ("ledger, department chengguan", leader, "/ledgers?department=chengguan", 40),
+            ("ledger, channel online + category", leader, "/ledgers?channel=online&category=噪音扰民", 40),
+            ("ledger, overdue only", leader, "/ledgers?overdue=1", 40),
+            ("ledger, tier 2", leader, "/ledgers?tier=2", 40),
+            ("ledger, status closed by closed date", leader,
+             f"/ledgers?status=closed&date_field=closed&from={month_start}&to={today}", 40),
+            ("ledger, KPI drill-down den", leader,
+             f"/ledgers?kpi=on_time_reply_rate&part=den&from={month_start}&to={today}", 40),
+            ("ledger, handler's own department", handler, "/ledgers", 40),
+        ]
+        for name, client, path, n in scenarios:
+            p50, p95, status = timed(client, path, n)
+            print(f"[{label}] {name:42s} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  (HTTP {status}, n={n})", flush=True)
+
+        # An .xlsx export of about 100 000 rows: registered over the most recent stretch that holds them.
+        days = max(1, round(100_000 / max(1, cases) * months * 30.4))
+        start_day = today - timedelta(days=days)
+        out = Path(tempfile.mkdtemp()) / "ledger.xlsx"
+        env = {**os.environ, "BIHUAN_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        done = subprocess.run([BIHUAN, "ledger", "export", "--from", str(start_day),
+                               "--to", str(today), "--format", "xlsx", "--out", str(out)],
+                              env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(f"[{label}] xlsx export: {done.stdout.strip()[:80] or done.stderr.strip()[:200]} in {seconds:.1f} s, "
+              f"peak RSS {peak / 1024:.0f} MB{' (an earlier child was larger)' if peak == before else ''}", flush=True)
+
+        weekly = subprocess.run([BIHUAN, "report", "weekly", "--format", "html",
+                                 "--out", str(out.with_suffix(".html"))], env=env, capture_output=True, text=True)
+        if weekly.returncode == 2 or "No such command" in weekly.stderr:
+            print(f"[{label}] weekly report: not in this branch (bihuan report weekly missing)")
+        else:
+            start = time.perf_counter()
+            subprocess.run([BIHUAN, "report", "weekly", "--format", "html",
+                            "--out", str(out.with_suffix(".html"))], env=env, capture_output=True, text=True)
+            print(f"[{label}] weekly report (html, CLI incl. start-up): {time.perf_counter() - start:.1f} s")
+    finally:
+        core.close()
+        drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--open-limit", type=int, default=2000)
+    parser.add_argument("--postgres", default=os.environ.get("BIHUAN_BENCH_POSTGRES"))
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_sqlite:
+        run(None, args.cases, args.months, args.open_limit, "sqlite")
+    if args.postgres:
+        run(args.postgres, args.cases, args.months, args.open_limit, "postgresql")
+
+
+if __name__ == "__main__":
+    main()
