@@ -124,8 +124,13 @@ def test_overdue_and_heatmap(core, driver, clock, login):
     body = leader.get("/dashboard/heatmap/1/data?from=2026-11-01&to=2026-12-10").get_json()
     assert body["nodes"]["sign_for"]["open"] == 1
     assert body["nodes"]["dispatch"]["exits"] == 1
-    listed = leader.get("/dashboard/heatmap/cases?node=sign_for").get_json()
+    listed = leader.get("/dashboard/heatmap/cases?node=sign_for&version=1").get_json()
     assert [c["number"] for c in listed["cases"]] == [number]
+    assert leader.get("/dashboard/heatmap/1/data?all=1").get_json()["nodes"]["sign_for"]["open"] == 1
+    designer = login("designer")
+    assert designer.get("/dashboard/heatmap/1").status_code == 200
+    assert designer.get("/dashboard").status_code == 403
+    assert 'href="/dashboard/heatmap/1"' in designer.get("/designer").get_data(as_text=True)
     assert leader.get("/dashboard/heatmap/1/data?from=2026-13-01").status_code == 400
     assert leader.get("/dashboard/heatmap?from=2026-12-10&to=2026-01-01").status_code == 400
 

@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select, true
 
+from ..cases.models import Case, WorkflowInstance
+
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
@@ -93,6 +95,14 @@ def heatmap_page(number: int | None = None):
         400 if error else 200)
 
 
+def _scope(version):
+    """?all=1 (the dashboard): every open case, whatever its version; otherwise (流程管理's version
+    page) the cases running on ``version``. Dwell times are per node id, across versions."""
+    if request.args.get("all") == "1":
+        return true()
+    return Case.id.in_(select(WorkflowInstance.case_id).where(WorkflowInstance.process_version_id == version.id))
+
+
 @bp.get("/heatmap/<int:number>/data")
 @login_required
 def heatmap_data(number: int):
@@ -103,7 +113,7 @@ def heatmap_data(number: int):
     if start is None:
         return jsonify({"error": end}), 400
     with _core().db.read() as session:
-        counts = open_now(session, true())
+        counts = open_now(session, _scope(version))
         dwell = mean_dwell(session, start, end)
     nodes = {}
     for bpmn_id in set(counts) | set(dwell):
@@ -120,8 +130,9 @@ def heatmap_cases():
     node = (request.args.get("node") or "").strip()
     if not node or len(node) > 100:
         return jsonify({"error": _("缺少节点")}), 400
+    number = request.args.get("version", type=int)
     with _core().db.read() as session:
-        rows = cases_at(session, true(), node)
+        rows = cases_at(session, _scope(_version(number)) if number else true(), node)
     return jsonify({"node": node, "cases": [
         {**r, "status": _(STATUSES.get(r["status"], r["status"])),
          "deadline": r["deadline"].isoformat() if r["deadline"] else None,

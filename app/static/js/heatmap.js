@@ -17,7 +17,8 @@
 
   function listCases(bpmnId, name) {
     var panel = document.getElementById("heatmap-cases");
-    fetch(box.dataset.cases + "?node=" + encodeURIComponent(bpmnId), { credentials: "same-origin" })
+    var sep = box.dataset.cases.indexOf("?") < 0 ? "?" : "&";
+    fetch(box.dataset.cases + sep + "node=" + encodeURIComponent(bpmnId), { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (body) {
         panel.hidden = false;
@@ -78,7 +79,8 @@
     }).catch(function () { text(el, box.dataset.labelError); });
   }
 
-  fetch(box.dataset.src + "?" + query.join("&"), { credentials: "same-origin" })
+  var sep = box.dataset.src.indexOf("?") < 0 ? "?" : "&";
+  fetch(box.dataset.src + sep + query.join("&"), { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (body) {
       if (body.error) { text(document.getElementById("heatmap-lifecycle"), body.error); return; }
