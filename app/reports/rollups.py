@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from workflows.workdays import SHANGHAI
@@ -130,12 +130,37 @@ def add_dwell(session: Session, exits: list[tuple[str, datetime, datetime]]) -> 
 
 
 # -- the hook, called by app/cases/projection.apply ------------------------------------------------
+PENDING = "bihuan_rollup_pending"
+
+
 def case_changed(session: Session, before: tuple | None, case, left_tasks: list[tuple[str, datetime]],
                  now: datetime) -> None:
     """One action changed ``case`` (its facts were ``before``; None for a new case) and the
-    ready tasks ``left_tasks`` [(bpmn_id, became ready at)] were completed or withdrawn."""
-    add_daily(session, delta(before, facts(case)))
-    add_dwell(session, [(bpmn_id, entered, now) for bpmn_id, entered in left_tasks])
+    ready tasks ``left_tasks`` [(bpmn_id, became ready at)] were completed or withdrawn.
+
+    The changes are collected on the session and written once, just before the commit, in key
+    order: a timer sweep commits many cases at once, and every transaction then takes the rollup
+    rows' locks in the same order, after all its other writes, so none can wait on another in a
+    cycle (PostgreSQL would abort one as a deadlock)."""
+    pending = session.info.setdefault(PENDING, {"daily": defaultdict(lambda: defaultdict(int)), "dwell": []})
+    for key, counters in delta(before, facts(case)).items():
+        for name, n in counters.items():
+            pending["daily"][key][name] += n
+    pending["dwell"].extend((bpmn_id, entered, now) for bpmn_id, entered in left_tasks)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(PENDING, None)
+    if pending:
+        add_daily(session, {k: {n: v for n, v in c.items() if v} for k, c in pending["daily"].items()
+                            if any(c.values())})
+        add_dwell(session, pending["dwell"])
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING, None)
 
 
 # -- rebuild ------------------------------------------------------------------------------------
