@@ -5,7 +5,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from workflows.clock import shifted_to
 from workflows.workdays import SHANGHAI
@@ -157,6 +157,10 @@ class Writer:
                 self._flush(rows)
         self._flush(rows)
         with self.core.db.unit_of_work() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # The cases were inserted with their ids: move the sequence past them for the engine's.
+                session.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), "
+                                     "(SELECT max(id) FROM cases))"))
             have = dict(session.execute(select(CaseCounter.day, CaseCounter.last)).all())
             for day, last in self.counters.items():
                 if day not in have:
