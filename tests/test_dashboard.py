@@ -3,7 +3,7 @@ the case transactions equal a rebuild from the cases and the audit log. Cases ar
 the real engine with time travel (tests/conftest.py Driver, clock)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import select

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, func, not_, select, exists
+from sqlalchemy import and_, exists, func, not_, select
 
-from ..cases.models import Case, ReadyTask
+from ..cases.models import Case, ReadyTask, WorkflowInstance
 from ..supervision.models import SupervisionItem
 from .rollup_models import TaskDwell
 
@@ -32,14 +32,23 @@ def _waiting_clause(tier: int):
                                     ReadyTask.bpmn_id == TIER_TASK[tier])))
 
 
-def open_now(session, scope) -> dict[str, int]:
-    """bpmn id -> open cases there now (within ``scope``, a WHERE clause over Case)."""
-    counts = dict(session.execute(
-        select(ReadyTask.bpmn_id, func.count(func.distinct(ReadyTask.case_id)))
-        .join(Case, Case.id == ReadyTask.case_id).where(scope).group_by(ReadyTask.bpmn_id)).all())
+def _on_version(query, case_id, version_id: int | None):
+    """Only the cases running on one deployed version (None: every case). A join on the instance's
+    unique case_id, so the open cases drive the query, not the million finished instances."""
+    if version_id is None:
+        return query
+    return query.join(WorkflowInstance, WorkflowInstance.case_id == case_id).where(
+        WorkflowInstance.process_version_id == version_id)
+
+
+def open_now(session, version_id: int | None = None) -> dict[str, int]:
+    """bpmn id -> open cases there now (on one version, or all)."""
+    counts = dict(session.execute(_on_version(
+        select(ReadyTask.bpmn_id, func.count(func.distinct(ReadyTask.case_id))), ReadyTask.case_id, version_id)
+        .group_by(ReadyTask.bpmn_id)).all())
     for tier, node in TIER_WAIT.items():
-        n = session.scalar(select(func.count(func.distinct(SupervisionItem.case_id)))
-                           .join(Case, Case.id == SupervisionItem.case_id).where(scope, _waiting_clause(tier)))
+        n = session.scalar(_on_version(select(func.count(func.distinct(SupervisionItem.case_id))),
+                                       SupervisionItem.case_id, version_id).where(_waiting_clause(tier)))
         if n:
             counts[node] = n
     return counts
@@ -53,16 +62,17 @@ def mean_dwell(session, start: date, end: date) -> dict[str, dict]:
             for bpmn_id, n, s in rows}
 
 
-def cases_at(session, scope, bpmn_id: str, limit: int = 50) -> list[dict]:
+def cases_at(session, version_id: int | None, bpmn_id: str, limit: int = 50) -> list[dict]:
     """The cases at one node now, the longest waiting first."""
     if bpmn_id in WAIT_TIER:
         tier = WAIT_TIER[bpmn_id]
         query = (select(Case.number, Case.status, Case.department, Case.deadline, SupervisionItem.opened_at)
                  .join(SupervisionItem, SupervisionItem.case_id == Case.id)
-                 .where(scope, _waiting_clause(tier)).order_by(SupervisionItem.opened_at))
+                 .where(_waiting_clause(tier)).order_by(SupervisionItem.opened_at))
     else:
         query = (select(Case.number, Case.status, Case.department, Case.deadline, ReadyTask.created_at)
                  .join(ReadyTask, ReadyTask.case_id == Case.id)
-                 .where(scope, ReadyTask.bpmn_id == bpmn_id).order_by(ReadyTask.created_at))
+                 .where(ReadyTask.bpmn_id == bpmn_id).order_by(ReadyTask.created_at))
+    query = _on_version(query, Case.id, version_id)
     return [{"number": n, "status": s, "department": d, "deadline": dl, "since": since}
             for n, s, d, dl, since in session.execute(query.limit(limit))]

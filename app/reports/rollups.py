@@ -166,7 +166,7 @@ def _drop_pending(session: Session) -> None:
 # -- rebuild ------------------------------------------------------------------------------------
 def rebuild(session: Session, batch: int = 20000) -> dict:
     """Recompute both tables from the cases and the audit log (``bihuan reports rebuild``)."""
-    from ..cases.models import AuditEntry, Case
+    from ..cases.models import Case
     session.execute(delete(DailyRollup))
     session.execute(delete(TaskDwell))
     totals: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
