@@ -39,6 +39,7 @@ translations: $(STAMP)
 run: setup
 	$(BIN)/bihuan db upgrade
 	$(BIN)/bihuan demo seed
+	$(BIN)/bihuan demo history --cases 3000 --months 6 --if-empty
 	$(BIN)/bihuan serve --host 127.0.0.1 --port 5000
 
 test: setup

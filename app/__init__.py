@@ -49,13 +49,15 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .intake.views import bp as intake
+    from .reports.dashboard_views import bp as dashboard
+    from .reports.score_views import bp as scores
     from .reports.views import bp as reports
+    from .reports.weekly_views import bp as weekly
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
-    from .reports.score_views import bp as scores
-    from .reports.weekly_views import bp as weekly
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
+                      dashboard):
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

@@ -167,6 +167,19 @@ def demo_seed(no_cases: bool) -> None:
 
 
 # -- serving -------------------------------------------------------------------------------
+@demo.command("history", help="Closed and open cases over past months, shaped as the engine writes them.")
+@click.option("--cases", type=int, default=3000, show_default=True)
+@click.option("--months", type=int, default=6, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when a history was generated before (make run).")
+@click.option("--open-limit", type=int, default=400, show_default=True,
+              help="At most this many open cases (driven through the engine); the rest finish before now.")
+@user_errors
+def demo_history(cases: int, months: int, if_empty: bool, open_limit: int) -> None:
+    from .reports.history_writer import generate
+    with _opened() as core:
+        _emit(generate(core, cases=cases, months=months, if_empty=if_empty, open_limit=open_limit))
+
+
 @main.command(help="Web app with the embedded scheduler.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
@@ -435,7 +448,10 @@ main.add_command(_keys_commands)
 main.add_command(_privacy_commands)
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
+from .reports.rollup_commands import reports  # noqa: E402 - bihuan reports rebuild
+main.add_command(reports)
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+

@@ -8,3 +8,4 @@ from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401
 from .reports.report_models import JobRun, Report  # noqa: F401
 from .reports.score_models import ScoreMonth  # noqa: F401
+from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401

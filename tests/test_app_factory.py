@@ -29,6 +29,7 @@ PAGES = {
     "audit": ("/admin/access-log", "audit.access_log"),
     "scores": ("/scores", "scores.month"),
     "weekly": ("/reports/weekly", "weekly.index"),
+    "dashboard": ("/dashboard", "dashboard.index"),
 }
 
 

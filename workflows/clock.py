@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
-__all__ = ["utcnow", "now_iso", "start_test_clock", "TEST_MODE_VARIABLE", "TEST_NOW_VARIABLE"]
+__all__ = ["utcnow", "now_iso", "start_test_clock", "shifted_to", "TEST_MODE_VARIABLE", "TEST_NOW_VARIABLE"]
 
 TEST_MODE_VARIABLE = "BIHUAN_TESTING"
 TEST_NOW_VARIABLE = "BIHUAN_TEST_NOW"
@@ -51,3 +52,18 @@ def start_test_clock(environ: Mapping[str, str]) -> datetime | None:
         raise ValueError(f"{TEST_NOW_VARIABLE} must carry a UTC offset: {value!r}")
     _test_origin = (start.astimezone(timezone.utc), time.monotonic())
     return _test_origin[0]
+
+
+@contextmanager
+def shifted_to(instant: datetime) -> Iterator[None]:
+    """Run the block as if it were ``instant`` (the clock ticks on from there), then come back.
+
+    For the demo history generator, which drives open cases through the real engine at the past
+    instants they happened; one process, one thread. Nothing in a request or the scheduler uses it."""
+    global _test_origin
+    saved = _test_origin
+    _test_origin = (instant.astimezone(timezone.utc), time.monotonic())
+    try:
+        yield
+    finally:
+        _test_origin = saved

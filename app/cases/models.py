@@ -71,7 +71,10 @@ class Case(Base):
                       Index("ix_cases_type_difficulty_registered_at", "type", "difficulty", "registered_at"),
                       Index("ix_cases_channel_registered_at", "channel", "registered_at"),
                       Index("ix_cases_category_registered_at", "category", "registered_at"),
-                      Index("ix_cases_grid_registered_at", "grid", "registered_at"))
+                      Index("ix_cases_grid_registered_at", "grid", "registered_at"),
+                      # The dashboard's overdue / due-today counts and most-overdue list read only
+                      # open cases in deadline order (migration 0007).
+                      Index("ix_cases_status_deadline", "status", "deadline"))
 
     @validates("reporter_phone")
     def _index_phone(self, _key, value):

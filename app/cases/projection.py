@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
 
 from ..calendar.services import record_provisional
+from ..reports.rollups import case_changed, facts
 from ..supervision.projection import sync_supervision_items
 from .models import Case, ReadyTask, WorkflowInstance
 
@@ -156,6 +157,11 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     write_state(inst, after, now)
     session.flush([inst])
     department_before = case.department
+    # The dashboard's rollup and the heatmap's dwell times move in the same transaction (app/reports/rollups.py).
+    facts_before = None if before is EMPTY else facts(case)
+    gone = [task_id for task_id in before.ready if task_id not in after.ready]
+    left = session.execute(select(ReadyTask.bpmn_id, ReadyTask.created_at)
+                           .where(ReadyTask.id.in_(gone))).all() if gone else []
     changes = project_case(case, after.data)
     # The rest is flushed once, at commit: nothing here needs to read back what it wrote.
     with session.no_autoflush:
@@ -166,4 +172,5 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
         case.supervision_tier = tier
     # Flagged in the same transaction, so every 暂定 deadline can be listed and later recomputed.
     record_provisional(session, case.id, after.provisional)
+    case_changed(session, facts_before, case, [tuple(row) for row in left], now)
     return changes

@@ -15,6 +15,7 @@ NAV = (
     ("intake.patrol", _l("网格上报"), ("grid_worker",)),
     ("cases.search", _l("案件查询"), None),
     ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
+    ("dashboard.index", _l("领导驾驶舱"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("reports.index", _l("统计报表"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("reports.ledgers", _l("台账"), None),
     ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
