@@ -48,6 +48,7 @@ ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页"
 FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别", "difficulty": "难度", "urgent": "紧急",
           "address": "地址", "grid": "网格", "department": "承办部门", "status": "状态",
           "registered_at": "受理时间", "registered_by": "受理人", "dispatched_at": "派单时间",
+          "reassigned_at": "改派时间",
           "signed_at": "签收时间", "deadline": "办理时限", "replied_at": "答复时间", "verified_at": "核实时间",
           "followed_up_at": "回访时间", "closed_at": "销号时间", "satisfaction": "满意度",
           "return_count": "退回次数", "redo_count": "重办次数", "extensions": "延期",
@@ -55,7 +56,7 @@ FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别
 SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
 MEASURES = {"interview": "约谈", "notice": "通报"}
 DECISIONS_3 = {"criticism_notice": "通报批评", "interview": "约谈", "accountability": "问责"}
-TIMESTAMPS = {"registered_at", "dispatched_at", "signed_at", "deadline", "replied_at", "verified_at",
+TIMESTAMPS = {"registered_at", "dispatched_at", "reassigned_at", "signed_at", "deadline", "replied_at", "verified_at",
               "followed_up_at", "closed_at"}
 
 
