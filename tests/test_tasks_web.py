@@ -267,7 +267,9 @@ def test_dispatch_form_shows_the_case_and_the_deadline(login, driver):
         assert 'value="物业管理"' in html  # the category given at intake is the starting point
         assert "办理时限：15 个工作日，截止 2026-11-23 23:59" in html
         assert first in html  # possible duplicate, for 并单
-        assert "受理" in html and "operator" in html  # history
+        # history as the case page labels it: the person's name and unit, not the login (issue 15)
+        assert re.search(r'<span class="actor">受理员小王</span><span class="muted unit">（指挥中心）</span>', html)
+        assert '<span class="actor">operator</span>' not in html
         preview = page(client.get(f"/tasks/{task_id}/deadline-preview?difficulty=complex"))
         assert "办理时限：20 个工作日，截止 2026-11-30 23:59" in preview
         preview = page(client.get(f"/tasks/{task_id}/deadline-preview?difficulty=simple&urgent=true"))
