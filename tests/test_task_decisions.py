@@ -231,3 +231,42 @@ def test_supervision_tasks_show_the_department_the_item_is_against_and_its_tiers
     assert "请于三日内办结" in item and "正在协调" in item and "督办对象：城管执法中队" in item
     history = aside(html)[aside(html).index("task-history"):]
     assert "完整记录见工单页" not in history and "受理" in history  # the whole timeline, from 受理 on
+
+
+# -- the worklist ----------------------------------------------------------------------------------------------
+def worklist_row(html: str, number: str, task_name: str) -> str:
+    for row in re.findall(r'<tr class="[^"]*" data-task="[^"]+" data-case="' + number + r'">.*?</tr>', html, re.S):
+        if f'class="task-link">{task_name}<' in row:
+            return re.sub(r"\s+", " ", row)
+    raise AssertionError(f"no {task_name} row for {number}")
+
+
+def test_worklist_marks_redo_extended_and_supervised_cases(login, driver):
+    redo = replied(driver)
+    driver.do(redo, "verify", "dispatcher", verify_result="passed")
+    driver.do(redo, "follow_up", "dispatcher", satisfaction="unsatisfied", follow_up_note="仍未解决")
+    extended = driver.register()
+    driver.dispatch(extended)
+    driver.sign(extended)
+    driver.do(extended, "handle", "handler", decision="extension_request", extension_days=2, extension_reason="待材料")
+    driver.do(extended, "approve_extension", "dispatcher", extension_decision="approve")
+    plain = driver.register()
+    driver.dispatch(plain)
+    driver.sign(plain)
+    html = page(login("handler").get("/tasks"))
+    assert "mark-redo" in worklist_row(html, redo, "办理") and "mark-extended" not in worklist_row(html, redo, "办理")
+    assert "mark-extended" in worklist_row(html, extended, "办理")
+    assert not re.search("mark-(redo|extended|supervised)", worklist_row(html, plain, "办理"))
+
+
+def test_worklist_supervision_rows_show_the_department_concerned(login, driver, clock):
+    number = driver.register()
+    driver.dispatch(number)
+    clock.move_to(at(2026, 11, 4, 9, 0))
+    assert driver.fire() == 1  # 签收超时: tier 1 against 城管执法中队
+    driver.do(number, "sign_for", "handler", decision="return", return_reason="非本部门职责")
+    driver.do(number, "reassign", "dispatcher", department="community_building")
+    html = page(login("center").get("/tasks"))
+    row = worklist_row(html, number, "催办")
+    # the item's department, not the case's current one
+    assert "督办对象：城管执法中队" in row and "mark-supervised" in row
