@@ -105,6 +105,20 @@ def test_each_decision_from_the_task_page_alone(new_page, live_server, core, dri
     handler.fill("#f-reply_text", REPLY)
     submit(handler, base)
 
+    # (Someone who only looks, not a decider: the case diagram opens fitted to its box, every lane
+    # showing, with the current task, 核实, in view.)
+    viewer = new_page("viewer")
+    viewer.goto(f"{base}/cases/{number}")
+    expect(viewer.locator("#case-diagram.bh-rendered")).to_have_count(1)
+    box = viewer.locator("#case-diagram").bounding_box()
+    task = viewer.locator('#case-diagram [data-element-id="verify"]').bounding_box()
+    pool = viewer.locator('#case-diagram [data-element-id="case_lifecycle_participant"]').bounding_box()
+    assert box["x"] <= task["x"] and task["x"] + task["width"] <= box["x"] + box["width"]
+    assert box["y"] <= task["y"] and task["y"] + task["height"] <= box["y"] + box["height"]
+    assert box["y"] <= pool["y"] and pool["y"] + pool["height"] <= box["y"] + box["height"]
+    assert pool["height"] >= 0.85 * box["height"]  # fitted to the box, not zoomed into a corner
+    expect(viewer.locator('#case-diagram [data-element-id="verify"]')).to_have_class(re.compile("bh-current"))
+
     # 核实: the department's reply beside the form
     open_task(dispatcher, base, number, "核实")
     expect(dispatcher.locator("#decision-reply .reply-text")).to_have_text(REPLY)
