@@ -46,8 +46,8 @@ DECISIONS = {"refuse": "不予受理", "merge_duplicate": "并单", "return": "�
 CHOICES = {("verify_result", "passed"): "核实通过", ("verify_result", "failed"): "核实不通过",
            ("extension_decision", "approve"): "同意延期", ("extension_decision", "reject"): "不同意延期"}
 # The unit a person without a department acts for, shown beside their name.
-ROLE_UNITS = (("dispatcher", "指挥中心"), ("operator", "指挥中心"), ("supervisor_center", "社会治理中心"),
-              ("supervisor_discipline", "纪工委"), ("supervisor_party", "党工委"), ("admin", "系统管理员"))
+ROLE_UNITS = {"dispatcher": "指挥中心", "operator": "指挥中心", "supervisor_center": "社会治理中心",
+              "supervisor_discipline": "纪工委", "supervisor_party": "党工委", "admin": "系统管理员"}
 ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口"}
 
 # Case columns in the order the page shows them; also the names of column changes on the timeline.
@@ -115,7 +115,7 @@ class Labels:
             return self.department(person.department)
         if person.grid and "grid_worker" in person.roles:
             return self.grids.get(person.grid, person.grid)
-        return next((_(unit) for role, unit in ROLE_UNITS if role in person.roles), "")
+        return next((_(unit) for role, unit in ROLE_UNITS.items() if role in person.roles), "")
 
     def department(self, code: str | None) -> str:
         return self.departments.get(code, code) if code else ""
