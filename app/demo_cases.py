@@ -65,7 +65,6 @@ def seed_demo_cases(core) -> int:
         if STEPS.index(stage) >= STEPS.index("replied"):
             done(number, "handle", "handler", decision="reply", reply_text="已现场处置完毕，并与反映人沟通。")
         if stage == "closed":
-            done(number, "verify", "dispatcher", verify_passed=True, verify_note="现场核实属实")
+            done(number, "verify", "dispatcher", verify_result="passed", verify_note="现场核实属实")
             done(number, "follow_up", "dispatcher", satisfaction="satisfied")
-            done(number, "close", "dispatcher", close_note="办结销号")
     return len(DEMO_CASES)

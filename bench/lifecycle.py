@@ -41,9 +41,8 @@ LIFECYCLE = [
     ("dispatch", "dispatcher", {"decision": "dispatch", "category": "城市管理", "difficulty": "normal"}),
     ("sign_for", "handler", {"decision": "sign_for"}),
     ("handle", "handler", {"decision": "reply", "reply_text": "已处理"}),
-    ("verify", "dispatcher", {"verify_passed": True}),
+    ("verify", "dispatcher", {"verify_result": "passed"}),
     ("follow_up", "dispatcher", {"satisfaction": "satisfied"}),
-    ("close", "dispatcher", {}),
 ]
 
 

@@ -57,14 +57,13 @@ def test_full_lifecycle_through_the_cli(core, database_url):
     assert run("task", "list", "--user", "handler2", url=url) == []  # another department sees nothing
     complete(url, number, "sign_for", "handler", {"decision": "sign_for"})
     complete(url, number, "handle", "handler", {"decision": "reply", "reply_text": "已协调停止夜间施工"})
-    complete(url, number, "verify", "dispatcher", {"verify_passed": True})
-    complete(url, number, "follow_up", "dispatcher", {"satisfaction": "satisfied"})
-    case = complete(url, number, "close", "dispatcher", {})
+    complete(url, number, "verify", "dispatcher", {"verify_result": "passed"})
+    case = complete(url, number, "follow_up", "dispatcher", {"satisfaction": "satisfied"})
     assert case["status"] == "closed"
 
     shown = run("case", "show", number, url=url)
     assert shown["closed_at"] and shown["satisfaction"] == "satisfied"
-    assert [h["action"] for h in shown["history"]].count("complete") == 6
+    assert [h["action"] for h in shown["history"]].count("complete") == 5  # no separate 销号 step
     assert shown["supervision"] == [] and shown["tasks"] == []
     assert run("timers", "due", url=url) == []
     assert run("timers", "fire", url=url) == {"fired": 0}

@@ -126,7 +126,7 @@ def test_completion_of_a_state_changed_meanwhile_is_a_conflict(driver, core, sta
         driver.reply(number)
     task = driver.task(number, stage)
     before = driver.show(number)
-    data = {"verify_passed": True} if stage == "verify" else {
+    data = {"verify_result": "passed"} if stage == "verify" else {
         "decision": "dispatch", "category": "治安", "difficulty": "normal"}
 
     bump = "UPDATE workflow_instances SET version = version + 1"
@@ -155,7 +155,7 @@ def test_two_completions_that_read_the_same_version(driver, core, stage):
                                     for c in ("城市管理", "治安")]),
         "sign_for": ("handler", [{"decision": "sign_for"}] * 2),
         "handle": ("handler", [{"decision": "reply", "reply_text": t} for t in ("已修复", "已清理")]),
-        "verify": ("dispatcher", [{"verify_passed": True, "verify_note": t} for t in ("现场已修复", "复查通过")]),
+        "verify": ("dispatcher", [{"verify_result": "passed", "verify_note": t} for t in ("现场已修复", "复查通过")]),
     }[stage]
 
     with meet_before_writing(core.db.engine, 2):

@@ -68,7 +68,7 @@ def test_eight_dispatchers_submit_the_same_verify_task(driver, core, live_server
     for number in numbers:
         task_id = driver.task(number, "verify")["id"]
         notes = [f"核实意见{i}号：{number}现场复查" for i in range(SESSIONS)]
-        forms = [{"verify_passed": "true", "verify_note": note} for note in notes]
+        forms = [{"verify_result": "passed", "verify_note": note} for note in notes]
         results = post_all_at_once(browsers, f"/tasks/{task_id}", forms)
 
         statuses = [status for status, _ in results]

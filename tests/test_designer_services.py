@@ -198,7 +198,7 @@ def test_duration_timers_must_give_a_duration(core):
 def test_gateway_flow_without_default_or_condition(core):
     edit(core, LIFECYCLE, '<bpmn:exclusiveGateway id="verify_decision" name="核实通过？" default="f_verify_failed">',
          '<bpmn:exclusiveGateway id="verify_decision" name="核实通过？">')
-    edit(core, LIFECYCLE, '<bpmn:conditionExpression>verify_passed</bpmn:conditionExpression>', '')
+    edit(core, LIFECYCLE, '<bpmn:conditionExpression>verify_result == "passed"</bpmn:conditionExpression>', '')
     problem = find(problems_of(core), "f_verify_passed")  # the flow out of 核实通过？ that has no condition
     assert problem.element_name == "通过" and "without condition" in problem.message
 

@@ -86,9 +86,8 @@ def test_reply_at_tier_one_stops_the_escalation(driver, clock):
     assert driver.fire() == 0
     case = driver.do(number, "verify_close", "center", verify_close_note="已答复")
     assert items(case) == [(1, "delay", "closed")]
-    driver.do(number, "verify", "dispatcher", verify_passed=True)
-    driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
-    case = driver.do(number, "close", "dispatcher")
+    driver.do(number, "verify", "dispatcher", verify_result="passed")
+    case = driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
     assert case["status"] == "closed" and case["tasks"] == []
 
 
@@ -109,7 +108,7 @@ def test_unsatisfied_again_after_redo_escalates(driver, clock):
     driver.sign(number)
     for _ in range(2):
         driver.reply(number)
-        driver.do(number, "verify", "dispatcher", verify_passed=True)
+        driver.do(number, "verify", "dispatcher", verify_result="passed")
         case = driver.do(number, "follow_up", "dispatcher", satisfaction="unsatisfied")
     assert case["redo_count"] == 2
     assert items(case) == [(1, "unsatisfied_after_redo", "open")]

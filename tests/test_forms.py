@@ -37,7 +37,7 @@ def render(app):
 
 
 def test_every_shipped_form_is_covered():
-    assert len(SHIPPED) >= 12, "a form was added or removed: check this module still covers it"
+    assert len(SHIPPED) >= 11, "a form was added or removed: check this module still covers it"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name.split(".")[0])
@@ -95,9 +95,18 @@ def test_other_widget_rules(render):
     assert handle["extension_days"].attrs == {"min": 1, "max": 30, "step": 1}
     assert handle["extension_reason"].widget == "textarea"
     verify = by_name(forms.build_fields(schema("verify.schema.json")))
-    assert verify["verify_passed"].widget == "checkbox" and verify["verify_passed"].required
-    # a condition on a boolean makes the note mandatory but never hides it
-    assert verify["verify_note"].when == [("verify_passed", False)] and not verify["verify_note"].toggles
+    # 核实 is an explicit two-way choice (issue 15): no checkbox that means "no" when left empty
+    assert verify["verify_result"].widget == "radios" and verify["verify_result"].required
+    assert [o.label for o in verify["verify_result"].options] == ["核实通过", "核实不通过（退回重办）"]
+    assert verify["verify_result"].value is None  # nothing preselected: the decision must be made
+    assert verify["verify_note"].when == [("verify_result", "failed")] and verify["verify_note"].toggles
+    approve = by_name(forms.build_fields(schema("approve_extension.schema.json")))
+    assert approve["extension_decision"].widget == "radios" and approve["extension_decision"].required
+    assert [o.value for o in approve["extension_decision"].options] == ["approve", "reject"]
+    # a condition on a boolean makes a field mandatory but never hides it
+    boolean = {"properties": {"ok": {"type": "boolean"}, "why": {"type": "string"}},
+               "if": {"properties": {"ok": {"const": False}}}, "then": {"required": ["why"]}}
+    assert not by_name(forms.build_fields(boolean))["why"].toggles
     follow = by_name(forms.build_fields(schema("follow_up.schema.json")))
     assert follow["satisfaction"].widget == "radios" and len(follow["satisfaction"].options) == 4
     reassign = by_name(forms.build_fields(schema("reassign.schema.json"), departments=[("police", "派出所")]))
@@ -125,9 +134,9 @@ def test_values_and_errors_are_shown_escaped(render):
 @pytest.mark.parametrize("raw,expected", [("true", True), ("on", True), ("1", True), ("", False), ("false", False),
                                           (None, False)])
 def test_parse_booleans(raw, expected):
-    spec = schema("verify.schema.json")
-    form = {} if raw is None else {"verify_passed": raw}
-    assert forms.parse(spec, form)["verify_passed"] is expected
+    spec = schema("dispatch.schema.json")
+    form = {} if raw is None else {"urgent": raw}
+    assert forms.parse(spec, form)["urgent"] is expected
 
 
 def test_parse_types_and_omissions():
@@ -149,7 +158,9 @@ def test_conditions_of_the_shipped_forms():
     assert forms.conditions(schema("dispatch.schema.json")) == {
         "refuse_reason": [("decision", "refuse")], "duplicate_of": [("decision", "merge_duplicate")],
         "category": [("decision", "dispatch")], "difficulty": [("decision", "dispatch")]}
-    assert forms.conditions(schema("verify.schema.json")) == {"verify_note": [("verify_passed", False)]}
+    assert forms.conditions(schema("verify.schema.json")) == {"verify_note": [("verify_result", "failed")]}
+    assert forms.conditions(schema("approve_extension.schema.json")) == {
+        "extension_note": [("extension_decision", "reject")]}
 
 
 def test_initial_values_prefer_what_the_case_knows():

@@ -12,9 +12,9 @@ from tests.conftest import audit_rows
 
 
 def close_after_reply(driver, number, satisfaction="satisfied"):
-    driver.do(number, "verify", "dispatcher", verify_passed=True)
-    driver.do(number, "follow_up", "dispatcher", satisfaction=satisfaction)
-    return driver.do(number, "close", "dispatcher", close_note="已办结")
+    driver.do(number, "verify", "dispatcher", verify_result="passed")
+    # A satisfied follow-up is the 销号 itself: no separate empty step (issue 15).
+    return driver.do(number, "follow_up", "dispatcher", satisfaction=satisfaction)
 
 
 def test_normal_closure_fills_every_kpi_column(driver):
@@ -44,8 +44,7 @@ def test_normal_closure_fills_every_kpi_column(driver):
     assert case["reporter_phone"] == "138****5678" and case["reporter_name"] == "王*"
     actions = [(h["action"], h["task"]) for h in case["history"]]
     assert actions == [("register", None), ("complete", "dispatch"), ("complete", "sign_for"),
-                       ("complete", "handle"), ("complete", "verify"), ("complete", "follow_up"),
-                       ("complete", "close")]
+                       ("complete", "handle"), ("complete", "verify"), ("complete", "follow_up")]
 
 
 def test_refuse_at_intake(driver):
@@ -112,7 +111,7 @@ def test_extension_approved_moves_the_deadline(driver):
     driver.sign(number)
     driver.do(number, "handle", "handler", decision="extension_request", extension_days=5, extension_reason="需协调")
     assert driver.ready(number) == ["approve_extension"]
-    case = driver.do(number, "approve_extension", "dispatcher", extension_approved=True)
+    case = driver.do(number, "approve_extension", "dispatcher", extension_decision="approve")
     assert case["deadline"] > before
     assert len(case["extensions"]) == 1 and case["extensions"][0]["approved"] is True
     assert case["extensions"][0]["old_deadline"] == before
@@ -125,7 +124,7 @@ def test_extension_denied_keeps_the_deadline(driver):
     before = driver.dispatch(number)["deadline"]
     driver.sign(number)
     driver.do(number, "handle", "handler", decision="extension_request", extension_days=5, extension_reason="需协调")
-    case = driver.do(number, "approve_extension", "dispatcher", extension_approved=False, extension_note="理由不足")
+    case = driver.do(number, "approve_extension", "dispatcher", extension_decision="reject", extension_note="理由不足")
     assert case["deadline"] == before
     assert case["extensions"][0]["approved"] is False
     assert driver.ready(number) == ["handle"]
@@ -136,7 +135,7 @@ def test_verification_sent_back(driver):
     driver.dispatch(number)
     driver.sign(number)
     driver.reply(number)
-    case = driver.do(number, "verify", "dispatcher", verify_passed=False, verify_note="现场未整改")
+    case = driver.do(number, "verify", "dispatcher", verify_result="failed", verify_note="现场未整改")
     assert case["status"] == "handling"
     assert driver.ready(number) == ["handle"]
     driver.reply(number, text="已整改到位")
@@ -149,7 +148,7 @@ def test_unsatisfied_then_redo_then_closure(driver):
     driver.dispatch(number)
     driver.sign(number)
     driver.reply(number)
-    driver.do(number, "verify", "dispatcher", verify_passed=True)
+    driver.do(number, "verify", "dispatcher", verify_result="passed")
     case = driver.do(number, "follow_up", "dispatcher", satisfaction="unsatisfied", follow_up_note="仍有噪音")
     assert case["redo_count"] == 1 and case["status"] == "handling"
     assert driver.ready(number) == ["handle"]

@@ -57,9 +57,8 @@ def version_of(core, number) -> int:
 
 
 def close_after_reply(driver, number):
-    driver.do(number, "verify", "dispatcher", verify_passed=True)
-    driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
-    return driver.do(number, "close", "dispatcher", close_note="已办结")
+    driver.do(number, "verify", "dispatcher", verify_result="passed")
+    return driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
 
 
 @pytest.fixture

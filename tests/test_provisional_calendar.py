@@ -127,7 +127,7 @@ def test_a_deadline_counted_from_a_provisional_one_is_recomputed_from_its_new_va
     driver.dispatch(number)
     driver.sign(number)
     driver.do(number, "handle", "handler", decision="extension_request", extension_days=5, extension_reason="需协调")
-    case = driver.do(number, "approve_extension", "dispatcher", extension_approved=True)
+    case = driver.do(number, "approve_extension", "dispatcher", extension_decision="approve")
     assert case["deadline"] == eod(2100, 3, 5)
     assert case["extensions"][0]["old_deadline"] == eod(2100, 2, 26)
 
@@ -146,9 +146,8 @@ def test_closed_cases_keep_their_history_and_leave_the_list(driver, core, feb_21
     driver.dispatch(number)
     driver.sign(number)
     driver.reply(number)
-    driver.do(number, "verify", "dispatcher", verify_passed=True)
-    driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
-    closed = driver.do(number, "close", "dispatcher")
+    driver.do(number, "verify", "dispatcher", verify_result="passed")
+    closed = driver.do(number, "follow_up", "dispatcher", satisfaction="satisfied")
     assert closed["status"] == "closed" and provisional_rows(core, number)
     summary = import_schedule(core, OFFICIAL_2100.encode(), actor="admin")
     assert summary["recomputed"]["closed"] == 1

@@ -267,7 +267,9 @@ def test_dispatch_form_shows_the_case_and_the_deadline(login, driver):
         assert 'value="物业管理"' in html  # the category given at intake is the starting point
         assert "办理时限：15 个工作日，截止 2026-11-23 23:59" in html
         assert first in html  # possible duplicate, for 并单
-        assert "受理" in html and "operator" in html  # history
+        # history as the case page labels it: the person's name and unit, not the login (issue 15)
+        assert re.search(r'<span class="actor">受理员小王</span><span class="muted unit">（指挥中心）</span>', html)
+        assert '<span class="actor">operator</span>' not in html
         preview = page(client.get(f"/tasks/{task_id}/deadline-preview?difficulty=complex"))
         assert "办理时限：20 个工作日，截止 2026-11-30 23:59" in preview
         preview = page(client.get(f"/tasks/{task_id}/deadline-preview?difficulty=simple&urgent=true"))
@@ -350,14 +352,16 @@ def test_the_whole_loop_through_the_forms(login, driver, core):
     response = submit(handler, "handle", {"decision": "extension_request", "extension_days": "三"}, expect=400)
     assert "请填写数字" in page(response)
     submit(handler, "handle", {"decision": "reply", "reply_text": "已协调施工方停止夜间施工"})
-    response = submit(dispatcher, "verify", {"verify_note": ""}, expect=400)  # unchecked: not passed, note needed
+    # No choice made is no decision: the two-way choice is required (it used to be a checkbox, "no" when empty)
+    response = submit(dispatcher, "verify", {"verify_note": ""}, expect=400)
+    assert re.search(r'id="field-verify_result".*?必填', page(response), re.S)
+    response = submit(dispatcher, "verify", {"verify_result": "failed", "verify_note": ""}, expect=400)
     assert re.search(r'id="field-verify_note".*?必填', page(response), re.S)
-    submit(dispatcher, "verify", {"verify_passed": "true"})
+    submit(dispatcher, "verify", {"verify_result": "passed"})
     submit(dispatcher, "follow_up", {"satisfaction": "satisfied", "follow_up_note": "居民表示满意"})
-    submit(dispatcher, "close", {"close_note": "已办结"})
     case = driver.show(number)
     assert case["status"] == "closed" and case["satisfaction"] == "satisfied"
-    assert [h["source"] for h in case["history"][1:]] == ["web"] * 6
+    assert [h["source"] for h in case["history"][1:]] == ["web"] * 5  # the follow-up closed it: no 销号 step
     assert rows(page(dispatcher.get("/tasks"))) == []
 
 

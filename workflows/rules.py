@@ -22,6 +22,7 @@ from .model import Bundle
 from .reading import model_kind, safe_xml_parser
 
 DEADLINE_DECISION = "deadlines"
+ROUTING_DECISION = "routing"
 DMN_NS = "{*}"
 
 
@@ -94,3 +95,12 @@ def deadline_preview(bundle: Bundle, script_engine, working_days_after: Callable
     if isinstance(days, bool) or not isinstance(days, int):
         raise DecisionError(f"decision '{DEADLINE_DECISION}' gave no whole number of days for {type}/{difficulty}")
     return days, working_days_after(start, days)
+
+
+def routing_preview(bundle: Bundle, script_engine, data: dict) -> str | None:
+    """The department code the routing table gives for ``data`` (category ...), None when no rule matches.
+
+    ``data`` holds what the process knows when ``route`` runs; a table that asks for more fails with a
+    DecisionError naming the decision, which the page shows instead of a department."""
+    department = evaluate(bundle, ROUTING_DECISION, data, script_engine).get("routed_department")
+    return department if isinstance(department, str) and department else None

@@ -41,7 +41,8 @@ class Case(Base):
     merged_into: Mapped[str | None] = mapped_column(String(30), nullable=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     registered_by: Mapped[str] = mapped_column(String(50), default="")
-    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the first dispatch
+    reassigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the latest 改派
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -11,7 +11,7 @@ from .models import AuditEntry, Case, Incident, ReadyTask
 
 CASE_COLUMNS = ("number", "channel", "type", "category", "difficulty", "urgent", "text", "address", "grid",
                 "reporter_name", "reporter_phone", "department", "status", "refuse_reason", "merged_into",
-                "registered_at", "registered_by", "dispatched_at", "signed_at", "replied_at", "verified_at",
+                "registered_at", "registered_by", "dispatched_at", "reassigned_at", "signed_at", "replied_at", "verified_at",
                 "followed_up_at", "closed_at", "deadline", "extensions", "satisfaction", "return_count",
                 "redo_count", "supervision_tier", "has_incident")
 

@@ -54,12 +54,17 @@ COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "duplicate_of": ("merged_into", lambda v: v or None),
     "deadline": ("deadline", _instant),
     "dispatched_at": ("dispatched_at", _instant),
+    "reassigned_at": ("reassigned_at", _instant),
     "signed_at": ("signed_at", _instant),
     "replied_at": ("replied_at", _instant),
     "verified_at": ("verified_at", _instant),
     "followed_up_at": ("followed_up_at", _instant),
     "closed_at": ("closed_at", _instant),
 }
+
+# The process's ``dispatched_at`` is when the current department got the case (its 签收 timer runs
+# from there); the case's 派单时间 is the first dispatch, and a 改派 has its own ``reassigned_at``.
+KEEP_FIRST = frozenset({"dispatched_at"})
 
 
 @dataclass
@@ -97,6 +102,8 @@ def project_case(case: Case, data: dict) -> dict[str, list]:
             continue
         new = convert(data[key])
         old = getattr(case, column)
+        if column in KEEP_FIRST and old is not None:
+            continue
         if _comparable(old) != _comparable(new):
             setattr(case, column, new)
             changes[column] = [_jsonable(old), _jsonable(new)]

@@ -215,11 +215,12 @@ class CaseService:
 
     # -- reading ---------------------------------------------------------------------------
     def show(self, number: str, *, viewer: str | None = None, reveal_reporter: bool = False,
-             source: str = "cli") -> dict:
+             source: str = "cli", for_task: str | None = None) -> dict:
         """The case as a dict, the reporter masked. With ``viewer`` (a username), only if that user
         may see the case. ``reveal_reporter`` unmasks the reporter for a viewer who may call them
         back, and records the look (``reveal_reporter`` in the audit trail) in the same transaction
-        as the read: whoever asks, nobody sees the number without a row saying who did."""
+        as the read: whoever asks, nobody sees the number without a row saying who did. ``for_task``
+        (a ready task id of this case, e.g. 回访, whose caller must dial the number) is recorded on that row."""
         if reveal_reporter and viewer is None:
             raise Forbidden("say who is looking (viewer) to see the reporter unmasked; each look is audited")
         with (self.core.db.unit_of_work() if reveal_reporter else self.core.db.read()) as session:
@@ -234,8 +235,11 @@ class CaseService:
                     if not may_reveal_reporter(person):
                         raise Forbidden(f"user '{person.username}' may not see the reporter unmasked "
                                         f"(needs one of: {', '.join(sorted(REVEAL_REPORTER))})")
+                    task = session.get(ReadyTask, for_task) if for_task else None
+                    if task is not None and task.case_id != case.id:
+                        raise Invalid(f"task '{for_task}' is not a task of case '{number}'")
                     audit(session, actor=person.username, action="reveal_reporter", case=case, source=source,
-                          changes={})
+                          changes={}, task=task)
             return case_detail(session, case, reveal_reporter)
 
     def list_tasks(self, case: str | None = None, role: str | None = None, user: str | None = None) -> list[dict]:

@@ -42,12 +42,19 @@ TASK_ACTIONS = {"dispatch": "派单", "sign_for": "签收", "reassign": "改派"
                 "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
 DECISIONS = {"refuse": "不予受理", "merge_duplicate": "并单", "return": "退回", "extension_request": "延期申请",
              "interview": "约谈", "notice": "通报"}
+# Two-way decisions named after the choice made, as 签收 vs 退回 are.
+CHOICES = {("verify_result", "passed"): "核实通过", ("verify_result", "failed"): "核实不通过",
+           ("extension_decision", "approve"): "同意延期", ("extension_decision", "reject"): "不同意延期"}
+# The unit a person without a department acts for, shown beside their name.
+ROLE_UNITS = {"dispatcher": "指挥中心", "operator": "指挥中心", "supervisor_center": "社会治理中心",
+              "supervisor_discipline": "纪工委", "supervisor_party": "党工委", "admin": "系统管理员"}
 ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口"}
 
 # Case columns in the order the page shows them; also the names of column changes on the timeline.
 FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别", "difficulty": "难度", "urgent": "紧急",
           "address": "地址", "grid": "网格", "department": "承办部门", "status": "状态",
           "registered_at": "受理时间", "registered_by": "受理人", "dispatched_at": "派单时间",
+          "reassigned_at": "改派时间",
           "signed_at": "签收时间", "deadline": "办理时限", "replied_at": "答复时间", "verified_at": "核实时间",
           "followed_up_at": "回访时间", "closed_at": "销号时间", "satisfaction": "满意度",
           "return_count": "退回次数", "redo_count": "重办次数", "extensions": "延期",
@@ -55,7 +62,7 @@ FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别
 SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
 MEASURES = {"interview": "约谈", "notice": "通报"}
 DECISIONS_3 = {"criticism_notice": "通报批评", "interview": "约谈", "accountability": "问责"}
-TIMESTAMPS = {"registered_at", "dispatched_at", "signed_at", "deadline", "replied_at", "verified_at",
+TIMESTAMPS = {"registered_at", "dispatched_at", "reassigned_at", "signed_at", "deadline", "replied_at", "verified_at",
               "followed_up_at", "closed_at"}
 
 
@@ -89,6 +96,7 @@ class Labels:
         self.users = dict(session.execute(select(User.username, User.display_name)).all())
         self.departments = department_names(session)
         self.grids = dict(session.execute(select(Grid.code, Grid.name)).all())
+        self._people = {u.username: u for u in session.scalars(select(User))}
         self.forms, self.tasks, self.names = bundle_forms, bundle_tasks, names
 
     def user(self, username: str | None) -> str:
@@ -97,6 +105,17 @@ class Labels:
         if username in ACTORS:
             return _(ACTORS[username])
         return self.users.get(username, username)
+
+    def unit(self, username: str | None) -> str:
+        """The department (or grid, or office) a person acts for: who did it is a name and a unit."""
+        person = self._people.get(username) if username else None
+        if person is None:
+            return ""
+        if person.department:
+            return self.department(person.department)
+        if person.grid and "grid_worker" in person.roles:
+            return self.grids.get(person.grid, person.grid)
+        return next((_(unit) for role, unit in ROLE_UNITS.items() if role in person.roles), "")
 
     def department(self, code: str | None) -> str:
         return self.departments.get(code, code) if code else ""
@@ -164,6 +183,10 @@ def _action_label(entry: AuditEntry) -> str:
     decision = data.get("decision") or data.get("measure") if isinstance(data, dict) else None
     if decision in DECISIONS:
         return _(DECISIONS[decision])
+    if isinstance(data, dict):
+        choice = next((CHOICES[(k, v)] for k, v in data.items() if (k, v) in CHOICES), None)
+        if choice:
+            return _(choice)
     if entry.task_bpmn_id in TASK_ACTIONS:
         return _(TASK_ACTIONS[entry.task_bpmn_id])
     return entry.task_name or entry.task_bpmn_id or entry.action
@@ -190,17 +213,30 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
             item = (_(FIELDS[name]), labels.column(name, change[1]))
             if item not in details:  # a form value the process copied as is (类别) is said once
                 details.append(item)
-    return {"at": entry.at, "actor": labels.user(entry.actor), "action": _action_label(entry),
+    return {"at": entry.at, "actor": labels.user(entry.actor), "unit": labels.unit(entry.actor),
+            "action": _action_label(entry), "task_id": entry.task_id, "task_bpmn_id": entry.task_bpmn_id,
             "task": entry.task_name, "details": details, "source": entry.source}
+
+
+def labels_for(session, bundle) -> Labels:
+    return Labels(session, bundle.forms if bundle else {}, bundle.tasks if bundle else {},
+                  bundle.element_names if bundle else {})
+
+
+def timeline(session, case: Case, bundle, labels: Labels | None = None, last: int | None = None) -> list[dict]:
+    """The case's history as the case page shows it (oldest first); ``last`` keeps only the newest entries.
+    The task pages use it too, so a 退回 reads 退回 and people are names with their units everywhere."""
+    labels = labels or labels_for(session, bundle)
+    query = select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id.desc())
+    entries = session.scalars(query.limit(last) if last else query).all()
+    return [_timeline_entry(labels, h) for h in reversed(entries)]
 
 
 def case_page(session, case: Case, user, reveal: bool = False) -> dict:
     """Everything the case page shows, read in one session (a handful of indexed queries)."""
     inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case.id)).first()
     bundle = _core().bundles.get(session, inst.process_version_id) if inst else None
-    labels = Labels(session, bundle.forms if bundle else {}, bundle.tasks if bundle else {},
-                    bundle.element_names if bundle else {})
-    history = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id))
+    labels = labels_for(session, bundle)
     tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
     items = session.scalars(select(SupervisionItem).where(SupervisionItem.case_id == case.id)
                             .order_by(SupervisionItem.opened_at, SupervisionItem.tier)).all()
@@ -213,7 +249,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "reporter_name": case.reporter_name if reveal else mask_name(case.reporter_name),
         "reporter_phone": case.reporter_phone if reveal else mask_phone(case.reporter_phone),
         "revealed": reveal,
-        "timeline": [_timeline_entry(labels, h) for h in history],
+        "timeline": timeline(session, case, bundle, labels),
         "tasks": [{"id": t.id, "name": t.name, "role": t.role, "department": labels.department(t.department),
                    "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_act_as(user.roles, user.department, t.role, t.department),
                    "url": _task_url(t.id), "tier": t.supervision_tier} for t in tasks],

@@ -1,4 +1,4 @@
-"""What the task page shows beside the form: the task, its case, its form schema and a short history.
+"""The task a page is about: the task, its case, its form schema (what the decision needs: decision.py).
 
 A task that was completed a moment ago is still found (through its audit row), so that a late
 submission can be answered with a conflict that shows the user's own data, not a bare 404.
@@ -14,7 +14,6 @@ from ..cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance
 from ..intake.duplicates import find_duplicates
 from ..org.models import Department
 
-HISTORY = 12
 EMPTY_FORM = {"type": "object", "properties": {}}
 
 
@@ -33,7 +32,6 @@ class TaskContext:
     schema: dict
     completed_by: str | None = None
     completed_at: datetime | None = None
-    history: list[dict] = field(default_factory=list)
     departments: list[tuple[str, str]] = field(default_factory=list)
     duplicates: list[Case] = field(default_factory=list)
 
@@ -84,10 +82,6 @@ def load_task(core, task_id: str, details: bool = True) -> TaskContext | None:
 
 
 def _add_details(session, ctx: TaskContext) -> None:
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.case_id == ctx.case.id)
-                              .order_by(AuditEntry.id.desc()).limit(HISTORY)).all()
-    ctx.history = [{"at": e.at, "actor": e.actor, "action": e.action, "task_name": e.task_name,
-                    "changes": e.changes or {}} for e in reversed(entries)]
     ctx.departments = [tuple(r) for r in session.execute(select(Department.code, Department.name)
                                                          .order_by(Department.id))]
     if "duplicate_of" in ctx.schema.get("properties", {}):

@@ -22,7 +22,7 @@ from ..supervision.models import TIERS
 from ..web.access import roles_required
 from ..web.formatting import local
 from ..web.nav import TASK_ROLES
-from . import claims, forms, worklist
+from . import claims, decision as decisions, forms, worklist
 from .context import TaskContext, conflict_details, load_task
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
@@ -100,12 +100,34 @@ def _render(ctx: TaskContext, values: dict, errors: dict | None = None, *, notic
             status: int = 200):
     fields = forms.build_fields(ctx.schema, values, errors or {}, ctx.departments)
     case = ctx.case
-    reporter = {"name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone)}
+    claimed_by_other = bool(ctx.assignee and ctx.assignee != current_user.username)
+    with _core().db.read() as session:
+        decision = decisions.build(_core(), session, ctx, values)
+    reporter = {"name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone), "revealed": False}
+    headers = {}
+    if decision.kind == "follow_up" and ctx.ready and not read_only and not claimed_by_other:
+        reporter.update(_reveal_for_follow_up(ctx))
+        headers["Cache-Control"] = "no-store"  # an unmasked number is never served from a cache
     preview = _deadline(ctx, values) if _has_preview(ctx) else None
     return render_template("tasks/task.html", ctx=ctx, case=case, fields=fields, errors=errors or {},
                            notice=notice, read_only=read_only, reporter=reporter, preview=preview,
+                           decision=decision, same_department=decisions.reassign_warning(
+                               ctx, decision, values.get("department")),
                            categories=input_values(ctx.bundle, "routing", "category"),
-                           claimed_by_other=bool(ctx.assignee and ctx.assignee != current_user.username)), status
+                           claimed_by_other=claimed_by_other), status, headers
+
+
+def _reveal_for_follow_up(ctx: TaskContext) -> dict:
+    """回访 means calling the resident: the number is shown whole for this task, through the same audited
+    reveal as the case page (one reveal_reporter row naming the task per page shown)."""
+    if not (ctx.case.reporter_phone or ctx.case.reporter_name):
+        return {}
+    try:
+        shown = _core().cases.show(ctx.case.number, viewer=current_user.username, reveal_reporter=True,
+                                   source="web", for_task=ctx.id)
+    except Forbidden:  # a role that may complete the task but not unmask: it stays masked
+        return {}
+    return {"name": shown["reporter_name"], "phone": shown["reporter_phone"], "revealed": True}
 
 
 def _has_preview(ctx: TaskContext) -> bool:
@@ -174,3 +196,21 @@ def deadline_preview(task_id: str):
         raise Forbidden(_("此任务不属于您的角色或部门。"))
     values = forms.parse(ctx.schema, request.args)
     return render_template("tasks/_deadline.html", preview=_deadline(ctx, values))
+
+
+@bp.get("/<task_id>/department-preview")
+@roles_required(*TASK_ROLES)
+def department_preview(task_id: str):
+    """The department the form would send the case to: 按派单规则's pick on 派单, and on 改派 a warning
+    when it is the department that just returned the case."""
+    core = _core()
+    ctx = load_task(core, task_id)
+    if ctx is None or not ctx.ready:
+        raise NotFound(_("此任务不存在或已办理完毕。"))
+    if not _allowed(ctx):
+        raise Forbidden(_("此任务不属于您的角色或部门。"))
+    values = forms.parse(ctx.schema, request.args)
+    with core.db.read() as session:
+        decision = decisions.build(core, session, ctx, values)
+    return render_template("tasks/_department.html", decision=decision,
+                           same_department=decisions.reassign_warning(ctx, decision, values.get("department")))

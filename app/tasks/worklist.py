@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, false, func, or_, select, union_all
 from workflows.clock import utcnow
 
 from ..cases.models import CHANNELS, TYPES, Case, ReadyTask
-from ..supervision.models import TIERS
+from ..supervision.models import TIERS, SupervisionItem
 
 PAGE_SIZE = 50
 TABS = ("all", "mine", "unclaimed", "overdue")
@@ -75,6 +75,12 @@ class Row:
     text: str
     urgent: bool
     tier: int
+    redo_count: int = 0
+    extended: bool = False
+    case_tier: int = 0
+    # A supervision task is about the department its item was opened against, which need not be the
+    # case's current one (the case may have been reassigned since).
+    concerned: tuple[str, ...] = ()
 
 
 def task_clauses(roles, department: str | None, by_role_index: bool = True) -> list:
@@ -124,7 +130,7 @@ def _tab_clause(tab: str, username: str, now: datetime):
 PAGE_COLUMNS = (ReadyTask.id, ReadyTask.name, ReadyTask.bpmn_id, ReadyTask.due_at, ReadyTask.assignee,
                 Case.department, Case.number, Case.type, Case.category, Case.channel,
                 func.substr(Case.text, 1, 60).label("text"), Case.urgent, ReadyTask.supervision_tier.label("task_tier"),
-                Case.supervision_tier.label("case_tier"))
+                Case.supervision_tier.label("case_tier"), Case.redo_count, Case.extensions, Case.id.label("case_id"))
 
 
 def _due_order(column, sort: str):
@@ -156,11 +162,31 @@ def page_query(user, filters: Filters, now: datetime):
 def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[list[Row], bool]:
     """One page of the worklist and whether another page follows."""
     query = page_query(user, filters, now or utcnow())
+    found = session.execute(query).all()
+    concerned = _concerned(session, [(r[16], r[12]) for r in found[:PAGE_SIZE] if r[12]])
     rows = [Row(id=r[0], name=r[1], bpmn_id=r[2], due_at=r[3], assignee=r[4], department=r[5], number=r[6],
                 type=r[7], category=r[8], channel=r[9], text=r[10] or "", urgent=bool(r[11]),
-                tier=r[12] or r[13] or 0)
-            for r in session.execute(query)]
+                tier=r[12] or r[13] or 0, redo_count=r[14] or 0, case_tier=r[13] or 0,
+                extended=any(isinstance(e, dict) and e.get("approved") for e in (r[15] or [])),
+                concerned=concerned.get((r[16], r[12]), ()))
+            for r in found]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _concerned(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, ...]]:
+    """(case id, tier) -> the departments of the live supervision items at that tier: one query for the page."""
+    if not keys:
+        return {}
+    result: dict[tuple[int, int], list[str]] = {}
+    rows = session.execute(select(SupervisionItem.case_id, SupervisionItem.tier, SupervisionItem.department)
+                           .where(SupervisionItem.case_id.in_({case_id for case_id, _t in keys}),
+                                  SupervisionItem.status.in_(("open", "replied")))
+                           .order_by(SupervisionItem.opened_at))
+    for case_id, tier, department in rows:
+        names = result.setdefault((case_id, tier), [])
+        if department and department not in names:
+            names.append(department)
+    return {key: tuple(value) for key, value in result.items()}
 
 
 def counts(session, user, filters: Filters, now: datetime | None = None) -> dict[str, int]:

@@ -32,6 +32,8 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "case_action": case_pages.ACTIONS,
         "task_action": case_pages.TASK_ACTIONS,
         "decision": case_pages.DECISIONS,
+        "choice": case_pages.CHOICES,
+        "role_unit": case_pages.ROLE_UNITS,
         "actor": case_pages.ACTORS,
         "case_field": case_pages.FIELDS,
         "satisfaction": case_pages.SATISFACTION,

@@ -42,11 +42,12 @@
     });
   }
 
-  // A wide process fitted into a phone-sized box is unreadable: zoom in on where the case stands.
+  // The diagram opens fitted to the box: all of it when that stays readable; a wide process is fitted
+  // to the box's height instead (every lane shows) and scrolled so that where the case stands is in view.
   function focus(viewer, path) {
     var canvas = viewer.get("canvas"), registry = viewer.get("elementRegistry");
     canvas.zoom("fit-viewport", "auto");
-    var box = canvas.viewbox();
+    var box = canvas.viewbox(), inner = box.inner, outer = box.outer, pad = 12;
     function found(ids) {
       return (ids || []).map(function (id) { return registry.get(id); }).filter(function (el) {
         return el && !el.waypoints && !(el.type === "bpmn:SubProcess" && el.children && el.children.length);
@@ -59,10 +60,13 @@
       waiting.filter(function (el) { return el.type === "bpmn:BoundaryEvent"; }),
       found((path.completed || []).slice(-1)));
     var target = candidates[0];
-    if (box.scale >= 0.6 || !target) { return; }
-    var scale = 0.8, w = box.outer.width / scale, h = box.outer.height / scale;
-    canvas.viewbox({ x: target.x + target.width / 2 - w / 2, y: target.y + target.height / 2 - h / 2,
-                     width: w, height: h });
+    var scale = Math.min(1, outer.height / (inner.height + 2 * pad));
+    if (!target || !inner.width || scale <= box.scale * 1.05) { return; }
+    var w = outer.width / scale, h = outer.height / scale;
+    var centre = target.x + target.width / 2;
+    // Centred on the current task, without scrolling past either end of the diagram.
+    var x = Math.max(inner.x - pad, Math.min(centre - w / 2, inner.x + inner.width + pad - w));
+    canvas.viewbox({ x: x, y: inner.y + inner.height / 2 - h / 2, width: w, height: h });
   }
 
   function render(el, path, errorText) {
