@@ -48,8 +48,10 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .intake.views import bp as intake
+    from .notifications.views import bp as notifications
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health,
+                      notifications):
         app.register_blueprint(blueprint)

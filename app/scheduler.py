@@ -10,9 +10,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from workflows.clock import utcnow
 
 from .cases.timers import fire_due
+from .notifications.outbox import drain
 
 log = logging.getLogger(__name__)
 DEFAULT_SWEEP_SECONDS = 10.0
+DEFAULT_DRAIN_SECONDS = 30.0
 
 
 def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
@@ -24,6 +26,15 @@ def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
         return 0
 
 
+def drain_outbox(core) -> dict:
+    """Send the queued notifications; a failing channel is the row's problem (retried), never the job's."""
+    try:
+        return drain(core)
+    except Exception:  # noqa: BLE001 - e.g. the database is away; the next run retries
+        log.exception("notification outbox drain failed")
+        return {}
+
+
 def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
     seconds = seconds or float(os.environ.get("BIHUAN_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS))
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
@@ -32,5 +43,9 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     # misfire_grace_time=None: a run that starts late (a slow start, a busy machine) still runs,
     # instead of being skipped as "missed" after APScheduler's default second of grace.
     scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
+                      coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
+    # Outbound notifications are sent here, never in the action that caused them (app/notifications).
+    scheduler.add_job(drain_outbox, "interval", args=[core], id="notification_outbox", max_instances=1,
+                      seconds=float(os.environ.get("BIHUAN_NOTIFY_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS)),
                       coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
     return scheduler

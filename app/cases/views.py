@@ -50,7 +50,7 @@ FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别
           "registered_at": "受理时间", "registered_by": "受理人", "dispatched_at": "派单时间",
           "signed_at": "签收时间", "deadline": "办理时限", "replied_at": "答复时间", "verified_at": "核实时间",
           "followed_up_at": "回访时间", "closed_at": "销号时间", "satisfaction": "满意度",
-          "return_count": "退回次数", "redo_count": "重办次数", "extensions": "延期",
+          "return_count": "退回次数", "redo_count": "重办次数", "repeat_calls": "回头件来电", "extensions": "延期",
           "supervision_tier": "督办级别", "refuse_reason": "不予受理理由", "merged_into": "并入工单"}
 SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
 MEASURES = {"interview": "约谈", "notice": "通报"}

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 
-KINDS = ("task_arrived", "task_due_soon", "task_overdue", "supervision_opened", "case_closed")
+KINDS = ("task_arrived", "task_due_soon", "task_overdue", "supervision_opened", "case_closed", "repeat_call")
 
 
 class Notification(Base):

@@ -38,13 +38,15 @@ TEXTS = {
     "task_overdue": N_("已超期：%(case)s %(task)s（时限 %(due)s）"),
     "supervision_opened": N_("督办：%(case)s 被列入%(tier)s（%(reason)s）"),
     "case_closed": N_("已办结：%(case)s"),
+    "repeat_call": N_("回头件：%(case)s 诉求人再次来电（第 %(count)s 次）"),
 }
 SUBJECT = N_("闭环提醒")
 
 
 def render(kind: str, params: dict, translate=lambda text: text) -> str:
     try:
-        return translate(TEXTS[kind]) % {"case": "", "task": "", "due": "", "tier": "", "reason": "", **params}
+        return translate(TEXTS[kind]) % {"case": "", "task": "", "due": "", "tier": "", "reason": "", "count": "",
+                                         **params}
     except (KeyError, TypeError, ValueError):
         return kind
 
@@ -64,6 +66,15 @@ def _queue_users(session: Session, role: str | None, department: str | None) -> 
             return []
         query = query.where(User.department == department)
     return list(session.scalars(query.order_by(User.id)))
+
+
+def queue_of(session: Session, task) -> list[User]:
+    """Who a ready task row is for: its claimant, or else everyone whose worklist shows it."""
+    if task.assignee:
+        claimant = session.scalars(select(User).where(User.username == task.assignee)).first()
+        if claimant is not None:
+            return [claimant]
+    return _queue_users(session, task.role, task.department)
 
 
 def _department_handlers(session: Session, department: str | None) -> list[User]:
@@ -86,9 +97,7 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
         rows = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id,
                                                        ReadyTask.bpmn_id == notice.task)).all() if notice.task else []
         for row in rows:
-            claimant = session.scalars(select(User).where(User.username == row.assignee)).first() if row.assignee else None
-            users = [claimant] if claimant else _queue_users(session, row.role, row.department)
-            pending.append((users, notice.kind, row.id, {"task": row.name, "due": _local(row.due_at)}))
+            pending.append((queue_of(session, row), notice.kind, row.id, {"task": row.name, "due": _local(row.due_at)}))
     # Items the supervision projection just added: whatever department it fixed on them is the one told.
     for item in [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]:
         pending.append((_department_handlers(session, item.department), "supervision_opened", None,
@@ -101,12 +110,13 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
             pending.append(([registrar], "case_closed", None, {}))
     count = 0
     for users, kind, task_id, params in pending:
-        count += _write(session, case, users, kind, task_id, {"case": case.number, **params}, now)
+        count += notify_users(session, case, users, kind, task_id, {"case": case.number, **params}, now)
     return count
 
 
-def _write(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
-           now: datetime) -> int:
+def notify_users(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
+                 now: datetime) -> int:
+    """One notification of ``kind`` for each user, and its outbox rows; returns how many."""
     if not users:
         return 0
     session.add_all(Notification(user_id=u.id, kind=kind, case_id=case.id, case_number=case.number,
