@@ -27,6 +27,11 @@ def _bell():
         return {"unread_notifications": unread_count(session, current_user.id)}
 
 
+def _translated(params: dict) -> dict:
+    # Names stored in the office's language (task, tier, reason) are shown in the reader's.
+    return {k: gettext(v) if k in ("task", "tier", "reason") and v else v for k, v in params.items()}
+
+
 def _target(note, ready: set[str]) -> str | None:
     if note.task_id and note.task_id in ready:
         return url_for("tasks.task", task_id=note.task_id)
@@ -41,7 +46,8 @@ def index():
         rows = recent(session, current_user.id, unread_only=unread_only)
         task_ids = [n.task_id for n in rows if n.task_id]
         ready = set(session.scalars(select(ReadyTask.id).where(ReadyTask.id.in_(task_ids)))) if task_ids else set()
-        items = [{"id": n.id, "kind": n.kind, "text": render(n.kind, n.params or {}, gettext), "at": n.created_at,
+        items = [{"id": n.id, "kind": n.kind, "text": render(n.kind, _translated(n.params or {}), gettext),
+                  "at": n.created_at,
                   "read": n.read_at is not None, "url": _target(n, ready)} for n in rows]
     return render_template("notifications/index.html", items=items, unread_only=unread_only)
 
