@@ -12,7 +12,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -175,7 +175,7 @@ class Engine:
         start = wf.get_tasks(state=TaskState.READY)[0]
         start.set_data(**data)
         start.run()
-        starts = [t for t in wf.tasks.values() if t.parent is start]
+        starts = [t for t in wf.tasks.values() if t.parent is not None and isinstance(t.parent.task_spec, StartEventSplit)]
         catching = [t for t in starts if isinstance(getattr(t.task_spec, "event_definition", None),
                                                     MessageEventDefinition)
                     and t.task_spec.event_definition.name == message]
