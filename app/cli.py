@@ -410,5 +410,13 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
+
+# Commands of other domains, kept in their folders (app/<domain>/commands.py).
+from .intake.commands import call  # noqa: E402
+from .notifications.commands import notify  # noqa: E402
+
+main.add_command(call)
+main.add_command(notify)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

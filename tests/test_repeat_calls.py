@@ -91,6 +91,8 @@ def test_a_closed_case_is_reopened_as_redo_through_the_diagram(login, driver, co
     # a new deadline: 15 working days (投诉) from the call on Monday 11-09
     assert case["deadline"] == utc_iso(at(2026, 11, 30, 23, 59, 59)) != before["deadline"]
     assert who_got(core, "task_arrived", number) >= {"handler"}
+    html = page(client.get(f"/cases/{number}"))
+    assert "回头件重办" in html and FORM["text"] in html
     [row] = audit_rows(core, number, "reopen")
     assert row.changes["columns"]["status"] == ["closed", "handling"]
     # the loop goes on from there, to closing again
@@ -114,3 +116,16 @@ def test_a_repeat_call_needs_what_the_caller_said_and_the_right_to_take_calls(lo
     from app.errors import Forbidden
     with pytest.raises(Forbidden):
         attach_call(core, number, user="handler", text="再次来电")
+
+
+def test_the_cli_attaches_a_call_and_lists_notifications(driver, database_url):
+    from tests.test_cli import run
+    number = driver.register(reporter_phone=PHONE)
+    answer = run("call", "attach", number, "--user", "operator", "--text", "再次来电催办", url=database_url)
+    assert answer == {"number": number, "status": "registered", "repeat_calls": 1, "reopened": False}
+    error = run("call", "attach", number, "--user", "operator", "--text", "再次来电", "--reopen", url=database_url,
+                expect_ok=False)
+    assert error.startswith("error:") and "not closed" in error
+    listed = run("notify", "list", "--user", "dispatcher", url=database_url)
+    assert {n["kind"] for n in listed} == {"task_arrived", "repeat_call"} and all(n["case"] == number for n in listed)
+    assert run("notify", "drain", url=database_url) == {"sent": 0, "retry": 0, "failed": 0}
