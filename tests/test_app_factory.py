@@ -25,6 +25,7 @@ PAGES = {
     "designer": ("/designer", "designer.library"),
     "admin": ("/admin/users", "admin.users"),
     "health": ("/health", "health.health"),
+    "notifications": ("/notifications", "notifications.index"),
 }
 
 

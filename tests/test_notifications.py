@@ -279,3 +279,5 @@ def test_bell_list_and_mark_as_read(driver, core, login):
     assert 'class="count"' not in client.get("/notifications").get_data(as_text=True).split("</header>")[0]
     client.get("/lang/en")
     assert "New task" in client.get("/notifications").get_data(as_text=True)
+    anonymous = login(None).get("/notifications")
+    assert anonymous.status_code == 302 and "/login" in anonymous.location
