@@ -17,10 +17,9 @@ def test_sign_for_overdue_opens_tier_one(driver, clock):
     driver.dispatch(number)
     assert driver.task(number, "sign_for")["due"] == "2026-11-03T15:59:59+00:00"  # end of next working day
     clock.move_to(at(2026, 11, 3, 20, 0))
-    assert driver.fire() == 1  # only the reminder 签收到期预警 (end of 11-02)
-    assert items(driver.show(number)) == []
+    assert driver.fire() == 0
     clock.move_to(at(2026, 11, 4, 9, 0))
-    assert driver.fire() == 2  # the deadline, and its reminder 签收超期提醒
+    assert driver.fire() == 1
     case = driver.show(number)
     assert items(case) == [(1, "sign_overdue", "open")]
     assert case["supervision_tier"] == 1
@@ -28,7 +27,7 @@ def test_sign_for_overdue_opens_tier_one(driver, clock):
     assert driver.ready(number) == ["sign_for", "urge"]
     urge = driver.task(number, "urge")
     assert urge["role"] == "supervisor_center" and urge["supervision_tier"] == 1
-    assert [r.action for r in audit_rows(driver.core, number, "timer")] == ["timer", "timer"]
+    assert [r.action for r in audit_rows(driver.core, number, "timer")] == ["timer"]
 
 
 def test_handling_overdue_climbs_all_three_tiers_to_accountability(driver, clock):
@@ -38,7 +37,7 @@ def test_handling_overdue_climbs_all_three_tiers_to_accountability(driver, clock
     assert driver.task(number, "handle")["due"] == "2026-11-04T15:59:59+00:00"
 
     clock.move_to(at(2026, 11, 5, 9, 0))
-    assert driver.fire() == 3  # the deadline, 办理到期预警 and 办理超期提醒
+    assert driver.fire() == 1
     assert items(driver.show(number)) == [(1, "delay", "open")]
     driver.do(number, "urge", "center", urge_note="请于三日内办结", department_response="正在协调")
 
@@ -127,9 +126,9 @@ def test_five_working_days_across_national_day(driver):
         clock.move_to(at(2026, 10, 7, 12, 0))
         assert driver.fire() == 0
         clock.move_to(at(2026, 10, 10, 18, 0))
-        assert driver.fire() == 1  # 办理到期预警, at the end of 10-09, one working day before
+        assert driver.fire() == 0
         clock.move_to(at(2026, 10, 11, 0, 1))
-        assert driver.fire() == 2  # the deadline and 办理超期提醒
+        assert driver.fire() == 1
         assert items(driver.show(number)) == [(1, "delay", "open")]
 
 
@@ -158,6 +157,6 @@ def test_missed_timers_fire_on_the_next_sweep(driver, clock):
     for n in numbers:
         driver.dispatch(n)
     clock.move_to(at(2026, 11, 10, 9, 0))
-    assert driver.fire() == 3 * 3  # each: 签收's deadline and its two reminders
+    assert driver.fire() == 3
     assert all(items(driver.show(n)) == [(1, "sign_overdue", "open")] for n in numbers)
     assert driver.fire() == 0

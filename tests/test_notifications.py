@@ -281,3 +281,16 @@ def test_bell_list_and_mark_as_read(driver, core, login):
     assert "New task" in client.get("/notifications").get_data(as_text=True)
     anonymous = login(None).get("/notifications")
     assert anonymous.status_code == 302 and "/login" in anonymous.location
+
+
+def test_a_supervision_item_opened_by_a_users_action_is_told_to_its_department(driver, core):
+    """Two returns open a 推诿扯皮 item from the handler's own action (not the sweep)."""
+    number = driver.register()
+    driver.dispatch(number)
+    driver.do(number, "sign_for", "handler", decision="return", return_reason="不属于本部门职责")
+    driver.do(number, "reassign", "dispatcher", department="chengguan")
+    driver.do(number, "sign_for", "handler", decision="return", return_reason="仍不属于本部门职责")
+    items = driver.show(number)["supervision"]
+    assert items, "two returns open a 推诿扯皮 item"
+    handlers = {"chengguan": {"handler"}, "community_building": {"handler2"}}
+    assert who_got(core, "supervision_opened", number) == set().union(*(handlers[i["department"]] for i in items))

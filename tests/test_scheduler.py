@@ -68,8 +68,7 @@ def test_overlapping_sweeps_fire_each_timer_once(driver, core):
         clock.move_to(datetime(2026, 11, 6, 9, 0, tzinfo=CST))
         results = race(lambda _i: fire_due(core), n=2)
         assert all(kind == "ok" for kind, _ in results), results
-        # each: 签收's deadline, and its two reminders (签收到期预警, 签收超期提醒)
-        assert sum(value for _, value in results) == 4 * SIGN_TIMERS
+        assert sum(value for _, value in results) == 4
         for number in numbers:
             assert len(audit_rows(core, number, "timer")) == 1
             assert [i["tier"] for i in driver.show(number)["supervision"]] == [1]
@@ -94,13 +93,8 @@ def test_sweep_reads_only_due_instances(driver, core):
     assert len(selects) == 1 and "next_timer_at" in selects[0] and "state" not in selects[0].split("FROM")[0]
 
 
-# Due once 签收's deadline has passed: the deadline, and its reminders 签收到期预警 and 签收超期提醒.
-SIGN_TIMERS = 3
-
-
 def overdue_cases(driver, clock, count: int) -> list[str]:
-    """Cases whose sign-for deadline (end of 11-03) has passed: the deadline and its two reminders
-    due on each (SIGN_TIMERS), fired in one action per case."""
+    """Cases whose sign-for deadline (end of 11-03) has passed: one timer due on each."""
     numbers = [driver.register() for _ in range(count)]
     for number in numbers:
         driver.dispatch(number)
@@ -125,9 +119,9 @@ def test_sweep_of_a_state_changed_meanwhile(driver, core, clock, caplog, count):
     if count == 1:
         assert fired == 0 and audit_rows(core, numbers[0], "timer") == []
         assert f"case {numbers[0]} changed meanwhile; retried next sweep" in caplog.text
-        assert fire_due(core) == SIGN_TIMERS
+        assert fire_due(core) == 1
     else:
-        assert fired == count * SIGN_TIMERS
+        assert fired == count
     assert fired_once(core, driver, numbers)
 
 
@@ -143,9 +137,9 @@ def test_sweep_colliding_with_a_concurrent_writers_row(driver, core, clock, capl
         assert fired == 0
         [line] = [r for r in caplog.records if r.levelno == logging.WARNING and "retried next sweep" in r.message]
         assert f"case {numbers[0]}:" in line.message and "ready_tasks" in line.message
-        assert fire_due(core) == SIGN_TIMERS
+        assert fire_due(core) == 1
     else:
-        assert fired == count * SIGN_TIMERS
+        assert fired == count
     assert fired_once(core, driver, numbers)
 
 
@@ -157,7 +151,7 @@ def test_two_sweeps_that_read_the_same_versions(driver, core, clock):
     with meet_before_writing(core.db.engine, 2):
         results = race(lambda _i: fire_due(core), n=2)
     assert all(kind == "ok" for kind, _ in results), results
-    assert sorted(value for _, value in results) == [0, 4 * SIGN_TIMERS]
+    assert sorted(value for _, value in results) == [0, 4]
     assert fired_once(core, driver, numbers)
 
 
@@ -177,5 +171,5 @@ def test_sweep_racing_a_user_completion(driver, core, clock):
         assert driver.ready(number) == ["handle"]
     else:
         assert isinstance(user_result, Conflict), repr(user_result)
-        assert fired == SIGN_TIMERS and driver.ready(number) == ["sign_for", "urge"]
+        assert fired == 1 and driver.ready(number) == ["sign_for", "urge"]
     assert fire_due(core) == 0

@@ -309,6 +309,11 @@ class Engine:
         return timers
 
     @staticmethod
+    def waiting_reminders(wf: BpmnWorkflow) -> set[str]:
+        """Element ids of the waiting timers that are reminders (``reminder`` property), not deadlines."""
+        return {task.task_spec.bpmn_id for task in wf.event_manager.tasks.values() if _is_reminder(task)}
+
+    @staticmethod
     def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
         """The earliest waiting timer, from SpiffWorkflow's own waiting_events()."""
         return min(filter(None, map(_timer_due, wf.waiting_events())), default=None)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User, UserRole
 from ..org.models import Department
+from ..supervision.models import REASONS, TIERS, SupervisionItem
 from . import channels as outbound
 from .models import Notification, OutboxMessage
 
@@ -83,8 +84,19 @@ def _department_handlers(session: Session, department: str | None) -> list[User]
 
 def notify_action(session: Session, case, before, after, changes: dict, notices, now: datetime) -> int:
     """Write the notifications (and their outbox rows) one action caused; returns how many."""
-    from ..cases.models import ReadyTask
-    from ..supervision.models import REASONS, TIERS, SupervisionItem
+    # Items the supervision projection just added, taken before any query here could flush them.
+    opened = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]
+    with session.no_autoflush:  # like the rest of the projection: written once, at commit
+        pending = _pending(session, case, before, after, changes, notices, opened)
+        count = 0
+        for users, kind, task_id, params in pending:
+            count += notify_users(session, case, users, kind, task_id, {"case": case.number, **params}, now)
+    return count
+
+
+def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:
+    """(users, kind, task id, params) for everything one action is worth telling."""
+    from ..cases.models import ReadyTask  # the case domain imports this module (its projection)
 
     pending: list[tuple[list[User], str, str | None, dict]] = []
     for task_id, task in after.ready.items():
@@ -98,8 +110,8 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
                                                        ReadyTask.bpmn_id == notice.task)).all() if notice.task else []
         for row in rows:
             pending.append((queue_of(session, row), notice.kind, row.id, {"task": row.name, "due": _local(row.due_at)}))
-    # Items the supervision projection just added: whatever department it fixed on them is the one told.
-    for item in [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]:
+    # Whatever department the supervision projection fixed on an item is the one told.
+    for item in opened:
         pending.append((_department_handlers(session, item.department), "supervision_opened", None,
                         {"tier": TIERS.get(item.tier, str(item.tier)), "reason": REASONS.get(item.reason, item.reason),
                          "department": item.department}))
@@ -108,10 +120,7 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
         registrar = session.scalars(select(User).where(User.username == case.registered_by)).first()
         if registrar is not None:
             pending.append(([registrar], "case_closed", None, {}))
-    count = 0
-    for users, kind, task_id, params in pending:
-        count += notify_users(session, case, users, kind, task_id, {"case": case.number, **params}, now)
-    return count
+    return pending
 
 
 def notify_users(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
