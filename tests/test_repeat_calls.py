@@ -40,7 +40,7 @@ def closed_case(driver, **kw) -> str:
     return number
 
 
-def test_closed_cases_within_the_window_are_offered_for_a_repeat_call(login, driver, monkeypatch):
+def test_closed_cases_within_the_window_are_offered_for_a_repeat_call(login, driver, monkeypatch, clock):
     with time_machine.travel(utcnow() - timedelta(days=100), tick=False):
         long_ago = closed_case(driver)
     recent = closed_case(driver)
