@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,9 +18,8 @@ from app.notifications.outbox import drain
 from tests.conftest import at
 
 
-
 def utc_iso(value) -> str:
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def notes(core, username: str, kind: str | None = None) -> list[Notification]:
@@ -227,7 +226,7 @@ def test_a_failing_robot_is_retried_with_backoff_and_never_blocks_the_case(drive
         driver.dispatch(number)  # the case goes on whatever the robot does
         assert "sign_for" in driver.ready(number)
         assert drain(core) == {"sent": 0, "retry": 2, "failed": 0}
-        [first, second] = outbox(core)
+        first, _second = outbox(core)
         assert first.attempts == 1 and "500" in first.last_error and first.status == "pending"
         assert drain(core) == {"sent": 0, "retry": 0, "failed": 0}  # not due again yet
         frozen_clock.shift(timedelta(minutes=1))

@@ -13,8 +13,7 @@ from app.cases.models import Case
 from app.errors import Conflict
 from app.intake.models import RepeatCall
 from app.intake.repeat_calls import attach_call
-from tests.conftest import audit_rows
-from tests.conftest import at
+from tests.conftest import at, audit_rows
 from tests.test_notifications import close_case, utc_iso, who_got
 from workflows.clock import utcnow
 

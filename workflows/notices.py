@@ -10,9 +10,9 @@ step that raised it committed.
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 __all__ = ["Notice", "note", "recording"]
 

@@ -20,8 +20,9 @@ import smtplib
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
-from typing import Mapping, Protocol
+from typing import Protocol
 
 TIMEOUT = 10  # seconds; a channel that hangs only delays the drain, never a case
 
@@ -60,11 +61,13 @@ class EmailChannel:
 
 
 def _post_json(url: str, payload: dict, headers: Mapping[str, str] | None = None) -> bytes:
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):  # never file:, ftp: ... from a setting
+        raise ChannelError(f"not an http(s) URL: {url[:80]}")
     request = urllib.request.Request(url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
                                      headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
                                      method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - configured URL
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.read()
     except OSError as exc:  # URLError and HTTPError are OSErrors
         raise ChannelError(f"POST {urllib.parse.urlsplit(url).netloc}: {exc}") from None

@@ -15,7 +15,6 @@ person, the group robot once per department), which the scheduler sends later (o
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
@@ -96,7 +95,9 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
 
 def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:
     """(users, kind, task id, params) for everything one action is worth telling."""
-    from ..cases.models import ReadyTask  # the case domain imports this module (its projection)
+    from ..cases.models import (
+        ReadyTask,  # the case domain imports this module (its projection)
+    )
 
     pending: list[tuple[list[User], str, str | None, dict]] = []
     for task_id, task in after.ready.items():
@@ -177,9 +178,3 @@ def mark_read(session: Session, user_id: int, notification_id: int | None, now: 
         where = and_(where, Notification.id == notification_id)
     return session.execute(update(Notification).where(where).values(read_at=now)).rowcount or 0
 
-
-def by_kind(rows) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for row in rows:
-        counts[row.kind] += 1
-    return dict(counts)

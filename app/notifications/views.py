@@ -1,7 +1,15 @@
 """站内通知: the bell's count in the top bar, the list, and marking read (one, or all)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -9,6 +17,7 @@ from sqlalchemy import select
 from workflows.clock import utcnow
 
 from ..cases.models import ReadyTask
+from .models import Notification
 from .services import mark_read, recent, render, unread_count
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications", template_folder="templates")
@@ -56,9 +65,10 @@ def index():
 @login_required
 def read(notification_id: int):
     with _core().db.unit_of_work() as session:
-        changed = mark_read(session, current_user.id, notification_id, utcnow())
-    if not changed and request.form.get("next") is None:
-        abort(404)
+        note = session.get(Notification, notification_id)
+        if note is None or note.user_id != current_user.id:  # someone else's is not found either
+            abort(404)
+        mark_read(session, current_user.id, notification_id, utcnow())  # already read: nothing to do
     target = request.form.get("next") or ""
     # Only our own pages: a crafted "next" must not send the user elsewhere.
     return redirect(target if target.startswith("/") and not target.startswith("//") else url_for(".index"))
