@@ -65,7 +65,8 @@ def test_attaching_a_call_counts_it_on_the_open_case_and_tells_its_handler(login
     assert driver.show(number)["repeat_calls"] == 1
     with core.db.read() as session:
         [call] = session.scalars(select(RepeatCall)).all()
-    assert (call.by, call.reporter_phone, call.text, call.reopened) == ("operator", PHONE, FORM["text"], False)
+    assert (call.by, call.caller_phone_masked, call.text, call.reopened) == ("operator", "139****5678", FORM["text"],
+                                                                             False)
     [row] = audit_rows(core, number, "repeat_call")
     assert row.actor == "operator" and row.changes["repeat_calls"] == [0, 1]
     assert who_got(core, "repeat_call", number) == {"handler"}  # whoever holds 签收 now

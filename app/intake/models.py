@@ -16,7 +16,8 @@ class RepeatCall(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     by: Mapped[str] = mapped_column(String(50))
     channel: Mapped[str] = mapped_column(String(20))
-    reporter_phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # Masked (139****5678): enough to tell callers apart, and no phone number kept outside the case.
+    caller_phone_masked: Mapped[str | None] = mapped_column(String(30), nullable=True)
     text: Mapped[str] = mapped_column(Text)
     # True when the call reopened the closed case as 重办 through the diagram's 回头件重办 start.
     reopened: Mapped[bool] = mapped_column(Boolean, default=False)

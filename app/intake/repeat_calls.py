@@ -18,6 +18,7 @@ from workflows.workdays import CalendarGap
 
 from ..auth.services import find_user
 from ..cases.models import CHANNELS, Case, ReadyTask, WorkflowInstance
+from ..cases.presenters import mask_phone
 from ..cases.projection import apply, take_snapshot
 from ..cases.services import MAX_TEXT, REGISTER_ROLES, audit
 from ..cases.visibility import can_view_case
@@ -56,7 +57,8 @@ def attach_call(core, number: str, *, user: str, text: str, channel: str = "phon
         if case.status in ("refused", "merged"):
             raise Conflict(f"case '{number}' was {case.status}: register the call as a new case")
         session.add(RepeatCall(case_id=case.id, at=now, by=person.username, channel=channel,
-                               reporter_phone=(reporter_phone or "").strip() or None, text=text, reopened=reopen))
+                               caller_phone_masked=mask_phone((reporter_phone or "").strip() or None), text=text,
+                               reopened=reopen))
         case.repeat_calls = (case.repeat_calls or 0) + 1
         changes = {"repeat_calls": [case.repeat_calls - 1, case.repeat_calls], "text": text, "channel": channel}
         if reopen:

@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('by', sa.String(length=50), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('reporter_phone', sa.String(length=30), nullable=True),
+    sa.Column('caller_phone_masked', sa.String(length=30), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('reopened', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_repeat_calls_case_id_cases'), ondelete='CASCADE'),
