@@ -49,6 +49,7 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .intake.views import bp as intake
+    from .notifications.views import bp as notifications
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
     from .reports.views import bp as reports
@@ -57,7 +58,7 @@ def register_blueprints(app: Flask) -> None:
     from .tasks.views import bp as tasks
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
-                      dashboard):
+                      dashboard, notifications):
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

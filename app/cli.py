@@ -440,17 +440,18 @@ def process_deploy(directory, user) -> None:
             _emit({"version": row.version, "hash": row.content_hash, "created": created})
 
 
-from .audit.commands import audit as _audit_commands  # noqa: E402 - they use the helpers above
+# Commands of other domains, kept in their folders (app/<domain>/commands.py); they use the helpers above.
+from .audit.commands import audit as _audit_commands  # noqa: E402
+from .intake.commands import call as _call_commands  # noqa: E402
+from .notifications.commands import notify as _notify_commands  # noqa: E402
 from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
-
-main.add_command(_audit_commands)
-main.add_command(_keys_commands)
-main.add_command(_privacy_commands)
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
-from .reports.rollup_commands import reports  # noqa: E402 - bihuan reports rebuild
-main.add_command(reports)
+from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
 
+for _group in (_audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
+               _rollup_commands):
+    main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,6 +3,8 @@ from .auth.models import LoginAttempt, User, UserRole  # noqa: F401
 from .calendar.models import CalendarOverride, CalendarYear, ProvisionalDeadline  # noqa: F401
 from .cases.models import AuditEntry, Case, CaseCounter, Incident, ReadyTask, WorkflowInstance  # noqa: F401
 from .db import Base  # noqa: F401
+from .intake.models import RepeatCall  # noqa: F401
+from .notifications.models import Notification, OutboxMessage  # noqa: F401
 from .org.models import Department, Grid  # noqa: F401
 from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401

@@ -10,10 +10,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from workflows.clock import utcnow
 
 from .cases.timers import fire_due
+from .notifications.outbox import drain
 from .privacy.retention import erase_due
 
 log = logging.getLogger(__name__)
 DEFAULT_SWEEP_SECONDS = 10.0
+DEFAULT_DRAIN_SECONDS = 30.0
 
 
 def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
@@ -32,6 +34,13 @@ def erase_personal_data(core) -> None:
             log.info("erased the personal data of %d cases closed before %s", result["erased"], result["cutoff"])
     except Exception:  # noqa: BLE001 - like the sweep: log, and try again tomorrow
         log.exception("erasing personal data failed")
+def drain_outbox(core) -> dict:
+    """Send the queued notifications; a failing channel is the row's problem (retried), never the job's."""
+    try:
+        return drain(core)
+    except Exception:  # noqa: BLE001 - e.g. the database is away; the next run retries
+        log.exception("notification outbox drain failed")
+        return {}
 
 
 def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
@@ -51,4 +60,8 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     from .reports.jobruns import WEEKLY_FIRE, safe_weekly_job
     scheduler.add_job(safe_weekly_job, "cron", args=[core], id="weekly_report", max_instances=1, coalesce=True,
                       misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True, **WEEKLY_FIRE)
+    # Outbound notifications are sent here, never in the action that caused them (app/notifications).
+    scheduler.add_job(drain_outbox, "interval", args=[core], id="notification_outbox", max_instances=1,
+                      seconds=float(os.environ.get("BIHUAN_NOTIFY_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS)),
+                      coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
     return scheduler

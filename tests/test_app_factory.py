@@ -30,6 +30,7 @@ PAGES = {
     "scores": ("/scores", "scores.month"),
     "weekly": ("/reports/weekly", "weekly.index"),
     "dashboard": ("/dashboard", "dashboard.index"),
+    "notifications": ("/notifications", "notifications.index"),
 }
 
 

@@ -36,19 +36,17 @@ def month_of_cases(driver, clock):
     driver.do(returned, "sign_for", "handler", decision="return", return_reason="非本部门职责")
     clock.move_to(at(2026, 10, 22, 15))
     driver.reply(on_time)
-    driver.do(on_time, "verify", "dispatcher", verify_passed=True)
+    driver.do(on_time, "verify", "dispatcher", verify_result="passed")
     driver.do(on_time, "follow_up", "dispatcher", satisfaction="satisfied")
-    driver.do(on_time, "close", "dispatcher")
     driver.reply(redo)
-    driver.do(redo, "verify", "dispatcher", verify_passed=True)
+    driver.do(redo, "verify", "dispatcher", verify_result="passed")
     driver.do(redo, "follow_up", "dispatcher", satisfaction="unsatisfied")
     clock.move_to(at(2026, 11, 3, 10))
     driver.fire()  # the late case's deadline passed: escalation
     driver.reply(late)
     driver.reply(redo, text="重新处理")
-    driver.do(redo, "verify", "dispatcher", verify_passed=True)
+    driver.do(redo, "verify", "dispatcher", verify_result="passed")
     driver.do(redo, "follow_up", "dispatcher", satisfaction="mostly_satisfied")
-    driver.do(redo, "close", "dispatcher")
     pending = driver.register(); driver.dispatch(pending)  # due later in November, undecided now
     clock.move_to(at(2026, 11, 5, 10))
     return {"late": late, "pending": pending}
@@ -89,7 +87,7 @@ def test_rollups_kept_in_the_transactions_equal_a_rebuild(core, month_of_cases):
     # Dwell rebuilt from the audit log sees completed tasks; the live hook also counts tasks the
     # engine withdrew (an 催办 cancelled by the department's reply), which leave no audit row.
     assert {r[1] for r in _table(core, TaskDwell)} <= {r[1] for r in dwell}
-    assert {"dispatch", "sign_for", "handle", "verify", "follow_up", "close"} <= {r[1] for r in dwell}
+    assert {"dispatch", "sign_for", "handle", "verify", "follow_up"} <= {r[1] for r in dwell}
 
 
 def test_dashboard_page_links_every_figure_to_the_ledger(core, month_of_cases, login):
@@ -158,4 +156,4 @@ def test_history_generator_open_cases_are_workable(core, driver, clock):
         number = session.scalar(select(Case.number).join(ReadyTask, ReadyTask.case_id == Case.id)
                                 .where(ReadyTask.bpmn_id == "verify").limit(1))
     if number:
-        driver.do(number, "verify", "dispatcher", verify_passed=True)
+        driver.do(number, "verify", "dispatcher", verify_result="passed")

@@ -59,20 +59,19 @@ class Autumn:
         self.now(*when)
         assert self.d.fire() == expected
 
-    def finish(self, k, when, satisfaction="satisfied", close=True):
-        """核实销号 of any open supervision run, then 核实, 回访 and 销号, all at ``when``."""
+    def finish(self, k, when, satisfaction="satisfied"):
+        """核实销号 of any open supervision run, then 核实 and 回访, all at ``when``; a 回访 that reached
+        the resident (满意, 基本满意) or could not (联系不上) closes the case in the same step (销号)."""
         self.now(*when)
         number = self.n[k]
         if "verify_close" in self.d.ready(number):
             self.d.do(number, "verify_close", "center", verify_close_note="已核实")
-        self.d.do(number, "verify", "dispatcher", verify_passed=True)
+        self.d.do(number, "verify", "dispatcher", verify_result="passed")
         self.d.do(number, "follow_up", "dispatcher", satisfaction=satisfaction)
-        if close:
-            self.d.do(number, "close", "dispatcher", close_note="办结")
 
     def unsatisfied(self, k, when):
         self.now(*when)
-        self.d.do(self.n[k], "verify", "dispatcher", verify_passed=True)
+        self.d.do(self.n[k], "verify", "dispatcher", verify_result="passed")
         self.d.do(self.n[k], "follow_up", "dispatcher", satisfaction="unsatisfied", follow_up_note="仍未解决")
 
     def build(self):
@@ -94,7 +93,7 @@ class Autumn:
         self.sign(3, (2026, 10, 12, 10, 0))
         self.now(2026, 10, 13, 10, 0)
         d.do(self.n[3], "handle", "handler", decision="extension_request", extension_days=3, extension_reason="需协调")
-        assert d.do(self.n[3], "approve_extension", "dispatcher", extension_approved=True)["deadline"] \
+        assert d.do(self.n[3], "approve_extension", "dispatcher", extension_decision="approve")["deadline"] \
             == "2026-10-19T15:59:59+00:00"
         self.reply(3, (2026, 10, 16, 10, 0))
         self.finish(3, (2026, 10, 16, 11, 0))
@@ -203,11 +202,11 @@ class Autumn:
         self.sign(20, (2026, 10, 19, 10, 0), user="handler2")
         self.reply(20, (2026, 10, 22, 9, 0), user="handler2")
         self.finish(20, (2026, 10, 22, 10, 0))
-        # c21 B suggestion, due 11-09 (10 working days from 10-26); followed up in October, never closed.
+        # c21 B suggestion, due 11-09 (10 working days from 10-26); followed up and closed on 10-27.
         self.new(21, (2026, 10, 26, 9, 0), category=B, type="建议", channel="online")
         self.sign(21, (2026, 10, 26, 10, 0), user="handler2")
         self.reply(21, (2026, 10, 27, 9, 0), user="handler2")
-        self.finish(21, (2026, 10, 27, 10, 0), close=False)
+        self.finish(21, (2026, 10, 27, 10, 0))
         # c22 returned twice (C, then B): 推诿扯皮 tier 1 opens 10-19; reassigned back to C at 13:00
         # (due 10-21), signed and replied on time.
         self.new(22, (2026, 10, 19, 9, 0), channel="platform")
@@ -282,14 +281,14 @@ def test_october_kpis_by_hand(core, autumn):
     # c20 c21 c22 c23 = 16 (c14 and c19 unreachable). 满意/基本满意: all but c23 = 15; 不满意: c23 = 1.
     assert figures(total, "satisfaction_rate", "dissatisfaction_rate") == {
         "satisfaction_rate": (15, 16), "dissatisfaction_rate": (1, 16)}
-    # 重办率: closed (销号) in October: c1..c9 (less c10/c11/c12), c13 c14 c17 c18 c19 c20 c22 = 16
-    # (c21 is followed up but not closed); redone: c5, c6 = 2.
-    assert figures(total, "redo_rate")["redo_rate"] == (2, 16)
-    assert total["redo_rate"] == pytest.approx(0.125)
+    # 重办率: closed (销号) in October: c1..c9 (less c10/c11/c12), c13 c14 c17 c18 c19 c20 c21 c22 = 17;
+    # redone: c5, c6 = 2.
+    assert figures(total, "redo_rate")["redo_rate"] == (2, 17)
+    assert total["redo_rate"] == pytest.approx(2 / 17)
     # 回退率: the 17 dispatched in October; returned at least once: c4, c22 = 2.
     assert figures(total, "return_rate")["return_rate"] == (2, 17)
-    # Counts: closed 16 as above; refused c10 and c12 (00:30 on 10-01 Shanghai is October); merged c11.
-    assert (total["closed_count"], total["refused_count"], total["merged_count"]) == (16, 2, 1)
+    # Counts: closed 17 as above; refused c10 and c12 (00:30 on 10-01 Shanghai is October); merged c11.
+    assert (total["closed_count"], total["refused_count"], total["merged_count"]) == (17, 2, 1)
     # Supervision items opened in October: tier 1 for c2 c6 c7 c8 c14 (delay), c9 (sign-for), c22
     # (buck passing), c23 (unsatisfied after redo) = 8; tier 2 c7 c8 = 2; tier 3 c8 = 1; 追责 c8 = 1.
     assert (total["supervision_tier1"], total["supervision_tier2"], total["supervision_tier3"]) == (8, 2, 1)
@@ -297,13 +296,13 @@ def test_october_kpis_by_hand(core, autumn):
     assert total["supervision_reasons"] == {"buck_passing": 1, "delay": 8, "sign_overdue": 1,
                                             "unsatisfied_after_redo": 1}
     assert total["accountability_count"] == 1
-    # Handling working days, registration day to 销号 day, for the 16 closed in October:
+    # Handling working days, registration day to 销号 day, for the 17 closed in October:
     # c1 1, c2 3 (13,14,15), c3 4, c4 1, c5 2, c6 3, c7 7 (13..16,19,20,21), c8 11 (13..16,19..23,26,27),
     # c9 2 (19,20), c13 3 (09-30,10-08,10-09), c14 3 (10-08,10-09,Sat 10-10), c17 6, c18 16
-    # (10-09, 10-10, 12..16, 19..23, 26..29), c19 1, c20 3, c22 1.
-    # Sorted: 1 1 1 1 2 2 3 3 3 3 3 4 6 7 11 16; sum 67; mean 67/16 = 4.1875; P90 = the 15th of 16 = 11.
-    assert total["handling_count"] == 16
-    assert total["handling_days_avg"] == pytest.approx(4.19)
+    # (10-09, 10-10, 12..16, 19..23, 26..29), c19 1, c20 3, c21 1 (10-27), c22 1.
+    # Sorted: 1 1 1 1 1 2 2 3 3 3 3 3 4 6 7 11 16; sum 68; mean 68/17 = 4.0; P90 = the 16th of 17 = 11.
+    assert total["handling_count"] == 17
+    assert total["handling_days_avg"] == pytest.approx(4.0)
     assert total["handling_days_p90"] == 11
 
 
@@ -337,10 +336,10 @@ def test_breakdowns_scope_and_other_months(core, autumn):
         "on_time_reply_rate": (1, 1), "on_time_sign_rate": (3, 3)}
     assert sept["refused_count"] == 0  # c12 was refused after midnight Shanghai
     # November (read on 11-20): due in November: c16 11-04, c20 11-02, c17 11-09, c21 11-09, all replied
-    # on time; c25 (due 11-30, not replied) is not decided yet. Closed: c16 c17 c20 of the 4 (not c21).
+    # on time; c25 (due 11-30, not replied) is not decided yet. Closed: all 4 (c21 already on 10-27).
     nov = kpis(core, date(2026, 11, 1), date(2026, 11, 30))["total"]
     assert figures(nov, "on_time_reply_rate", "closure_rate") == {
-        "on_time_reply_rate": (4, 4), "closure_rate": (3, 4)}
+        "on_time_reply_rate": (4, 4), "closure_rate": (4, 4)}
     # A range with nothing in it: every rate null, never a division error.
     empty = kpis(core, date(2025, 1, 1), date(2025, 1, 31))["total"]
     assert all(empty[k] is None for k in RATES) and empty["handling_days_avg"] is None

@@ -43,15 +43,14 @@ def _november(driver, clock) -> dict:
     driver.sign(n["D"], user="handler2")
     for letter, user in (("C", "handler"), ("D", "handler2")):
         driver.reply(n[letter], user=user)
-        driver.do(n[letter], "verify", "dispatcher", verify_passed=True)
+        driver.do(n[letter], "verify", "dispatcher", verify_result="passed")
         driver.do(n[letter], "follow_up", "dispatcher", satisfaction="satisfied")
-        driver.do(n[letter], "close", "dispatcher")
     n["E"] = driver.register(text="噪音扰民 E")
     driver.dispatch(n["E"])
     driver.sign(n["E"])
     for _ in range(2):
         driver.reply(n["E"])
-        driver.do(n["E"], "verify", "dispatcher", verify_passed=True)
+        driver.do(n["E"], "verify", "dispatcher", verify_result="passed")
         driver.do(n["E"], "follow_up", "dispatcher", satisfaction="unsatisfied")
     driver.reply(n["E"])
 

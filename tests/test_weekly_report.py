@@ -121,9 +121,8 @@ def _week_45(driver, clock) -> dict:
     driver.sign(n["web"])
     clock.move_to(at(2026, 11, 6, 10, 0))
     driver.reply(n["web"])  # due 11-04: late
-    driver.do(n["web"], "verify", "dispatcher", verify_passed=True)
+    driver.do(n["web"], "verify", "dispatcher", verify_result="passed")
     driver.do(n["web"], "follow_up", "dispatcher", satisfaction="satisfied")
-    driver.do(n["web"], "close", "dispatcher")
     return n
 
 

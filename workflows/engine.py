@@ -12,14 +12,16 @@ from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import deadlines, sandbox
+from . import deadlines, notices, sandbox
 from .clock import now_iso, utcnow
 from .model import Bundle
 from .state import StateCodec
@@ -126,6 +128,8 @@ class Engine:
         functions = {
             "now": now_iso,
             "working_days_after": self._working_days_after,
+            "working_days_before": self._working_days_before,
+            "notify": notices.note,
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
         self.codec = StateCodec()
@@ -139,6 +143,10 @@ class Engine:
                 parse_instant(start).isoformat(timespec="seconds"), int(n), value.isoformat(timespec="seconds"),
                 tuple(years)))
         return value.isoformat(timespec="seconds")
+
+    def _working_days_before(self, instant, n):
+        # Reminders only: not a deadline, so never noted as provisional nor recomputed on import.
+        return self._calendar().working_days_before(instant, n).isoformat(timespec="seconds")
 
     def recompute_deadlines(self, wf: BpmnWorkflow, entries, calendar: WorkingCalendar | None = None) -> dict:
         """Redo the ``(start, days, old value)`` computations of ``wf`` on ``calendar`` (default: the
@@ -156,6 +164,32 @@ class Engine:
         self._run(wf)
         return wf
 
+    def start_by_message(self, bundle: Bundle, process_id: str, message: str, data: dict[str, Any]) -> BpmnWorkflow:
+        """Start ``process_id`` at its message start event for ``message`` instead of its none start.
+
+        SpiffWorkflow always takes the none start of a process with several start events; a case
+        that is reopened (回头件重办) starts a new run at the diagram's own start for it, so where it
+        goes from there is the designer's to draw."""
+        spec = bundle.specs[process_id]
+        wf = CaseWorkflow(spec, bundle.subprocess_specs, script_engine=self.script_engine)
+        start = wf.get_tasks(state=TaskState.READY)[0]
+        start.set_data(**data)
+        start.run()
+        starts = [t for t in wf.tasks.values() if t.parent is not None and isinstance(t.parent.task_spec, StartEventSplit)]
+        catching = [t for t in starts if isinstance(getattr(t.task_spec, "event_definition", None),
+                                                    MessageEventDefinition)
+                    and t.task_spec.event_definition.name == message]
+        if not catching:
+            raise ScriptIncident(f"the process has no message start event for '{message}'")
+        for task in starts:
+            if task not in catching:
+                task.cancel()
+        with self._noting_provisional(wf):
+            wf.do_engine_steps()
+            wf.catch(BpmnEvent(catching[0].task_spec.event_definition, {}))
+        self._run(wf)
+        return wf
+
     def restore(self, bundle: Bundle, process_id: str, state: bytes) -> BpmnWorkflow:
         return self.codec.load(state, bundle.specs[process_id], bundle.subprocess_specs, self.script_engine)
 
@@ -166,10 +200,16 @@ class Engine:
     @contextmanager
     def _noting_provisional(wf: BpmnWorkflow):
         """Keep on the workflow object the provisional deadlines its engine steps compute."""
-        with deadlines.recording() as log:
+        with deadlines.recording() as log, notices.recording() as raised:
             yield
         noted = wf.provisional_deadlines
         noted.extend(entry for entry in log if entry not in noted)
+        wf.notices = [*getattr(wf, "notices", ()), *raised]
+
+    @staticmethod
+    def notices(wf: BpmnWorkflow) -> list[notices.Notice]:
+        """What ``notify(...)`` calls this workflow object ran since it was started or restored."""
+        return list(getattr(wf, "notices", ()))
 
     @staticmethod
     def provisional_deadlines(wf: BpmnWorkflow) -> list[deadlines.ProvisionalDeadline]:
@@ -239,7 +279,7 @@ class Engine:
         dues = []
         for sibling in parent.children:
             definition = getattr(sibling.task_spec, "event_definition", None)
-            if sibling is task or not isinstance(definition, TimerEventDefinition):
+            if sibling is task or not isinstance(definition, TimerEventDefinition) or _is_reminder(sibling):
                 continue
             value = sibling._get_internal_data("event_value")
             # A fired non-interrupting timer still tells when the task fell due (overdue items).
@@ -267,6 +307,11 @@ class Engine:
             if due is not None:
                 timers.append((task.task_spec.bpmn_id, due))
         return timers
+
+    @staticmethod
+    def waiting_reminders(wf: BpmnWorkflow) -> set[str]:
+        """Element ids of the waiting timers that are reminders (``reminder`` property), not deadlines."""
+        return {task.task_spec.bpmn_id for task in wf.event_manager.tasks.values() if _is_reminder(task)}
 
     @staticmethod
     def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
@@ -379,6 +424,12 @@ class Engine:
                 raise ScriptIncident(f"{type(_root_cause(exc)).__name__}: {_root_cause(exc)}") from exc
             self._run(wf)
         return due
+
+
+def _is_reminder(task) -> bool:
+    """A boundary timer marked ``reminder`` (到期预警) only tells people; it is not the task's deadline."""
+    properties = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
+    return str(properties.get("reminder", "")).lower() in ("true", "1", "yes")
 
 
 def _timer_due(event) -> datetime | None:

@@ -308,8 +308,12 @@ class _Process:
             self._put(sp, Box(x1, y1, x2 - x1, y2 - y1), ' isExpanded="true"')
         for host in list(self.shapes):   # boundary events straddle the host's bottom edge
             hb = self.shapes[host][0]
-            for i, n in enumerate(n for n, h in self.attached.items() if h == host):
-                self._put(n, Box(hb.r - 54 - i * 46, hb.b - 18, 36, 36))
+            events = [n for n, h in self.attached.items() if h == host]
+            for i, n in enumerate(events):
+                # Two fit under the host from its right; a third (a deadline and its reminders) and
+                # more start at its left and run past its right edge, each still starting on it.
+                x = hb.r - 54 - i * 46 if len(events) <= 2 else hb.x + (len(events) - 1 - i) * 46
+                self._put(n, Box(x, hb.b - 18, 36, 36))
         lx = x0 + (HEAD if pool else 0)
         for lane, d, first, end in self.lanes:
             box = Box(lx + d * HEAD, self.lane_top[first], right - lx - d * HEAD,

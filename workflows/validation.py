@@ -404,7 +404,8 @@ def _sample_functions():
     from .workdays import WorkingCalendar
     calendar = WorkingCalendar()
     return {"now": lambda: SAMPLE_ISO,
-            "working_days_after": lambda start, n: calendar.working_days_after(start, n).isoformat(timespec="seconds")}
+            "working_days_after": lambda start, n: calendar.working_days_after(start, n).isoformat(timespec="seconds"),
+            "working_days_before": lambda at, n: calendar.working_days_before(at, n).isoformat(timespec="seconds")}
 
 
 def _check_timer(add, definition) -> None:

@@ -183,6 +183,21 @@ class WorkingCalendar:
                 remaining -= 1
         return _end_of_local_day(day)
 
+    def working_days_before(self, instant, n: int) -> datetime:
+        """End (23:59:59 Shanghai, in UTC) of the n-th working day before instant's local day.
+
+        ``working_days_before(deadline, 1)`` is the moment a deadline is one working day away: the
+        to-the-day mirror of ``working_days_after``, for reminders (到期预警)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be an int >= 0 working days, got {n!r}")
+        day = _local_date(instant)
+        remaining = n
+        while remaining:
+            day -= timedelta(days=1)
+            if self.is_workday(day):
+                remaining -= 1
+        return _end_of_local_day(day)
+
     def working_days_between(self, start, end) -> int:
         """Working days in (start's local date, end's local date]; 0 if end <= start."""
         start_i, end_i = parse_instant(start), parse_instant(end)

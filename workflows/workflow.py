@@ -25,6 +25,7 @@ class CaseWorkflow(BpmnWorkflow):
         # Deadlines this object computed on a provisional year since it was started or restored
         # (workflows.deadlines); not part of the stored state: the caller stores them with the action.
         self.provisional_deadlines: list = []
+        self.notices: list = []  # notify(...) calls since then (workflows.notices), stored the same way
 
     def _do_engine_steps(self, will_complete_task=None, did_complete_task=None):
         if will_complete_task is not None or did_complete_task is not None:

@@ -30,6 +30,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     department: Mapped[str | None] = mapped_column(String(50), ForeignKey("departments.code"), nullable=True)
     grid: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    # Where outbound notifications reach this person (app/notifications); empty: in-app only.
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    mobile: Mapped[str | None] = mapped_column(String(30), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped by logout, a password change and deactivation: sessions issued before stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -55,6 +55,9 @@ class Case(Base):
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     supervision_tier: Mapped[int] = mapped_column(Integer, default=0, index=True)
     has_incident: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 回头件: calls about this case attached to it at intake instead of registering a new case
+    # (app/intake/repeat_calls.py); a column, so a ledger counts them without a join.
+    repeat_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
     # Set when the reporter's personal data was erased after the retention period (app/privacy/retention.py).

@@ -13,7 +13,7 @@ CASE_COLUMNS = ("number", "channel", "type", "category", "difficulty", "urgent",
                 "reporter_name", "reporter_phone", "department", "status", "refuse_reason", "merged_into",
                 "registered_at", "registered_by", "dispatched_at", "reassigned_at", "signed_at", "replied_at", "verified_at",
                 "followed_up_at", "closed_at", "deadline", "extensions", "satisfaction", "return_count",
-                "redo_count", "supervision_tier", "has_incident")
+                "redo_count", "supervision_tier", "has_incident", "repeat_calls")
 
 
 def iso(value):

@@ -26,6 +26,7 @@ from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
 
 from ..calendar.services import record_provisional
+from ..notifications.services import notify_action
 from ..reports.rollups import case_changed, facts
 from ..supervision.projection import sync_supervision_items
 from .models import Case, ReadyTask, WorkflowInstance
@@ -77,6 +78,7 @@ class Snapshot:
     next_timer_at: datetime | None = None
     state: bytes | None = None
     provisional: list = field(default_factory=list)  # deadlines computed on a provisional year
+    notices: list = field(default_factory=list)  # notify(...) calls of the diagram (reminder timers)
 
 
 EMPTY = Snapshot()
@@ -91,6 +93,7 @@ def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapsh
         next_timer_at=None if wf.completed else engine.next_timer_at(wf),
         state=engine.dump(wf) if with_state else None,
         provisional=engine.provisional_deadlines(wf),
+        notices=engine.notices(wf),
     )
 
 
@@ -180,4 +183,7 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     # Flagged in the same transaction, so every 暂定 deadline can be listed and later recomputed.
     record_provisional(session, case.id, after.provisional)
     case_changed(session, facts_before, case, [tuple(row) for row in left], now)
+    # Who is told what (and the outbox rows for email, robots, SMS) commits with the action, too.
+    notify_action(session, case, before, after, changes,
+                  [n for n in after.notices if n not in before.notices], now)
     return changes

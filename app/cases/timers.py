@@ -92,6 +92,7 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
         try:
             wf = core.engine.restore(bundle, inst.process_id, inst.state)
             before = take_snapshot(core.engine, bundle, wf, with_state=False)
+            reminders = core.engine.waiting_reminders(wf)
             due = core.engine.fire_due_timers(wf, now)
             after = take_snapshot(core.engine, bundle, wf)
         except (ScriptIncident, CalendarGap) as exc:
@@ -101,7 +102,9 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
             log.exception("timer sweep failed on case %s", case.number)
             failures.append((case.id, f"{type(exc).__name__}: {exc}", None))
             continue
-        prepared.append((inst, case, before, after, due))
+        # Reminders (到期预警) only tell people: they are audited as such and not counted as fired deadlines.
+        deadlines = [name for name in due if name not in reminders]
+        prepared.append((inst, case, before, after, due, deadlines))
     for case_id, message, bpmn_id in failures:
         record_incident(core, case_id, message, "scheduler", bpmn_id, block_timers=True)
     if not prepared:
@@ -112,18 +115,18 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
     try:
         with core.db.unit_of_work() as session:
             with session.no_autoflush:
-                for inst, case, before, after, due in prepared:
+                for inst, case, before, after, due, _deadlines in prepared:
                     session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
                     write_state(inst, after, now)
                 # Every version check of the chunk first, before any other write (see projection.apply),
                 # in primary-key order (the unit of work sorts them), so two overlapping sweeps lock the
                 # instances in the same order and cannot deadlock. apply then finds them written already.
                 session.flush([inst for inst, *_ in prepared])
-                for inst, case, before, after, due in prepared:
+                for inst, case, before, after, due, deadlines in prepared:
                     changes = apply(session, case, inst, before, after, now)
-                    audit(session, actor="scheduler", action="timer", case=case, source="scheduler",
-                          changes={"timers": due, "columns": changes}, at=now)
-        return sum(len(due) for *_, due in prepared)
+                    audit(session, actor="scheduler", action="timer" if deadlines or not due else "reminder",
+                          case=case, source="scheduler", changes={"timers": due, "columns": changes}, at=now)
+        return sum(len(deadlines) for *_, deadlines in prepared)
     except (StaleDataError, IntegrityError) as exc:
         # A case changed since it was read (a user's action or another scheduler got there first):
         # its version check fails. The check is each case's first write (projection.apply), but a

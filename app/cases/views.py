@@ -36,7 +36,8 @@ SUPERVISION_FILE = "supervision_escalation.bpmn"
 # What each recorded action is called on the timeline. A completed task is named after the
 # decision taken in it when the form has one (派单 vs 不予受理, 签收 vs 退回 ...).
 ACTIONS = {"register": "受理", "timer": "超时（系统定时）", "reveal_reporter": "查看完整号码",
-           "incident": "流程异常", "resolve_incident": "异常已处理", "claim": "认领", "unclaim": "取消认领"}
+           "incident": "流程异常", "resolve_incident": "异常已处理", "claim": "认领", "unclaim": "取消认领",
+           "repeat_call": "回头件来电", "reopen": "回头件重办", "reminder": "到期提醒（系统定时）"}
 TASK_ACTIONS = {"dispatch": "派单", "sign_for": "签收", "reassign": "改派", "handle": "答复",
                 "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访", "close": "销号",
                 "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
@@ -57,7 +58,7 @@ FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别
           "reassigned_at": "改派时间",
           "signed_at": "签收时间", "deadline": "办理时限", "replied_at": "答复时间", "verified_at": "核实时间",
           "followed_up_at": "回访时间", "closed_at": "销号时间", "satisfaction": "满意度",
-          "return_count": "退回次数", "redo_count": "重办次数", "extensions": "延期",
+          "return_count": "退回次数", "redo_count": "重办次数", "repeat_calls": "回头件来电", "extensions": "延期",
           "supervision_tier": "督办级别", "refuse_reason": "不予受理理由", "merged_into": "并入工单"}
 SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
 MEASURES = {"interview": "约谈", "notice": "通报"}
@@ -202,9 +203,12 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
         details += [(_(FIELDS[k]), labels.column(k, changes.get(k))) for k in ("channel", "type", "category")
                     if changes.get(k)]
         columns = {k: v for k, v in changes.items() if k not in ("channel", "type", "category")}
-    elif entry.action == "timer":
+    elif entry.action in ("timer", "reminder"):
         details.append((_("到期"), "、".join(labels.element(t) for t in changes.get("timers") or [])))
         columns = changes.get("columns") or {}
+    elif entry.action in ("repeat_call", "reopen"):  # app/intake/repeat_calls.py
+        details.append((_("来电内容"), changes.get("text") or ""))
+        columns = {"repeat_calls": changes.get("repeat_calls"), **(changes.get("columns") or {})}
     else:
         columns = {}
         details += [(k, labels.value(v)) for k, v in changes.items()]

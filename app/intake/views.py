@@ -2,7 +2,10 @@
 
 Before a request is registered the page shows possible duplicates (same phone or address, open,
 last 30 days): live through an htmx partial, and once more on a confirm step if the operator
-submits while there are any, so that a repeat call is not registered twice by accident.
+submits while there are any, so that a repeat call is not registered twice by accident. Closed
+cases from the same phone or address show too (回头件): the operator can attach the call to any of
+them (counted on that case) or reopen a closed one as 重办 (repeat_calls.py), instead of only
+registering a new case (仍然受理).
 """
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
 from ..cases.services import MAX_TEXT, REGISTER_ROLES
 from ..cases.visibility import case_scope
-from ..errors import Invalid
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Grid
 from ..processes.services import SHIPPED_BUNDLE, latest_version
 from ..web.access import roles_required
-from .duplicates import find_duplicates
+from .duplicates import find_duplicates, windows
+from .repeat_calls import attach_call
 
 bp = Blueprint("intake", __name__, url_prefix="/intake", template_folder="templates")
 
@@ -73,7 +77,8 @@ def _choices(session) -> dict:
 
 def _duplicates(session, phone: str | None, address: str | None) -> list[dict]:
     return [{"number": c.number, "type": c.type, "status": c.status, "text": c.text[:80], "address": c.address,
-             "phone": mask_phone(c.reporter_phone), "registered_at": c.registered_at}
+             "phone": mask_phone(c.reporter_phone), "registered_at": c.registered_at,
+             "closed_at": c.closed_at, "repeat_calls": c.repeat_calls or 0}
             for c in find_duplicates(session, phone, address, scope=case_scope(current_user))]
 
 
@@ -90,7 +95,23 @@ def _intake(template: str, fixed: dict, defaults: dict):
     errors: dict[str, str] = {}
     duplicates: list[dict] = []
     values = dict(defaults) if request.method == "GET" else _form_values(fixed)
-    if request.method == "POST":
+    target = request.form.get("reopen") or request.form.get("attach_to") if request.method == "POST" else None
+    if target:
+        reopen = bool(request.form.get("reopen"))
+        try:
+            result = attach_call(core, target, user=current_user.username, text=values["text"],
+                                 channel=values["channel"], reporter_phone=values["reporter_phone"] or None,
+                                 reopen=reopen, source="web")
+        except Invalid as exc:
+            errors = _field_errors(exc)
+        except (Conflict, Forbidden, NotFound) as exc:
+            errors = {"": _("未能记为回头件：%(reason)s", reason=str(exc))}
+        else:
+            flash(_("已重办 %(number)s（回头件第 %(n)s 次）", number=target, n=result["repeat_calls"]) if reopen
+                  else _("已记为 %(number)s 的回头件（第 %(n)s 次来电）", number=target, n=result["repeat_calls"]),
+                  "success")
+            return redirect(case_url(target))
+    elif request.method == "POST":
         with core.db.read() as session:
             duplicates = _duplicates(session, values["reporter_phone"], values["address"])
         if not duplicates or request.form.get("confirm_duplicates") == "1":
@@ -108,6 +129,9 @@ def _intake(template: str, fixed: dict, defaults: dict):
                 return redirect(case_url(case["number"]))
     with core.db.read() as session:
         context = _choices(session)
+    if errors and request.method == "POST" and not duplicates:
+        with core.db.read() as session:
+            duplicates = _duplicates(session, values["reporter_phone"], values["address"])
     confirm = bool(duplicates) and not errors
     status = 400 if errors else 200
     return render_template(template, values=values, errors=errors, duplicates=duplicates, confirm=confirm,
@@ -120,7 +144,8 @@ def case_url(number: str) -> str:
 
 @bp.context_processor
 def _links():
-    return {"case_url": case_url}
+    open_window, closed_window = windows()
+    return {"case_url": case_url, "duplicate_days": open_window.days, "repeat_days": closed_window.days}
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -12,6 +12,8 @@ class Department(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(50), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The department's WeCom/DingTalk group robot URL, for notifications (app/notifications/channels.py).
+    robot_webhook: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class Grid(Base):

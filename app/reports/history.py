@@ -53,7 +53,7 @@ ESTATES = ["阳光花园", "锦绣家园", "和谐苑", "翠湖小区", "金色�
 DETAILS = ["已持续一周，多次反映未解决", "影响老人和孩子出行", "希望尽快派人处理", "附近居民意见很大",
            "存在安全隐患", "请相关部门核实", "请给予答复"]
 TASKS = {"dispatch": "派单/转办", "sign_for": "签收", "reassign": "改派", "handle": "办理",
-         "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访", "close": "销号",
+         "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访",
          "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
 SATISFACTION = {"satisfied": 78, "mostly_satisfied": 12, "unsatisfied": 5, "unreachable": 5}
 H = timedelta(hours=1)
@@ -142,7 +142,7 @@ class History:
             ev.append((t, "handle", {"decision": "extension_request", "extension_days": 5,
                                      "extension_reason": "需协调多个部门"}))
             t += H * rng.uniform(1, 6)
-            ev.append((t, "approve_extension", {"extension_approved": True}))
+            ev.append((t, "approve_extension", {"extension_decision": "approve"}))
             deadline = self._wd(deadline, 5)
         if rng.random() < 0.05:  # replied late: the deadline timer opens supervision, tiers climb
             late = rng.choices((1, 2, 3), (70, 22, 8))[0]
@@ -163,7 +163,7 @@ class History:
             ev.append((t + H * rng.uniform(1, 6), "verify_close", {}))
         for attempt in (0, 1):
             t += H * rng.uniform(1, 24)
-            ev.append((t, "verify", {"verify_passed": True, "verify_note": "现场核实属实"}))
+            ev.append((t, "verify", {"verify_result": "passed", "verify_note": "现场核实属实"}))
             t += H * rng.uniform(2, 48)
             satisfaction = _pick(rng, SATISFACTION) if attempt == 0 else rng.choice(("satisfied", "mostly_satisfied"))
             ev.append((t, "follow_up", {"satisfaction": satisfaction}))
@@ -171,8 +171,7 @@ class History:
                 break
             t += H * rng.uniform(24, 96)  # 重办
             ev.append((t, "handle", {"decision": "reply", "reply_text": "重新处置完毕。"}))
-        t += H * rng.uniform(0.5, 12)
-        ev.append((t, "close", {"close_note": "办结销号"}))
+        # A follow-up that reached the resident (or could not) closes the case in the same step (销号).
         return p
 
     def plans(self) -> list[Plan]:

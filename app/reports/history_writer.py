@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - a checkout without encrypted phones
     blind_index = None
 # Who completes each task (handler tasks: the department's own handler account).
 ACTOR = {"dispatch": "dispatcher", "reassign": "dispatcher", "approve_extension": "dispatcher",
-         "verify": "dispatcher", "follow_up": "dispatcher", "close": "dispatcher", "urge": "center",
+         "verify": "dispatcher", "follow_up": "dispatcher", "urge": "center",
          "interview_or_notice": "discipline", "accountability": "party", "verify_close": "center"}
 SUPERVISION_DATA = {
     "urge": {"urge_note": "请抓紧办理并于时限内答复", "department_response": "正在协调"},
@@ -289,9 +289,8 @@ class Writer:
             elif step == "follow_up":
                 unsatisfied = data["satisfaction"] == "unsatisfied"
                 cols = change(satisfaction=data["satisfaction"], followed_up_at=at,
-                              **({"status": "handling", "redo_count": col["redo_count"] + 1} if unsatisfied else {}))
-            elif step == "close":
-                cols = change(status="closed", closed_at=at)
+                              **({"status": "handling", "redo_count": col["redo_count"] + 1} if unsatisfied
+                                 else {"status": "closed", "closed_at": at}))
             else:
                 cols = {}
             write(at, actor, "complete", {"data": data, "columns": cols}, task=step)

@@ -1,0 +1,180 @@
+"""Who is told what, written in the transaction of the action that caused it.
+
+``notify_action`` is called by the case projection (app/cases/projection.py) after every engine
+action, with the snapshots before and after it. From their difference it writes:
+
+* ``task_arrived`` — a new ready task, to everyone whose worklist shows it (its role; a handler
+  task only to the case's department);
+* ``task_due_soon`` / ``task_overdue`` — what the diagram's reminder timers raised
+  (``notify(...)``, workflows/notices.py), to the task's claimant or else its whole queue;
+* ``supervision_opened`` — an item opened against a department, to that department's handlers;
+* ``case_closed`` — to whoever registered the case.
+
+Each notification also queues one outbox message per configured channel (email and SMS per
+person, the group robot once per department), which the scheduler sends later (outbox.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from ..auth.models import User, UserRole
+from ..org.models import Department
+from ..supervision.models import REASONS, TIERS, SupervisionItem
+from . import channels as outbound
+from .models import Notification, OutboxMessage
+
+
+def N_(text: str) -> str:
+    """Marks a msgid for extraction; the page translates it for its reader, the outbox sends it as is."""
+    return text
+
+
+TEXTS = {
+    "task_arrived": N_("新待办：%(case)s %(task)s"),
+    "task_due_soon": N_("即将到期：%(case)s %(task)s（%(due)s 前）"),
+    "task_overdue": N_("已超期：%(case)s %(task)s（时限 %(due)s）"),
+    "supervision_opened": N_("督办：%(case)s 被列入%(tier)s（%(reason)s）"),
+    "case_closed": N_("已办结：%(case)s"),
+    "repeat_call": N_("回头件：%(case)s 诉求人再次来电（第 %(count)s 次）"),
+}
+SUBJECT = N_("闭环提醒")
+
+
+def render(kind: str, params: dict, translate=lambda text: text) -> str:
+    try:
+        return translate(TEXTS[kind]) % {"case": "", "task": "", "due": "", "tier": "", "reason": "", "count": "",
+                                         **params}
+    except (KeyError, TypeError, ValueError):
+        return kind
+
+
+def _local(value) -> str:
+    from workflows.workdays import SHANGHAI, parse_instant
+    return parse_instant(value).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _queue_users(session: Session, role: str | None, department: str | None) -> list[User]:
+    if not role:
+        return []
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role == role, User.active.is_(True)))
+    if role == "handler":
+        if not department:
+            return []
+        query = query.where(User.department == department)
+    return list(session.scalars(query.order_by(User.id)))
+
+
+def queue_of(session: Session, task) -> list[User]:
+    """Who a ready task row is for: its claimant, or else everyone whose worklist shows it."""
+    if task.assignee:
+        claimant = session.scalars(select(User).where(User.username == task.assignee)).first()
+        if claimant is not None:
+            return [claimant]
+    return _queue_users(session, task.role, task.department)
+
+
+def _department_handlers(session: Session, department: str | None) -> list[User]:
+    return _queue_users(session, "handler", department)
+
+
+def notify_action(session: Session, case, before, after, changes: dict, notices, now: datetime) -> int:
+    """Write the notifications (and their outbox rows) one action caused; returns how many."""
+    # Items the supervision projection just added, taken before any query here could flush them.
+    opened = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]
+    with session.no_autoflush:  # like the rest of the projection: written once, at commit
+        pending = _pending(session, case, before, after, changes, notices, opened)
+        count = 0
+        for users, kind, task_id, params in pending:
+            count += notify_users(session, case, users, kind, task_id, {"case": case.number, **params}, now)
+    return count
+
+
+def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:
+    """(users, kind, task id, params) for everything one action is worth telling."""
+    from ..cases.models import (
+        ReadyTask,  # the case domain imports this module (its projection)
+    )
+
+    pending: list[tuple[list[User], str, str | None, dict]] = []
+    for task_id, task in after.ready.items():
+        if task_id in before.ready:
+            continue
+        department = case.department if task.role == "handler" else None
+        pending.append((_queue_users(session, task.role, department), "task_arrived", task_id,
+                        {"task": task.name, "due": _local(task.due)}))
+    for notice in notices:
+        rows = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id,
+                                                       ReadyTask.bpmn_id == notice.task)).all() if notice.task else []
+        for row in rows:
+            pending.append((queue_of(session, row), notice.kind, row.id, {"task": row.name, "due": _local(row.due_at)}))
+    # Whatever department the supervision projection fixed on an item is the one told.
+    for item in opened:
+        pending.append((_department_handlers(session, item.department), "supervision_opened", None,
+                        {"tier": TIERS.get(item.tier, str(item.tier)), "reason": REASONS.get(item.reason, item.reason),
+                         "department": item.department}))
+    status = changes.get("status")
+    if status and status[1] == "closed" and case.registered_by:
+        registrar = session.scalars(select(User).where(User.username == case.registered_by)).first()
+        if registrar is not None:
+            pending.append(([registrar], "case_closed", None, {}))
+    return pending
+
+
+def notify_users(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
+                 now: datetime) -> int:
+    """One notification of ``kind`` for each user, and its outbox rows; returns how many."""
+    if not users:
+        return 0
+    session.add_all(Notification(user_id=u.id, kind=kind, case_id=case.id, case_number=case.number,
+                                 task_id=task_id, params=params, created_at=now) for u in users)
+    enqueue(session, users, render(kind, params), case_id=case.id, now=now)
+    return len(users)
+
+
+def enqueue(session: Session, users: list[User], body: str, *, case_id: int | None, now: datetime,
+            channels: dict | None = None) -> int:
+    """Queue ``body`` on every configured channel for these users; returns the rows written."""
+    channels = outbound.configured() if channels is None else channels
+    rows = []
+    if "email" in channels:
+        rows += [("email", u.email) for u in users if u.email]
+    if "sms" in channels:
+        rows += [("sms", u.mobile) for u in users if u.mobile]
+    if "webhook" in channels:
+        # A group robot reaches a whole department at once: one message per group, not per person.
+        codes = sorted({u.department for u in users if u.department})
+        hooks = dict(session.execute(select(Department.code, Department.robot_webhook)
+                                     .where(Department.code.in_(codes))).all()) if codes else {}
+        urls = {hooks.get(u.department) or outbound.default_webhook() for u in users}
+        rows += [("webhook", url) for url in sorted(u for u in urls if u)]
+    session.add_all(OutboxMessage(channel=channel, recipient=recipient, subject=SUBJECT, body=body, case_id=case_id,
+                                  status="pending", attempts=0, next_attempt_at=now, created_at=now)
+                    for channel, recipient in rows)
+    return len(rows)
+
+
+# -- reading and marking (the web pages) ---------------------------------------------------------
+def unread_count(session: Session, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def recent(session: Session, user_id: int, limit: int = 100, unread_only: bool = False) -> list[Notification]:
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None, now: datetime) -> int:
+    """Mark one of the user's notifications (or, with None, all of them) read; returns how many changed.
+    Another user's notification is never touched (it counts as not found)."""
+    where = and_(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        where = and_(where, Notification.id == notification_id)
+    return session.execute(update(Notification).where(where).values(read_at=now)).rowcount or 0
+
