@@ -43,6 +43,7 @@ def register_blueprints(app: Flask) -> None:
     """Every domain's pages. Imported by name: a module that fails to import stops the app."""
     from .admin.views import bp as admin
     from .api.health import bp as health
+    from .attachments.views import bp as attachments
     from .auth.views import bp as auth
     from .calendar.views import bp as calendar
     from .cases.views import bp as cases
@@ -51,5 +52,5 @@ def register_blueprints(app: Flask) -> None:
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health, attachments):
         app.register_blueprint(blueprint)
