@@ -48,9 +48,11 @@ def register_blueprints(app: Flask) -> None:
     from .calendar.views import bp as calendar
     from .cases.views import bp as cases
     from .designer.views import bp as designer
+    from .documents.views import bp as documents
     from .intake.views import bp as intake
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
 
-    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health, attachments):
+    for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, health, attachments,
+                      documents):
         app.register_blueprint(blueprint)
