@@ -28,7 +28,8 @@ BODY_PT, TITLE_PT, PAGE_NUMBER_PT = 16, 22, 14
 RED = RGBColor(0xFF, 0x00, 0x00)
 BLACK = RGBColor(0, 0, 0)
 AREA_W_MM, AREA_H_MM, LINES, CHARS = 156, 225, 22, 28
-LINE_PT = AREA_H_MM / 25.4 * 72 / LINES          # 28.95 pt: 22 lines fill the 225 mm type area
+# 22 lines fill the 225 mm type area: 28.95 pt, rounded down to whole twips so that the 22nd fits.
+LINE_PT = math.floor(AREA_H_MM / 25.4 * 72 / LINES * 20) / 20
 CHAR_PT = AREA_W_MM / 25.4 * 72 / CHARS          # 15.8 pt: 28 characters fill the 156 mm line
 TITLE_CHARS = int(AREA_W_MM / 25.4 * 72 // TITLE_PT)  # 20 characters of 22 pt on a line
 
@@ -98,7 +99,7 @@ def _setup(doc) -> None:
         grid = OxmlElement("w:docGrid")
         section._sectPr.append(grid)
     grid.set(qn("w:type"), "linesAndChars")
-    grid.set(qn("w:linePitch"), str(round(LINE_PT * 20)))
+    grid.set(qn("w:linePitch"), str(int(LINE_PT * 20)))
     grid.set(qn("w:charSpace"), str(round((CHAR_PT - BODY_PT) * 4096)))
     normal = doc.styles["Normal"]
     normal.font.name, normal.font.size = FANGSONG, Pt(BODY_PT)
