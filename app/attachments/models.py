@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, UTCDateTime
 
 # Where on the loop a file was added: intake and patrol, or the task whose completion carried it.
-STAGES = {"intake": "受理", "patrol": "网格上报", "handle": "部门答复", "verify": "核实",
+STAGES = {"intake": "受理", "patrol": "网格上报", "handle": "答复", "verify": "核实",
           "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
 KINDS = {"image": "图片", "pdf": "PDF", "docx": "Word", "xlsx": "Excel", "doc": "Word", "xls": "Excel"}
 

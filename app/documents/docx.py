@@ -180,17 +180,17 @@ def render_docx(document: Document) -> bytes:
         else:
             _paragraph(doc, block.text, indent_chars=2)
     if document.qr_png:
-        p = _paragraph(doc, align=WD_ALIGN_PARAGRAPH.RIGHT)
+        p = _paragraph(doc, align=WD_ALIGN_PARAGRAPH.LEFT)
         p.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
         p.add_run().add_picture(io.BytesIO(document.qr_png), width=Mm(30))
-        _paragraph(doc, "扫码查看工单", align=WD_ALIGN_PARAGRAPH.RIGHT)
+        _paragraph(doc, "扫码查看工单", align=WD_ALIGN_PARAGRAPH.LEFT)
     _paragraph(doc)
     _paragraph(doc)
     # 落款 centred over the date; the date right-aligned, four characters in from the right edge.
-    date_indent = BODY_PT * 4
-    sig_indent = max(date_indent + (len(document.date_text) - len(document.signature)) * BODY_PT / 2, 0)
-    _paragraph(doc, document.signature, align=WD_ALIGN_PARAGRAPH.RIGHT).paragraph_format.right_indent = Pt(sig_indent)
-    _paragraph(doc, document.date_text, align=WD_ALIGN_PARAGRAPH.RIGHT).paragraph_format.right_indent = Pt(date_indent)
+    signature = _paragraph(doc, document.signature, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    signature.paragraph_format.right_indent = Pt(BODY_PT * document.signature_indent_em)
+    date = _paragraph(doc, document.date_text, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    date.paragraph_format.right_indent = Pt(BODY_PT * 4)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -62,8 +62,18 @@ class Document:
         return f"{d.year}年{d.month}月{d.day}日"  # Arabic numerals, no leading zeros
 
     @property
+    def signature_indent_em(self) -> float:
+        """How far in from the right the 落款 sits so that it is centred over the date, which is
+        four characters in (half-width digits count half)."""
+        return max(4 + (_width_em(self.date_text) - _width_em(self.signature)) / 2, 0)
+
+    @property
     def filename(self) -> str:
         return f"{self.case_number}-{self.title}"
+
+
+def _width_em(text: str) -> float:
+    return sum(0.5 if ord(ch) < 128 else 1 for ch in text)
 
 
 def _offices(config: dict | None) -> dict:
