@@ -176,6 +176,12 @@ def test_patrol_photo_with_location_is_the_grid_workers_not_audited(web, core):
     assert audit_rows(core, number, "attach")[0].changes["location"]["latitude"] == 36.070123
     assert grid.get(f"/attachments/{row.id}").status_code == 200
     assert audit_rows(core, number, "download_attachment") == []
+    # without a photo the position is still recorded with the report
+    bare = case_number(grid.post("/intake/patrol", content_type="multipart/form-data",
+                                 data={"type": "complaint", "text": "路灯不亮", "grid": "G01",
+                                       "latitude": "36.07", "longitude": "120.18"}))
+    assert attachments_of(core, bare) == []
+    assert audit_rows(core, bare, "location")[0].changes["location"]["longitude"] == 120.18
     # nonsense coordinates are refused at their field, nothing registered
     with core.db.read() as session:
         before = session.scalar(select(func.count(Case.id)))

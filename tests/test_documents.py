@@ -211,3 +211,17 @@ def test_long_titles_break_into_balanced_lines():
     assert len(lines[0]) <= len(lines[1])
     assert balanced_lines("督办通知单") == ["督办通知单"]
     assert doc_number("黄街办", 2026, 12) == "黄街办〔2026〕12号"
+
+
+def test_the_work_order_lists_the_files_registered_with_the_case(login, core, driver):
+    import io as _io
+    operator = login("operator")
+    response = operator.post("/intake/register", content_type="multipart/form-data",
+                             data={"channel": "phone", "type": "complaint", "text": "路面塌陷",
+                                   "attachments": [(_io.BytesIO(b"%PDF-1.4\n" + b"0" * 100), "现场说明.pdf"),
+                                                   (_io.BytesIO(b"%PDF-1.4\n" + b"1" * 100), "示意图.pdf")]})
+    number = response.headers["Location"].rsplit("/", 1)[-1]
+    driver.dispatch(number)
+    doc = fetch_docx(login("dispatcher"), f"/documents/cases/{number}/work-order.docx")
+    lines = [p.text for p in doc.paragraphs]
+    assert "附件：1.现场说明.pdf" in lines and "\u3000\u3000\u30002.示意图.pdf" in lines

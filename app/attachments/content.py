@@ -136,7 +136,7 @@ def _reencode(img, fmt: str) -> bytes:
     out = io.BytesIO()
     if fmt == "JPEG":
         rgb = img if img.mode in ("RGB", "L", "CMYK") else img.convert("RGB")
-        rgb.save(out, "JPEG", quality=90, optimize=True)   # no exif= argument: none is written
+        rgb.save(out, "JPEG", quality=90)   # no exif= argument: none is written
     elif fmt == "GIF":
         img.save(out, "GIF", save_all=getattr(img, "is_animated", False))
     else:

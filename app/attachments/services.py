@@ -136,25 +136,26 @@ class AttachmentService:
     # -- handing files out ---------------------------------------------------------------------
     def download(self, core, attachment_id: int, user, *, thumb: bool = False,
                  source: str = "web") -> tuple[Attachment, bytes]:
-        """The file (or its thumbnail) for a user who may see its case; a resident's file is read
-        in the same transaction that records who read it."""
-        with core.db.unit_of_work() as session:
+        """The file (or its thumbnail) for a user who may see its case. A resident's file is handed
+        out only once the row saying who read it is committed."""
+        with core.db.read() as session:
             row = session.get(Attachment, attachment_id)
             if row is None:
                 raise NotFound(_("附件不存在"))
-            case = session.get(Case, row.case_id)
-            if not can_view_case(session, user, case):
+            if not can_view_case(session, user, session.get(Case, row.case_id)):
                 raise Forbidden(_("您无权查看此工单的附件"))
-            key = row.thumb_sha256 if thumb else row.sha256
-            if key is None:
-                raise NotFound(_("此附件没有缩略图"))
-            if row.from_resident:
-                session.add(AuditEntry(at=utcnow(), actor=user.username, case_id=case.id,
+        key = row.thumb_sha256 if thumb else row.sha256
+        if key is None:
+            raise NotFound(_("此附件没有缩略图"))
+        data = self.storage.get(key)
+        if row.from_resident:
+            # A write transaction only for these: looking at a department's photo takes no lock.
+            with core.db.unit_of_work() as session:
+                session.add(AuditEntry(at=utcnow(), actor=user.username, case_id=row.case_id,
                                        action="download_attachment", source=source,
                                        changes={"attachment": row.id, "filename": row.filename,
                                                 "thumbnail": thumb}))
-            session.expunge(row)
-        return row, self.storage.get(key)
+        return row, data
 
 
 def link(session: Session, case: Case, prepared: list[Prepared], *, actor: str, stage: str,
@@ -172,8 +173,9 @@ def link(session: Session, case: Case, prepared: list[Prepared], *, actor: str, 
     if location:
         changes["location"] = {"latitude": location.latitude, "longitude": location.longitude,
                                "accuracy": location.accuracy}
-    session.add(AuditEntry(at=now, actor=actor, case_id=case.id, action="attach", task_id=task_id,
-                           changes=changes, source=source))
+    # A patrol report without a photo still records where the grid worker stood.
+    session.add(AuditEntry(at=now, actor=actor, case_id=case.id, action="attach" if prepared else "location",
+                           task_id=task_id, changes=changes, source=source))
     return rows
 
 

@@ -179,6 +179,10 @@ def render_docx(document: Document) -> bytes:
             _paragraph(doc, block.text, name=KAITI, indent_chars=2)
         else:
             _paragraph(doc, block.text, indent_chars=2)
+    if document.attachments:
+        _paragraph(doc)
+        for line in document.attachment_lines:
+            _paragraph(doc, line, align=WD_ALIGN_PARAGRAPH.LEFT, indent_chars=2)
     if document.qr_png:
         p = _paragraph(doc, align=WD_ALIGN_PARAGRAPH.LEFT)
         p.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from workflows.workdays import SHANGHAI
 
+from ..attachments.models import Attachment
 from ..cases.models import CHANNELS, DIFFICULTIES, TYPES, AuditEntry, Case
 from ..cases.presenters import mask_name, mask_phone
 from ..org.models import Department, Grid
@@ -31,6 +32,7 @@ OFFICES = {
     "supervisor_party": {"name": "中共黄岛街道工作委员会", "prefix": "黄街党"},
 }
 TIER_OFFICE = {1: "supervisor_center", 2: "supervisor_discipline", 3: "supervisor_party"}
+TIER_TASK = {1: "urge", 2: "interview_or_notice", 3: "accountability"}
 DECISIONS = {"criticism_notice": "通报批评", "interview": "约谈", "accountability": "问责"}
 TODO = "（待填写）"
 
@@ -55,6 +57,14 @@ class Document:
     case_number: str
     case_url: str | None = None
     qr_png: bytes | None = None
+    attachments: list[str] = field(default_factory=list)  # 附件说明: the files that go with the paper
+
+    @property
+    def attachment_lines(self) -> list[str]:
+        """附件：1.… with the later ones aligned under the first name (GB/T 9704 附件说明)."""
+        many = len(self.attachments) > 1
+        return [("附件：" if i == 0 else "\u3000" * 3) + (f"{i + 1}." if many else "") + name
+                for i, name in enumerate(self.attachments)]
 
     @property
     def date_text(self) -> str:
@@ -112,6 +122,13 @@ def _last_data(session: Session, case: Case, bpmn_id: str, **match) -> dict:
     return {}
 
 
+def _attachments(session: Session, case_id: int, stages: tuple[str, ...], since: datetime | None = None) -> list[str]:
+    query = select(Attachment.filename).where(Attachment.case_id == case_id, Attachment.stage.in_(stages))
+    if since is not None:
+        query = query.where(Attachment.uploaded_at >= since)
+    return list(session.scalars(query.order_by(Attachment.uploaded_at, Attachment.id)))
+
+
 def qr_png(url: str) -> bytes:
     import qrcode
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
@@ -146,12 +163,12 @@ def work_order(session: Session, case: Case, case_url: str, offices: dict | None
     return Document(kind="work_order", title="社会治理诉求工单", office=office["name"], number=f"编号：{case.number}",
                     recipient=None, blocks=blocks, signature=office["name"],
                     date=case.dispatched_at or case.registered_at, case_number=case.number, case_url=case_url,
-                    qr_png=qr_png(case_url))
+                    qr_png=qr_png(case_url), attachments=_attachments(session, case.id, ("intake", "patrol")))
 
 
 def _tier_record(item: SupervisionItem) -> dict:
     """The latest record the item's own tier made (催办, 约谈/通报, 追责), if any."""
-    task = {1: "urge", 2: "interview_or_notice", 3: "accountability"}[item.tier]
+    task = TIER_TASK[item.tier]
     for record in reversed(item.records or []):
         if isinstance(record, dict) and record.get("task") == task:
             return record
@@ -178,7 +195,10 @@ def supervision_document(session: Session, item: SupervisionItem, measure: str |
     facts = (f"{case.number}号工单（{TYPES.get(case.type, case.type)}：{_summary(case)}），"
              f"{local_text(case.registered_at)}受理，承办部门{dept}，办理时限{local_text(case.deadline)}")
     number = doc_number(office["prefix"], date.astimezone(SHANGHAI).year, item.id)
-    base = dict(office=office["name"], number=number, signature=office["name"], date=date, case_number=case.number)
+    # The files the tier's supervisor added with its record (e.g. the interview minutes).
+    files = _attachments(session, case.id, (TIER_TASK[item.tier],), since=item.opened_at)
+    base = dict(office=office["name"], number=number, signature=office["name"], date=date, case_number=case.number,
+                attachments=files)
     if item.tier == 1:
         blocks = [Block("h1", "一、督办事项"),
                   Block("p", f"你单位承办的{facts}。因{reason}，经研究，列入社会治理中心一级督办。"),
