@@ -115,7 +115,7 @@ def test_work_order_print_page_is_a4_with_a_print_stylesheet(login, dispatched):
     assert f"/documents/cases/{dispatched}/work-order" in client.get(f"/cases/{dispatched}").get_data(as_text=True)
 
 
-def test_documents_are_only_for_who_may_see_the_case(login, core, dispatched, driver, clock):
+def test_documents_are_only_for_who_may_see_the_case(login, core, clock, driver, dispatched):
     other = login("handler2")  # community_building; the case is chengguan's
     assert other.get(f"/documents/cases/{dispatched}/work-order").status_code == 403
     assert other.get(f"/documents/cases/{dispatched}/work-order.docx").status_code == 403
