@@ -154,7 +154,7 @@ def test_every_download_of_a_residents_file_is_audited(web, core, driver):
     assert dispatcher.get(f"/attachments/{row.id}").status_code == 200
     assert dispatcher.get(f"/attachments/{row.id}").status_code == 200
     assert web("handler2").get(f"/attachments/{row.id}").status_code == 403  # refused: nothing read, nothing written
-    looks = audit_rows(core, number, "download_attachment")
+    looks = audit_rows(core, number, "attachment_download")
     assert [(r.actor, r.changes["attachment"]) for r in looks] == [("dispatcher", row.id), ("dispatcher", row.id)]
     # the case page names the look on the timeline, and shows no inline preview of the resident's photo
     page = dispatcher.get(f"/cases/{number}").get_data(as_text=True)
@@ -165,7 +165,8 @@ def test_patrol_photo_with_location_is_the_grid_workers_not_audited(web, core):
     grid = web("grid")
     page = grid.get("/intake/patrol").get_data(as_text=True)
     assert 'accept="image/*" capture' in page and 'enctype="multipart/form-data"' in page
-    assert "navigator.geolocation" in page
+    assert "js/geolocation.js" in page and 'id="latitude"' in page
+    assert "navigator.geolocation" in grid.get("/static/js/geolocation.js").get_data(as_text=True)
     response = grid.post("/intake/patrol", content_type="multipart/form-data",
                          data={"type": "complaint", "text": "井盖缺失", "address": "长兴岛街137号",
                                "grid": "G01", "latitude": "36.0701234", "longitude": "120.1843219",
@@ -175,7 +176,7 @@ def test_patrol_photo_with_location_is_the_grid_workers_not_audited(web, core):
     assert (row.stage, row.from_resident, row.latitude, row.longitude) == ("patrol", False, 36.070123, 120.184322)
     assert audit_rows(core, number, "attach")[0].changes["location"]["latitude"] == 36.070123
     assert grid.get(f"/attachments/{row.id}").status_code == 200
-    assert audit_rows(core, number, "download_attachment") == []
+    assert audit_rows(core, number, "attachment_download") == []
     # without a photo the position is still recorded with the report
     bare = case_number(grid.post("/intake/patrol", content_type="multipart/form-data",
                                  data={"type": "complaint", "text": "路灯不亮", "grid": "G01",

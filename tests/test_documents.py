@@ -201,7 +201,7 @@ def test_tier3_accountability_decision(login, core, driver, clock, escalated):
                  "拖延办理，予以问责", local_text(case.deadline), "2026年11月17日"):
         assert fact in text, fact
     html = login("party").get(f"/documents/supervision/{item.id}").get_data(as_text=True)
-    assert "追责决定书" in html and "张队长" in html and "window.print()" in html
+    assert "追责决定书" in html and "张队长" in html and "data-print" in html and "js/print.js" in html
 
 
 def test_long_titles_break_into_balanced_lines():

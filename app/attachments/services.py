@@ -152,7 +152,7 @@ class AttachmentService:
             # A write transaction only for these: looking at a department's photo takes no lock.
             with core.db.unit_of_work() as session:
                 session.add(AuditEntry(at=utcnow(), actor=user.username, case_id=row.case_id,
-                                       action="download_attachment", source=source,
+                                       action="attachment_download", source=source,
                                        changes={"attachment": row.id, "filename": row.filename,
                                                 "thumbnail": thumb}))
         return row, data
