@@ -43,11 +43,13 @@ def register_blueprints(app: Flask) -> None:
     """Every domain's pages. Imported by name: a module that fails to import stops the app."""
     from .admin.views import bp as admin
     from .api.health import bp as health
+    from .attachments.views import bp as attachments
     from .audit.views import bp as audit
     from .auth.views import bp as auth
     from .calendar.views import bp as calendar
     from .cases.views import bp as cases
     from .designer.views import bp as designer
+    from .documents.views import bp as documents
     from .intake.views import bp as intake
     from .notifications.views import bp as notifications
     from .reports.dashboard_views import bp as dashboard
@@ -58,7 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from .tasks.views import bp as tasks
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
-                      dashboard, notifications):
+                      dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

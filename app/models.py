@@ -1,4 +1,5 @@
 """Imports every model so that metadata (and Alembic) sees all tables."""
+from .attachments.models import Attachment  # noqa: F401
 from .auth.models import LoginAttempt, User, UserRole  # noqa: F401
 from .calendar.models import CalendarOverride, CalendarYear, ProvisionalDeadline  # noqa: F401
 from .cases.models import AuditEntry, Case, CaseCounter, Incident, ReadyTask, WorkflowInstance  # noqa: F401

@@ -66,12 +66,13 @@ class CaseService:
     def register(self, *, channel: str, type: str, text: str, category: str | None = None,
                  address: str | None = None, reporter_name: str | None = None, reporter_phone: str | None = None,
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
-                 source: str = "cli", detail: bool = True) -> dict:
+                 source: str = "cli", detail: bool = True, attach=None) -> dict:
         """Register (受理) a request. Returns the case as ``show`` does, or with ``detail=False``
         just its number, status and ready tasks (what a caller needs to go on).
 
         Bad input raises ``Invalid`` whose ``fields`` name the argument at fault, so that a form
-        can put the problem at its field."""
+        can put the problem at its field. ``attach(session, case, actor)`` adds records that belong
+        to the registration (the attachments) inside its transaction."""
         channel = (channel or "").strip()
         if channel not in CHANNELS:
             raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}",
@@ -116,12 +117,16 @@ class CaseService:
             changes = apply(session, case, inst, EMPTY, take_snapshot(self.core.engine, bundle, wf), now)
             audit(session, actor=actor, action="register", case=case, source=source,
                   changes={"channel": channel, "type": kind, "category": case.category, **changes}, at=now)
+            if attach is not None:
+                attach(session, case, actor)
             session.flush()
             return case_detail(session, case) if detail else self._brief(session, case)
 
     # -- tasks ---------------------------------------------------------------------------
-    def complete_task(self, task_id: str, *, user: str, data, source: str = "cli", detail: bool = True) -> dict:
-        """Complete a ready user task with form data, as ``user``; one transaction."""
+    def complete_task(self, task_id: str, *, user: str, data, source: str = "cli", detail: bool = True,
+                      attach=None) -> dict:
+        """Complete a ready user task with form data, as ``user``; one transaction (``attach``, as
+        in ``register``, also gets the task)."""
         if not isinstance(data, dict):
             raise Invalid("task data must be a JSON object")
         now = utcnow()
@@ -160,6 +165,8 @@ class CaseService:
                 self._check_references(session, case, changes)
                 audit(session, actor=person.username, action="complete", case=case, source=source,
                       task=ready, changes={"data": data, "columns": changes}, at=now)
+                if attach is not None:
+                    attach(session, case, person.username, ready)
                 session.flush()
                 return case_detail(session, case) if detail else self._brief(session, case)
         except StaleDataError:

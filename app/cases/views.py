@@ -37,7 +37,8 @@ SUPERVISION_FILE = "supervision_escalation.bpmn"
 # decision taken in it when the form has one (派单 vs 不予受理, 签收 vs 退回 ...).
 ACTIONS = {"register": "受理", "timer": "超时（系统定时）", "reveal_reporter": "查看完整号码",
            "incident": "流程异常", "resolve_incident": "异常已处理", "claim": "认领", "unclaim": "取消认领",
-           "repeat_call": "回头件来电", "reopen": "回头件重办", "reminder": "到期提醒（系统定时）"}
+           "repeat_call": "回头件来电", "reopen": "回头件重办", "reminder": "到期提醒（系统定时）",
+           "attach": "上传附件", "attachment_download": "查看附件", "location": "记录位置"}
 TASK_ACTIONS = {"dispatch": "派单", "sign_for": "签收", "reassign": "改派", "handle": "答复",
                 "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访", "close": "销号",
                 "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}

@@ -21,6 +21,7 @@ from workflows.bundle import read_directory
 from workflows.model import Bundle, hash_files
 from workflows.rules import input_values
 
+from ..attachments.views import attach_hook, held_token, take_uploads
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_phone
 from ..cases.services import MAX_TEXT, REGISTER_ROLES
@@ -89,12 +90,14 @@ def _form_values(fixed: dict) -> dict:
     return values
 
 
-def _intake(template: str, fixed: dict, defaults: dict):
-    """GET shows the form; POST registers, or re-shows the form with errors or the duplicates to confirm."""
+def _intake(template: str, fixed: dict, defaults: dict, stage: str = "intake"):
+    """GET shows the form; POST registers, or re-shows the form with errors or the duplicates to confirm,
+    or attaches the call to an existing case as a 回头件 (reopening it as 重办 when it was closed)."""
     core = _core()
     errors: dict[str, str] = {}
     duplicates: list[dict] = []
     values = dict(defaults) if request.method == "GET" else _form_values(fixed)
+    files, status = [], 200
     target = request.form.get("reopen") or request.form.get("attach_to") if request.method == "POST" else None
     if target:
         reopen = bool(request.form.get("reopen"))
@@ -103,27 +106,34 @@ def _intake(template: str, fixed: dict, defaults: dict):
                                  channel=values["channel"], reporter_phone=values["reporter_phone"] or None,
                                  reopen=reopen, source="web")
         except Invalid as exc:
-            errors = _field_errors(exc)
+            errors, status = _field_errors(exc), 400
         except (Conflict, Forbidden, NotFound) as exc:
-            errors = {"": _("未能记为回头件：%(reason)s", reason=str(exc))}
+            errors, status = {"": _("未能记为回头件：%(reason)s", reason=str(exc))}, 400
         else:
             flash(_("已重办 %(number)s（回头件第 %(n)s 次）", number=target, n=result["repeat_calls"]) if reopen
                   else _("已记为 %(number)s 的回头件（第 %(n)s 次来电）", number=target, n=result["repeat_calls"]),
                   "success")
             return redirect(case_url(target))
     elif request.method == "POST":
+        try:  # the files first: a refused one refuses the registration, and is said at its field
+            files = take_uploads()
+        except Invalid as exc:
+            errors, status = {"attachments": str(exc)}, exc.http_status
         with core.db.read() as session:
             duplicates = _duplicates(session, values["reporter_phone"], values["address"])
-        if not duplicates or request.form.get("confirm_duplicates") == "1":
+        if not errors and (not duplicates or request.form.get("confirm_duplicates") == "1"):
+            # A file sent at intake is the resident's, except a grid worker's own patrol photos.
+            attach = attach_hook(files, stage, from_resident=values["channel"] != "grid",
+                                 with_location=stage == "patrol")
             try:
                 case = core.cases.register(
                     channel=values["channel"], type=values["type"], text=values["text"],
                     category=values["category"] or None, address=values["address"] or None,
                     reporter_name=values["reporter_name"] or None, reporter_phone=values["reporter_phone"] or None,
                     grid=values["grid"] or None, urgent=values["urgent"], user=current_user.username,
-                    source="web", detail=False)
+                    source="web", detail=False, attach=attach)
             except Invalid as exc:
-                errors = _field_errors(exc)
+                errors, status = _field_errors(exc), 400
             else:
                 flash(_("已受理，工单号 %(number)s", number=case["number"]), "success")
                 return redirect(case_url(case["number"]))
@@ -133,9 +143,9 @@ def _intake(template: str, fixed: dict, defaults: dict):
         with core.db.read() as session:
             duplicates = _duplicates(session, values["reporter_phone"], values["address"])
     confirm = bool(duplicates) and not errors
-    status = 400 if errors else 200
     return render_template(template, values=values, errors=errors, duplicates=duplicates, confirm=confirm,
-                           channels={k: CHANNELS[k] for k in OFFICE_CHANNELS}, **context), status
+                           channels={k: CHANNELS[k] for k in OFFICE_CHANNELS}, held_files=files,
+                           held_token=held_token(files), **context), status
 
 
 def case_url(number: str) -> str:
@@ -161,7 +171,7 @@ def patrol():
     fixed = {"channel": "grid", "reporter_name": "", "reporter_phone": ""}
     defaults = {name: "" for name in FIELDS} | fixed | {"grid": current_user.grid or "", "type": "complaint",
                                                          "urgent": False}
-    return _intake("intake/patrol.html", fixed=fixed, defaults=defaults)
+    return _intake("intake/patrol.html", fixed=fixed, defaults=defaults, stage="patrol")
 
 
 @bp.get("/duplicates")

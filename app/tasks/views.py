@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from workflows.clock import utcnow
 from workflows.rules import DecisionError, deadline_preview as preview_deadline, input_values
 from workflows.workdays import CalendarGap
 
+from ..attachments.views import UPLOAD_TASKS, attach_hook, take_uploads
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_name, mask_phone
 from ..auth.services import may_act_as
@@ -172,8 +173,16 @@ def task(task_id: str):
     data = forms.parse(ctx.schema, request.form)
     if not ctx.ready:
         return _render(ctx, data, notice=_conflict_notice(task_id), read_only=True, status=409)
+    attach = None
+    if ctx.bpmn_id in UPLOAD_TASKS:
+        try:
+            g.held_files = take_uploads()
+        except Invalid as exc:
+            return _render(ctx, data, {"attachments": str(exc)}, status=exc.http_status)
+        attach = attach_hook(g.held_files, ctx.bpmn_id)
     try:
-        core.cases.complete_task(ctx.id, user=current_user.username, data=data, source="web", detail=False)
+        core.cases.complete_task(ctx.id, user=current_user.username, data=data, source="web", detail=False,
+                                 attach=attach)
     except Invalid as exc:
         errors = forms.humanize(ctx.schema, exc.fields) if exc.fields else {"": str(exc)}
         return _render(ctx, data, errors, status=400)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from typing import Iterator, Mapping
 
+from ..attachments.models import STAGES as ATTACHMENT_STAGES
 from ..cases import views as case_pages
 from . import errors, formatting
 
@@ -40,6 +41,7 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "measure": case_pages.MEASURES,
         "accountability_decision": case_pages.DECISIONS_3,
         "error_title": {**errors.TITLES, "default": "错误"},  # errors.error_response's fallback title
+        "attachment_stage": ATTACHMENT_STAGES,  # attachments/_macros.html: where on the loop a file came in
     }
 
 
