@@ -1,0 +1,103 @@
+"""Full-text index over a case's text and address (案件查询 "内容或地址"): one per database.
+
+* SQLite: an FTS5 table ``cases_fts`` with the trigram tokenizer, an external-content index of
+  ``cases`` kept current by triggers, so it commits or rolls back with the case itself.
+* PostgreSQL: GIN trigram indexes (``pg_trgm``) on ``cases.text`` and ``cases.address``; an
+  index is part of its table, so it is transactional by nature. ``LIKE '%…%'`` uses them.
+
+A trigram index can only look up fragments of three characters or more. Shorter ones (two
+Chinese characters, "路灯") fall back to a scan bounded to the newest ``SHORT_SCAN_LIMIT`` cases
+that pass the other filters, and the page says so (see app/cases/search.py).
+
+Neither object is in the SQLAlchemy models (FTS5 virtual tables and opclass indexes are
+dialect DDL); migrations create them with ``create(op)`` and ``include_object`` keeps the
+models-vs-migrations comparison (tests/test_schema.py) from reporting them.
+
+A future migration that *recreates* ``cases`` on SQLite (alembic batch "move and copy") drops
+the triggers: it must call ``drop(op)`` before and ``create(op)`` after.
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, text
+
+MIN_INDEXED = 3  # characters a trigram lookup needs
+SHORT_SCAN_LIMIT = 20_000  # newest cases a short fragment is looked for in (~10 ms on SQLite)
+FTS_TABLE = "cases_fts"
+TRGM_INDEXES = ("ix_cases_text_trgm", "ix_cases_address_trgm")
+
+_SQLITE_CREATE = (
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, address, content='cases', content_rowid='id',"
+    " tokenize='trigram')",
+    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",  # index the cases already there
+    f"CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN"
+    f" INSERT INTO {FTS_TABLE}(rowid, text, address) VALUES (new.id, new.text, new.address); END",
+    f"CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text, address) VALUES ('delete', old.id, old.text, old.address);"
+    " END",
+    f"CREATE TRIGGER cases_fts_update AFTER UPDATE OF text, address ON cases BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text, address) VALUES ('delete', old.id, old.text, old.address);"
+    f" INSERT INTO {FTS_TABLE}(rowid, text, address) VALUES (new.id, new.text, new.address); END",
+)
+
+
+def _trgm_schema(conn) -> str:
+    """The schema pg_trgm lives in, creating it in ``public`` when the database has none.
+
+    An extension belongs to one schema per *database*. Tests and benches each migrate into a
+    schema of their own that is dropped afterwards; creating pg_trgm there would make the next
+    run's CREATE EXTENSION IF NOT EXISTS a no-op pointing at a vanished schema, and dropping
+    one run's schema would cascade to every other run's indexes. So it goes to ``public``
+    (pg_trgm is a trusted extension: the database owner may create it) and the operator class
+    is named with its schema."""
+    found = conn.execute(text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                              " WHERE e.extname = 'pg_trgm'")).scalar()
+    if found:
+        return found
+    conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
+    return "public"
+
+
+def create(op) -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        for statement in _SQLITE_CREATE:
+            conn.execute(text(statement))
+    elif conn.dialect.name == "postgresql":
+        schema = _trgm_schema(conn)
+        for name, column in zip(TRGM_INDEXES, ("text", "address")):
+            conn.execute(text(f'CREATE INDEX {name} ON cases USING gin ({column} "{schema}".gin_trgm_ops)'))
+
+
+def drop(op) -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        for trigger in ("cases_fts_insert", "cases_fts_delete", "cases_fts_update"):
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
+        conn.execute(text(f"DROP TABLE IF EXISTS {FTS_TABLE}"))
+    elif conn.dialect.name == "postgresql":
+        for name in TRGM_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # the extension stays: others may use it
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """For alembic's compare: the index objects above are not models, and not drift."""
+    if type_ == "table" and name and name.startswith(FTS_TABLE):
+        return False  # cases_fts and its shadow tables (_data, _idx, _docsize, _config)
+    if type_ == "index" and name in TRGM_INDEXES:
+        return False
+    return True
+
+
+def indexable(fragment: str) -> bool:
+    return len(fragment) >= MIN_INDEXED
+
+
+def match(dialect: str, column_id, text_column, address_column, fragment: str):
+    """A WHERE clause: the case's text or address contains ``fragment`` (>= 3 characters), via the index."""
+    if dialect == "sqlite":
+        # One FTS5 phrase = the exact substring, in either column; '"' is escaped by doubling.
+        phrase = '"' + fragment.replace('"', '""') + '"'
+        return column_id.in_(text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_phrase")
+                             .bindparams(fts_phrase=phrase))
+    pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(text_column.like(pattern, escape="\\"), address_column.like(pattern, escape="\\"))
