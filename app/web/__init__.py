@@ -10,7 +10,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from . import errors, formatting
+from . import errors, formatting, terms
 from .access import WebUser, load_web_user
 from .nav import nav_items
 
@@ -39,6 +39,7 @@ def init_web(app: Flask) -> None:
     login.anonymous_user = WebUser.anonymous
 
     formatting.register(app)
+    terms.register(app)
     errors.register(app)
 
     @app.context_processor
