@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
+from app.cases import fulltext  # noqa: E402
 from app.cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance  # noqa: E402
 from app.core import Core  # noqa: E402
 from app.processes.models import ProcessVersion  # noqa: E402
@@ -352,7 +353,21 @@ def run_backend(base_url: str | None, count: int, repeats: int) -> None:
         backend = core.db.engine.dialect.name
         now = datetime.now(timezone.utc)
         t0 = time.perf_counter()
+        if backend == "sqlite":
+            # A bulk load indexes the text once at the end ('rebuild': ~0.15 ms a case) rather
+            # than through the per-row triggers (~1.5 ms a case in 5 000-row batches); the
+            # resulting index is the same, and the triggers are back before anything is timed.
+            with core.db.engine.begin() as conn:
+                for trigger in fulltext.SQLITE_TRIGGERS:
+                    conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
         samples = generate(core, count, now)
+        if backend == "sqlite":
+            t1 = time.perf_counter()
+            with core.db.engine.begin() as conn:
+                conn.exec_driver_sql(fulltext.SQLITE_REBUILD)
+                for statement in fulltext.SQLITE_TRIGGERS.values():
+                    conn.exec_driver_sql(statement)
+            print(f"(sqlite: full-text index rebuilt in {time.perf_counter() - t1:.0f} s)")
         if backend == "postgresql":
             with core.db.engine.begin() as conn:
                 conn.execute(text("ANALYZE"))

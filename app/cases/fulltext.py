@@ -25,19 +25,19 @@ SHORT_SCAN_LIMIT = 20_000  # newest cases a short fragment is looked for in (~10
 FTS_TABLE = "cases_fts"
 TRGM_INDEXES = ("ix_cases_text_trgm", "ix_cases_address_trgm")
 
-_SQLITE_CREATE = (
-    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, address, content='cases', content_rowid='id',"
-    " tokenize='trigram')",
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",  # index the cases already there
-    f"CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN"
+SQLITE_TABLE = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, address, content='cases', content_rowid='id',"
+                " tokenize='trigram')")
+SQLITE_REBUILD = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')"  # index the cases already there
+SQLITE_TRIGGERS = {
+    "cases_fts_insert": f"CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN"
     f" INSERT INTO {FTS_TABLE}(rowid, text, address) VALUES (new.id, new.text, new.address); END",
-    f"CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN"
+    "cases_fts_delete": f"CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN"
     f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text, address) VALUES ('delete', old.id, old.text, old.address);"
     " END",
-    f"CREATE TRIGGER cases_fts_update AFTER UPDATE OF text, address ON cases BEGIN"
+    "cases_fts_update": f"CREATE TRIGGER cases_fts_update AFTER UPDATE OF text, address ON cases BEGIN"
     f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text, address) VALUES ('delete', old.id, old.text, old.address);"
     f" INSERT INTO {FTS_TABLE}(rowid, text, address) VALUES (new.id, new.text, new.address); END",
-)
+}
 
 
 def _trgm_schema(conn) -> str:
@@ -60,7 +60,7 @@ def _trgm_schema(conn) -> str:
 def create(op) -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
-        for statement in _SQLITE_CREATE:
+        for statement in (SQLITE_TABLE, SQLITE_REBUILD, *SQLITE_TRIGGERS.values()):
             conn.execute(text(statement))
     elif conn.dialect.name == "postgresql":
         schema = _trgm_schema(conn)
@@ -71,7 +71,7 @@ def create(op) -> None:
 def drop(op) -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
-        for trigger in ("cases_fts_insert", "cases_fts_delete", "cases_fts_update"):
+        for trigger in SQLITE_TRIGGERS:
             conn.execute(text(f"DROP TRIGGER IF EXISTS {trigger}"))
         conn.execute(text(f"DROP TABLE IF EXISTS {FTS_TABLE}"))
     elif conn.dialect.name == "postgresql":
