@@ -119,9 +119,9 @@ def build_query(session: Session, user, criteria: Criteria):
         query = query.where(_number_filter(session, criteria.number))
     if criteria.phone:
         query = query.where(Case.reporter_phone == criteria.phone)
-    dialect = session.get_bind().dialect.name
+    id_order = Case.id
     if criteria.q and fulltext.indexable(criteria.q):
-        query = query.where(fulltext.match(dialect, Case.id, Case.text, Case.address, criteria.q))
+        query, id_order = fulltext.restrict(query, session.get_bind().dialect.name, criteria.q)
     for name in ("status", "department", "channel", "type"):
         value = getattr(criteria, name)
         if value:
@@ -133,7 +133,7 @@ def build_query(session: Session, user, criteria: Criteria):
     # Ids are given out at registration, so id order is registration order; a text match hands
     # out matching ids and a page is the highest of them.
     by_id = bool(criteria.q) and not (criteria.date_from or criteria.date_to)
-    query = query.order_by(Case.id.desc()) if by_id else query.order_by(Case.registered_at.desc(), Case.id.desc())
+    query = query.order_by(id_order.desc()) if by_id else query.order_by(Case.registered_at.desc(), Case.id.desc())
     if criteria.q and not fulltext.indexable(criteria.q):
         query = _bounded_scan(session, query, criteria.q, by_id)
     return query
