@@ -209,19 +209,20 @@ def generate(core: Core, count: int, now: datetime) -> dict:
 
 
 def replicate(core: Core, copies: int) -> None:
-    """SQLite only: copy the generated cases (with their instances, tasks and audit rows) ``copies``
+    """Copy the generated cases (with their instances, tasks and audit rows) ``copies``
     more times, in SQL. Python generates about 1 000 cases a second on a busy 2-core machine, too
     slow for 1 000 000; the copies keep every distribution (states, departments, texts, days) and
     only make each day ``copies + 1`` times as busy. A copy's number is the original's plus ``-k``;
     the sampled numbers and phones are the originals'."""
     tables = {t.name: [c.name for c in t.columns] for t in
               (Case.__table__, WorkflowInstance.__table__, ReadyTask.__table__, AuditEntry.__table__)}
+    uuid_sql = "lower(hex(randomblob(16)))" if core.db.engine.dialect.name == "sqlite" else "gen_random_uuid()::text"
     with core.db.engine.begin() as conn:
         span = conn.exec_driver_sql("SELECT max(id) FROM cases").scalar()
     for k in range(1, copies + 1):
         overrides = {"cases": {"id": f"id + {k * span}", "number": f"number || '-{k}'"},
                      "workflow_instances": {"id": None, "case_id": f"case_id + {k * span}"},
-                     "ready_tasks": {"id": "lower(hex(randomblob(16)))", "case_id": f"case_id + {k * span}"},
+                     "ready_tasks": {"id": uuid_sql, "case_id": f"case_id + {k * span}"},
                      "audit_log": {"id": None, "case_id": f"case_id + {k * span}"}}
         with core.db.engine.begin() as conn:
             for name, columns in tables.items():
@@ -387,7 +388,7 @@ def run_backend(base_url: str | None, count: int, repeats: int, replicas: int = 
             with core.db.engine.begin() as conn:
                 for trigger in fulltext.SQLITE_TRIGGERS:
                     conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
-        if backend == "sqlite" and replicas > 1:
+        if replicas > 1:
             samples = generate(core, count // replicas, now)
             replicate(core, replicas - 1)
         else:
@@ -400,8 +401,11 @@ def run_backend(base_url: str | None, count: int, repeats: int, replicas: int = 
                     conn.exec_driver_sql(statement)
             print(f"(sqlite: full-text index rebuilt in {time.perf_counter() - t1:.0f} s)")
         if backend == "postgresql":
+            # This schema's tables only: a bare ANALYZE takes locks on every schema of the database
+            # and deadlocks with whoever is dropping one (parallel test runs do).
             with core.db.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
+                for table in ("cases", "workflow_instances", "ready_tasks", "audit_log"):
+                    conn.execute(text(f"ANALYZE {table}"))
         with core.db.read() as session:
             n_cases = session.scalar(select(func.count()).select_from(Case))
             n_tasks = session.scalar(select(func.count()).select_from(ReadyTask))
@@ -447,12 +451,12 @@ def main() -> None:
                         help="also run on this PostgreSQL URL (a fresh schema, dropped at the end)")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--replicas", type=int, default=1,
-                        help="SQLite: generate cases/N in Python and copy them N-1 times in SQL (faster)")
+                        help="generate cases/N in Python and copy them N-1 times in SQL (much faster)")
     args = parser.parse_args()
     if not args.no_sqlite:
         run_backend(None, args.cases, args.repeats, args.replicas)
     if args.postgres:
-        run_backend(args.postgres, args.cases, args.repeats)
+        run_backend(args.postgres, args.cases, args.repeats, args.replicas)
 
 
 if __name__ == "__main__":

@@ -91,11 +91,11 @@ def test_short_fragments_scan_only_the_newest_cases_and_say_so(driver, core, clo
 def test_short_fragment_note_is_on_the_page_and_translated(login, driver, clock):
     driver.register(text="路灯不亮")
     body = login("viewer").get("/cases/search?q=路灯").get_data(as_text=True)
-    assert "少于三个字的内容只在最新的 20,000 件工单中查找" in body
+    assert "少于三个字的内容只在最新的 5,000 件工单中查找" in body
     client = login("viewer")
     client.get("/lang/en")
     english = client.get("/cases/search?q=路灯").get_data(as_text=True)
-    assert "newest 20,000 cases" in english
+    assert "newest 5,000 cases" in english
     assert "search-note" not in login("viewer").get("/cases/search?q=路灯不亮").get_data(as_text=True)
 
 

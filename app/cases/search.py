@@ -131,8 +131,9 @@ def build_query(session: Session, user, criteria: Criteria):
     if criteria.date_to:
         query = query.where(Case.registered_at < shanghai_day_start(criteria.date_to + timedelta(days=1)))
     # Ids are given out at registration, so id order is registration order; a text match hands
-    # out matching ids and a page is the highest of them.
-    by_id = bool(criteria.q) and not (criteria.date_from or criteria.date_to)
+    # out matching ids newest first and a page is the first of them, with or without dates (in
+    # registered_at order the index would have to collect every match of the range first).
+    by_id = bool(criteria.q)
     query = query.order_by(id_order.desc()) if by_id else query.order_by(Case.registered_at.desc(), Case.id.desc())
     if criteria.q and not fulltext.indexable(criteria.q):
         query = _bounded_scan(session, query, criteria.q, by_id)
