@@ -13,6 +13,12 @@ Neither object is in the SQLAlchemy models (FTS5 virtual tables and opclass inde
 dialect DDL); migrations create them with ``create(op)`` and ``include_object`` keeps the
 models-vs-migrations comparison (tests/test_schema.py) from reporting them.
 
+Known limit (PostgreSQL, measured at 1 000 000 cases): the planner cannot estimate how many
+cases a '%…%' pattern matches; for a common fragment ("路灯不亮", 20 900 matches, estimated 99) it
+reads every match through the GIN bitmap and sorts (~350-500 ms) instead of walking the primary
+key newest-first and stopping after a page (~1 ms). To do: look in the newest cases by id first,
+and use the index only when that finds less than a page.
+
 A future migration that *recreates* ``cases`` on SQLite (alembic batch "move and copy") drops
 the triggers: it must call ``drop(op)`` before and ``create(op)`` after.
 """
