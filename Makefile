@@ -7,6 +7,13 @@ STAMP := $(VENV)/.installed
 VENDOR := app/static/vendor
 VENDOR_STAMP := $(VENDOR)/.installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# make test ARGS="tests/test_lifecycle.py -k timer" runs a subset; BROWSER=0 skips the browser tests
+# (only when asked: without Chromium `make test` installs it as root or stops with the command).
+ARGS ?=
+BROWSER ?= 1
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test setup bench clean translations
 
@@ -40,10 +47,15 @@ run: setup
 	$(BIN)/bihuan db upgrade
 	$(BIN)/bihuan demo seed
 	$(BIN)/bihuan demo history --cases 3000 --months 6 --if-empty
-	$(BIN)/bihuan serve --host 127.0.0.1 --port 5000
+	$(BIN)/bihuan serve --host $(HOST) --port $(PORT)
 
 test: setup
-	$(BIN)/python -m pytest
+ifeq ($(BROWSER),0)
+	BIHUAN_BROWSER_TESTS=0 $(BIN)/python -m pytest $(ARGS)
+else
+	sh tests/browser/require_chromium.sh $(CHROMIUM)
+	BIHUAN_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(ARGS)
+endif
 
 bench: setup
 	$(BIN)/python bench/lifecycle.py

@@ -22,6 +22,7 @@ from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
 from ..web.formatting import label, local
+from ..web.terms import term, translate_bpmn_names
 from .models import (CHANNELS, FINISHED_STATUSES, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask,
                      WorkflowInstance)
 from .presenters import mask_name, mask_phone
@@ -120,10 +121,10 @@ class Labels:
         return next((_(unit) for role, unit in ROLE_UNITS.items() if role in person.roles), "")
 
     def department(self, code: str | None) -> str:
-        return self.departments.get(code, code) if code else ""
+        return term(self.departments.get(code, code)) if code else ""
 
     def element(self, bpmn_id: str) -> str:
-        return self.names.get(bpmn_id) or bpmn_id
+        return term(self.names.get(bpmn_id)) or bpmn_id
 
     def form_of(self, bpmn_id: str | None) -> dict:
         meta = self.tasks.get(bpmn_id) if bpmn_id else None
@@ -143,6 +144,8 @@ class Labels:
                 value = _schema_text(prop["enumNames"][prop["enum"].index(value)])
             elif key == "department":
                 value = self.department(value) or _("按派单规则")
+            elif key == "category":
+                value = term(value)
             out.append((_schema_text(prop.get("title", key)), self.value(value)))
         return out
 
@@ -156,7 +159,9 @@ class Labels:
         if name == "department":
             return self.department(value)
         if name == "grid":
-            return self.grids.get(value, value)
+            return term(self.grids.get(value, value))
+        if name == "category":
+            return term(value)
         if name == "registered_by":
             return self.user(value)
         if name == "satisfaction":
@@ -191,7 +196,7 @@ def _action_label(entry: AuditEntry) -> str:
             return _(choice)
     if entry.task_bpmn_id in TASK_ACTIONS:
         return _(TASK_ACTIONS[entry.task_bpmn_id])
-    return entry.task_name or entry.task_bpmn_id or entry.action
+    return term(entry.task_name) or entry.task_bpmn_id or entry.action
 
 
 def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
@@ -220,7 +225,7 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
                 details.append(item)
     return {"at": entry.at, "actor": labels.user(entry.actor), "unit": labels.unit(entry.actor),
             "action": _action_label(entry), "task_id": entry.task_id, "task_bpmn_id": entry.task_bpmn_id,
-            "task": entry.task_name, "details": details, "source": entry.source}
+            "task": term(entry.task_name), "details": details, "source": entry.source}
 
 
 def labels_for(session, bundle) -> Labels:
@@ -255,14 +260,14 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "reporter_phone": case.reporter_phone if reveal else mask_phone(case.reporter_phone),
         "revealed": reveal,
         "timeline": timeline(session, case, bundle, labels),
-        "tasks": [{"id": t.id, "name": t.name, "role": t.role, "department": labels.department(t.department),
+        "tasks": [{"id": t.id, "name": term(t.name), "role": t.role, "department": labels.department(t.department),
                    "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_act_as(user.roles, user.department, t.role, t.department),
                    "url": _task_url(t.id), "tier": t.supervision_tier} for t in tasks],
         "items": [{"item": i, "department": labels.department(i.department),
                    "measure": _(MEASURES[i.measure]) if i.measure in MEASURES else i.measure,
                    "decision": _(DECISIONS_3[i.accountability_decision])
                    if i.accountability_decision in DECISIONS_3 else i.accountability_decision,
-                   "records": [{"name": r.get("name") or r.get("task"), "by": labels.user(r.get("by")),
+                   "records": [{"name": term(r.get("name")) or r.get("task"), "by": labels.user(r.get("by")),
                                 "at": r.get("at"), "details": labels.form_data(r.get("task"), r.get("data") or {})}
                                for r in (i.records or []) if isinstance(r, dict)]} for i in items],
         "incidents": incidents,
@@ -309,9 +314,9 @@ def diagram(number: str):
     runs = path.pop("supervision")
     # The live escalation if there is one, else the latest: that is the one people ask about.
     run = next((r for r in reversed(runs) if not r["finished"]), runs[-1] if runs else None)
-    body = {"version": version.version, "xml": version.files.get(LIFECYCLE_FILE), **path, "supervision": None}
+    body = {"version": version.version, "xml": translate_bpmn_names(version.files.get(LIFECYCLE_FILE)), **path, "supervision": None}
     if run is not None:
-        body["supervision"] = {"xml": version.files.get(SUPERVISION_FILE), "call": run["call"],
+        body["supervision"] = {"xml": translate_bpmn_names(version.files.get(SUPERVISION_FILE)), "call": run["call"],
                                "finished": run["finished"], "completed": run["completed"],
                                "ready": run["ready"], "waiting": run["waiting"]}
     return jsonify(body)

@@ -10,7 +10,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from . import errors, formatting
+from . import errors, formatting, terms
 from ..auth.sessions import init_session_limits
 from .access import WebUser, load_web_user
 from .security_headers import init_security_headers
@@ -43,6 +43,7 @@ def init_web(app: Flask) -> None:
     init_security_headers(app)
 
     formatting.register(app)
+    terms.register(app)
     errors.register(app)
 
     @app.context_processor

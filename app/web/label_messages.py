@@ -23,7 +23,7 @@ from typing import Iterator, Mapping
 
 from ..attachments.models import STAGES as ATTACHMENT_STAGES
 from ..cases import views as case_pages
-from . import errors, formatting
+from . import errors, formatting, terms
 
 
 def label_dicts() -> dict[str, Mapping[str, str]]:
@@ -42,6 +42,30 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "accountability_decision": case_pages.DECISIONS_3,
         "error_title": {**errors.TITLES, "default": "错误"},  # errors.error_response's fallback title
         "attachment_stage": ATTACHMENT_STAGES,  # attachments/_macros.html: where on the loop a file came in
+        **shipped_terms(),
+    }
+
+
+def shipped_terms() -> dict[str, Mapping[str, str]]:
+    """The names that ship as Chinese text rather than identifiers (app/web/terms.py ``term``):
+    the demo departments and grids, the categories of the shipped routing table and the element
+    names of the shipped BPMN (task names, lanes, the diagram's labels)."""
+    from workflows.bundle import read_directory
+    from workflows.model import Bundle, hash_files
+    from workflows.rules import input_values
+
+    from ..processes.services import SHIPPED_BUNDLE
+    from ..seed import DEPARTMENTS, GRIDS
+    rules = {name: content for name, content in read_directory(SHIPPED_BUNDLE).items() if name.endswith(".dmn")}
+    categories = input_values(Bundle(files=rules, content_hash=hash_files(rules)), "routing", "category")
+    grids = {}
+    for code, (name, community) in GRIDS.items():
+        grids[code], grids[f"{code}.community"] = name, community
+    return {
+        "department": DEPARTMENTS,
+        "grid": grids,
+        "category": {c: c for c in categories},
+        "bpmn_name": {n: n for n in terms.bpmn_names(sorted(SHIPPED_BUNDLE.glob("*.bpmn")))},
     }
 
 

@@ -1,0 +1,112 @@
+"""The case search's full-text index (app/cases/fulltext.py): SQLite FTS5 trigram / PostgreSQL pg_trgm,
+kept in the case's own transaction, and the bounded scan for fragments too short to look up."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from app.cases import fulltext
+from app.cases.models import Case
+from app.cases.search import Criteria, search_cases
+from app.web.access import WebUser
+
+VIEWER = WebUser(1, "viewer", "viewer", {"viewer"})
+GRID = WebUser(4, "grid", "g", {"grid_worker"}, None, "G01")
+
+
+def search(core, q, user=VIEWER, **more):
+    with core.db.read() as session:
+        result = search_cases(session, user, Criteria(q=q, **more))
+        return [r.number for r in result.rows], result.note
+
+
+def test_the_index_exists_on_this_database(core):
+    with core.db.read() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            names = set(session.scalars(text("SELECT name FROM sqlite_master WHERE name LIKE 'cases_fts%'")))
+            assert {"cases_fts", "cases_fts_insert", "cases_fts_update", "cases_fts_delete"} <= names
+            plan = " ".join(str(row) for row in session.execute(
+                text("EXPLAIN QUERY PLAN SELECT rowid FROM cases_fts WHERE cases_fts MATCH '\"路灯不亮\"'")))
+            assert "VIRTUAL TABLE INDEX" in plan
+        else:
+            indexes = dict(session.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases'"
+                " AND schemaname = current_schema()")).all())
+            for name in fulltext.TRGM_INDEXES:
+                assert "gin_trgm_ops" in indexes[name]
+
+
+def test_three_characters_or_more_find_text_and_address_anywhere_in_them(driver, core):
+    lamp = driver.register(text="小区门口路灯不亮已经一周", address="幸福路12号")
+    noise = driver.register(text="夜间施工噪音扰民", address="和平街8号幸福小区")
+    assert search(core, "路灯不亮") == ([lamp], "")
+    assert search(core, "灯不亮已")[0] == [lamp]
+    assert search(core, "幸福路")[0] == [lamp]  # the address
+    assert search(core, "幸福小区")[0] == [noise]
+    assert search(core, "12号")[0] == [lamp]
+    assert search(core, "路灯亮")[0] == []  # a substring, not a bag of characters
+    assert search(core, "无此内容")[0] == []
+
+
+def test_wildcards_and_quotes_are_plain_characters(driver, core):
+    odd = driver.register(text='标语写着"50%_完成"字样')
+    driver.register(text="标语写着500完成字样")
+    assert search(core, '"50%_')[0] == [odd]
+    assert search(core, "50%")[0] == [odd]
+    assert search(core, '""""')[0] == []
+    assert search(core, "%_完")[0] == [odd]
+    assert search(core, "5_%")[0] == []
+
+
+def test_the_index_follows_the_case_in_its_own_transaction(driver, core):
+    number = driver.register(text="井盖缺失有安全隐患")
+    with pytest.raises(RuntimeError):
+        with core.db.unit_of_work() as session:
+            session.execute(update(Case).where(Case.number == number).values(text="广告牌松动"))
+            assert search_cases(session, VIEWER, Criteria(q="广告牌松")).rows  # seen inside the transaction
+            raise RuntimeError("rolled back")
+    assert search(core, "广告牌松")[0] == []
+    assert search(core, "井盖缺失")[0] == [number]
+    with core.db.unit_of_work() as session:
+        session.execute(update(Case).where(Case.number == number).values(text="广告牌松动", address="光明街"))
+    assert search(core, "井盖缺失")[0] == []
+    assert search(core, "广告牌松")[0] == [number]
+    assert search(core, "光明街")[0] == [number]
+
+
+def test_short_fragments_scan_only_the_newest_cases_and_say_so(driver, core, clock, monkeypatch):
+    monkeypatch.setattr(fulltext, "SHORT_SCAN_LIMIT", 2)
+    old = driver.register(text="路灯不亮")
+    clock.shift(60)
+    newer = driver.register(text="路灯闪烁")
+    clock.shift(60)
+    driver.register(text="噪音扰民")
+    numbers, note = search(core, "路灯")
+    assert numbers == [newer]  # the old one is beyond the newest two
+    assert "2" in note and "三个字" in note
+    assert search(core, "路灯不") == ([old], "")  # three characters search every case
+    assert search(core, "路灯", channel="phone")[0] == [newer]
+
+
+def test_short_fragment_note_is_on_the_page_and_translated(login, driver, clock):
+    driver.register(text="路灯不亮")
+    body = login("viewer").get("/cases/search?q=路灯").get_data(as_text=True)
+    assert "少于三个字的内容只在最新的 5,000 件工单中查找" in body
+    client = login("viewer")
+    client.get("/lang/en")
+    english = client.get("/cases/search?q=路灯").get_data(as_text=True)
+    assert "newest 5,000 cases" in english
+    assert "search-note" not in login("viewer").get("/cases/search?q=路灯不亮").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("q", ["井盖缺失", "井盖"])  # through the index and through the bounded scan
+def test_grid_workers_search_only_their_grid_and_their_reports(driver, core, login, clock, q):
+    own_grid = driver.register(text="井盖缺失G01", grid="G01")
+    reported = driver.register(channel="grid", text="井盖缺失自报", grid="G01", user="grid")
+    elsewhere = driver.register(text="井盖缺失G02", grid="G02")
+    no_grid = driver.register(text="井盖缺失无网格")
+    numbers = set(search(core, q, user=GRID)[0])
+    assert numbers == {own_grid, reported}
+    body = login("grid").get(f"/cases/search?q={q}").get_data(as_text=True)
+    assert own_grid in body and reported in body
+    assert elsewhere not in body and no_grid not in body
