@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -27,6 +29,11 @@ from .workflow import CaseWorkflow
 from .workdays import CalendarGap, WorkingCalendar, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
+# The message that answers an escalation (the department replied); see supervision_escalation.bpmn.
+REPLIED_MESSAGE = "department_replied"
+# The command center's own steps: an escalation opened because one of them was late is answered
+# when that step is done, not when the department replies (see ``_answer_center_runs``).
+CENTER_STEPS = frozenset({"dispatch", "reassign", "verify", "follow_up"})
 
 
 class _ClockDatetime(datetime):
@@ -90,6 +97,9 @@ class SupervisionRun:
     opened_at: str | None
     due: str | None
     replied: bool
+    department: str | None = None  # whom the escalation is against, fixed when it opened
+    deadline: str | None = None    # the deadline whose lapse opened it (sign-for, handling, a center step)
+    step: str | None = None        # the step that was late (sign_for, handle, dispatch, ...)
 
 
 def _tasks_in(wf: BpmnWorkflow, state: int):
@@ -126,6 +136,7 @@ class Engine:
         functions = {
             "now": now_iso,
             "working_days_after": self._working_days_after,
+            "step_due": self._step_due,
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
         self.codec = StateCodec()
@@ -139,6 +150,13 @@ class Engine:
                 parse_instant(start).isoformat(timespec="seconds"), int(n), value.isoformat(timespec="seconds"),
                 tuple(years)))
         return value.isoformat(timespec="seconds")
+
+    def _step_due(self, start, days, hours=None):
+        """A center step's deadline: ``hours`` clock hours after ``start`` when the rule gives hours
+        (urgent cases: 2 hours), else ``days`` working days (center_deadlines.dmn)."""
+        if hours:
+            return (parse_instant(start) + timedelta(hours=int(hours))).isoformat(timespec="seconds")
+        return self._working_days_after(start, int(days or 0))
 
     def recompute_deadlines(self, wf: BpmnWorkflow, entries, calendar: WorkingCalendar | None = None) -> dict:
         """Redo the ``(start, days, old value)`` computations of ``wf`` on ``calendar`` (default: the
@@ -284,6 +302,8 @@ class Engine:
                 key=str(parent_id), completed=bool(sub.completed),
                 tier=int(data.get("supervision_tier") or 0), reason=data.get("escalation_reason"),
                 opened_at=data.get("tier_opened_at"), due=data.get("tier_due"), replied=replied,
+                department=data.get("escalation_department"), deadline=data.get("escalation_deadline"),
+                step=data.get("escalation_step"),
             ))
         return runs
 
@@ -365,7 +385,31 @@ class Engine:
         clean = self.validate_form(bundle, ready.bpmn_id, data)
         task.data.update(clean)
         self._run(wf, task)
+        if ready.bpmn_id in CENTER_STEPS and ready.supervision_key is None:
+            self._answer_center_runs(wf, ready.bpmn_id)
         return ready
+
+    def _answer_center_runs(self, wf: BpmnWorkflow, step: str) -> None:
+        """The center did the late step: its open escalations for that step go to 核实销号.
+
+        The reply message is delivered to those runs alone; ``department_replied`` thrown by the
+        main process would reach every open escalation of the case, the departments' too."""
+        for sub in list(wf.subprocesses.values()):
+            if sub.spec.name != SUPERVISION_PROCESS or sub.completed:
+                continue
+            data = self._current_data(wf, sub)
+            if data.get("escalation_step") != step or data.get("escalation_department") != "command_center":
+                continue
+            if any(t.task_spec.bpmn_id == "verify_close" for t in sub.tasks.values() if t.state == TaskState.READY):
+                continue
+            # The run's own waiting catch event lends its definition (a parser subclass compares by
+            # class); the event targets this run, so no other escalation hears it.
+            waiting = [t for t in wf.event_manager.tasks.values() if t.workflow is sub
+                       and isinstance(t.task_spec.event_definition, MessageEventDefinition)
+                       and t.task_spec.event_definition.name == REPLIED_MESSAGE]
+            if waiting:
+                wf.catch(BpmnEvent(waiting[0].task_spec.event_definition, {}, target=sub))
+                self._run(wf)
 
     def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> list[str]:
         """Run every timer that is due; returns the element ids of those that were due."""

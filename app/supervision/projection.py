@@ -40,15 +40,37 @@ def sync_supervision_items(session: Session, case, before: dict[str, Supervision
             if prev is not None and prev.tier:
                 session.execute(items_of(key).where(SupervisionItem.tier < run.tier, SupervisionItem.status == "open")
                                 .values(status="escalated", escalated_at=now))
+            first = _first_item(session, case.id, key)
+            # The department is the one the run was opened against (the returning department for
+            # 推诿扯皮), kept by every tier; the case's current department may have changed since.
+            department = run.department or (first.department if first else case.department)
             session.add(SupervisionItem(
                 case_id=case.id, run_key=key, tier=run.tier, reason=run.reason or "delay",
-                department=case.department, status="replied" if run.replied else "open",
+                department=department, status="replied" if run.replied else "open",
                 opened_at=parse_instant(run.opened_at) if run.opened_at else now,
-                due_at=parse_instant(run.due) if run.due else None, records=[]))
+                due_at=parse_instant(run.due) if run.due else None, records=[],
+                missed_deadline=parse_instant(run.deadline) if run.deadline else None, step=run.step,
+                cause_no=first.cause_no if first else _next_cause_no(session, case.id, run.reason or "delay",
+                                                                       department)))
+            session.flush()
         elif run.replied and not (prev and prev.replied):
             session.execute(items_of(key).where(SupervisionItem.status == "open").values(status="replied"))
         current = max(current, run.tier)
     return current
+
+
+def _first_item(session: Session, case_id: int, run_key: str) -> SupervisionItem | None:
+    return session.scalars(select(SupervisionItem).where(
+        SupervisionItem.case_id == case_id, SupervisionItem.run_key == run_key)
+        .order_by(SupervisionItem.tier)).first()
+
+
+def _next_cause_no(session: Session, case_id: int, reason: str, department: str | None) -> int:
+    """1 + the escalations this case already had for this reason against this department."""
+    runs = session.scalars(select(SupervisionItem.run_key).where(
+        SupervisionItem.case_id == case_id, SupervisionItem.reason == reason,
+        SupervisionItem.department == department).distinct()).all()
+    return len(runs) + 1
 
 
 def record_tier_action(session: Session, case_id: int, run_key: str, tier: int, entry: dict) -> None:
