@@ -163,7 +163,7 @@ def test_an_undispatched_case_escalates_against_the_center(driver, clock, login)
     [row] = rows(driver.core, 1, at(2026, 11, 4, 9, 0))
     assert row.department_name == "指挥中心" and row.days_overdue == 1
     body = login("dispatcher").get("/tasks").get_data(as_text=True)
-    assert "2026-11-03 23:59" in body  # the worklist shows the step's deadline
+    assert "2026-11-03 23:59" in body and "派单时限" in body  # the worklist shows the step's deadline
 
     # dispatching answers the center's item (核实销号 next); the department's steps are untouched
     case = driver.dispatch(number)

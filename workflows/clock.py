@@ -11,11 +11,13 @@ the variable is ignored, so a stray setting can never move a production clock.
 """
 from __future__ import annotations
 
+import contextvars
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Iterator, Mapping
 
-__all__ = ["utcnow", "now_iso", "start_test_clock", "TEST_MODE_VARIABLE", "TEST_NOW_VARIABLE"]
+__all__ = ["utcnow", "now_iso", "start_test_clock", "shifted", "TEST_MODE_VARIABLE", "TEST_NOW_VARIABLE"]
 
 TEST_MODE_VARIABLE = "BIHUAN_TESTING"
 TEST_NOW_VARIABLE = "BIHUAN_TEST_NOW"
@@ -24,8 +26,15 @@ TEST_NOW_VARIABLE = "BIHUAN_TEST_NOW"
 _test_origin: tuple[datetime, float] | None = None
 
 
+# An instant the code inside ``shifted()`` runs at (this thread / context only).
+_shifted: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("bihuan_shifted_now", default=None)
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
+    fixed = _shifted.get()
+    if fixed is not None:
+        return fixed
     if _test_origin is not None:
         start, at = _test_origin
         return start + timedelta(seconds=time.monotonic() - at)
@@ -51,3 +60,16 @@ def start_test_clock(environ: Mapping[str, str]) -> datetime | None:
         raise ValueError(f"{TEST_NOW_VARIABLE} must carry a UTC offset: {value!r}")
     _test_origin = (start.astimezone(timezone.utc), time.monotonic())
     return _test_origin[0]
+
+
+@contextmanager
+def shifted(instant: datetime) -> Iterator[datetime]:
+    """Run the block as if it were ``instant`` (aware), frozen: the demo drives past cases through
+    the real engine this way, and `bihuan timers fire --now` sweeps at a later instant."""
+    if instant.tzinfo is None:
+        raise ValueError("shifted() needs an aware instant")
+    token = _shifted.set(instant.astimezone(timezone.utc))
+    try:
+        yield instant
+    finally:
+        _shifted.reset(token)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from uuid import UUID
 
@@ -26,7 +26,7 @@ from .clock import now_iso, utcnow
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import CalendarGap, WorkingCalendar, parse_instant
+from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
 # The message that answers an escalation (the department replied); see supervision_escalation.bpmn.
@@ -156,7 +156,19 @@ class Engine:
         (urgent cases: 2 hours), else ``days`` working days (center_deadlines.dmn)."""
         if hours:
             return (parse_instant(start) + timedelta(hours=int(hours))).isoformat(timespec="seconds")
-        return self._working_days_after(start, int(days or 0))
+        days = int(days or 0)
+        try:
+            return self._working_days_after(start, days)
+        except CalendarGap as gap:
+            # Intake must never fail on the calendar: until the year's schedule is imported (or a
+            # provisional one switched on) a center step counts calendar days, noted as provisional
+            # so that the import recomputes it like any 暂定 deadline.
+            begun = parse_instant(start)
+            value = (begun.astimezone(SHANGHAI) + timedelta(days=days)).replace(
+                hour=23, minute=59, second=59, microsecond=0).astimezone(timezone.utc)
+            deadlines.note(deadlines.ProvisionalDeadline(
+                begun.isoformat(timespec="seconds"), days, value.isoformat(timespec="seconds"), (gap.year,)))
+            return value.isoformat(timespec="seconds")
 
     def recompute_deadlines(self, wf: BpmnWorkflow, entries, calendar: WorkingCalendar | None = None) -> dict:
         """Redo the ``(start, days, old value)`` computations of ``wf`` on ``calendar`` (default: the
