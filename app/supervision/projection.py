@@ -7,7 +7,15 @@ department answers, and all of the run's items are closed when the center
 completes 核实销号 and the run ends.
 
 Items change only through ``sync_supervision_items``, from the runs before and
-after an action, so the transitions are computed without reading the items.
+after an action, so the transitions are computed without reading the items; only
+opening an item reads the case's earlier ones, to number a repeated cause (第2次)
+and to keep the run's department should the run not name it (runs started before
+``escalation_department`` existed).
+
+An item is against ``escalation_department`` and counts 超期 from
+``escalation_deadline``, both set by the script that starts the run (see
+case_lifecycle.bpmn) and kept by every tier, whatever the case's department
+becomes afterwards.
 """
 from __future__ import annotations
 
