@@ -156,13 +156,14 @@ def demo() -> None:
 @click.option("--no-cases", is_flag=True, help="Only departments, grids and users.")
 @user_errors
 def demo_seed(no_cases: bool) -> None:
-    from .demo_cases import demo_calendar, seed_demo_cases
+    from .demo_cases import demo_calendar, seed_demo_cases, seed_past_cases
     from .seed import seed_demo
     with _opened() as core:
         result = seed_demo(core)
         if not no_cases:
             result["provisional_calendar"] = demo_calendar(core)
         result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
+        result["past_cases"] = seed_past_cases(core) if result["demo_cases"] else 0  # supervision on first login
         _emit(result)
 
 
@@ -304,12 +305,31 @@ def timers_due() -> None:
         _emit(due_timers(core))
 
 
-@timers.command("fire")
+@timers.command("fire", help="Fire every timer due now, or due at --now (a demo's way to advance time).")
+@click.option("--now", "at", metavar="INSTANT",
+              help="Sweep as if it were this instant, with its UTC offset, e.g. 2026-11-20T09:00+08:00.")
 @user_errors
-def timers_fire() -> None:
+def timers_fire(at: str | None) -> None:
+    from workflows.clock import shifted
     from .cases.timers import fire_due
+    when = _instant(at) if at else None
     with _opened() as core:
-        _emit({"fired": fire_due(core)})
+        if when is None:
+            _emit({"fired": fire_due(core)})
+            return
+        with shifted(when):  # the scripts' now() and the timers' own clock run at that instant too
+            _emit({"fired": fire_due(core, when), "now": when.isoformat()})
+
+
+def _instant(text: str):
+    from datetime import datetime
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"--now must be an ISO instant such as 2026-11-20T09:00+08:00, got {text!r}") from None
+    if value.tzinfo is None:
+        raise Invalid(f"--now needs a UTC offset (e.g. +08:00): {text!r}")
+    return value
 
 
 @main.group(help="Working-day calendar: official schedules, provisional years, single corrections.")

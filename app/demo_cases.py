@@ -4,12 +4,15 @@ They are driven through the real service layer, exactly as caseworkers would dri
 """
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from sqlalchemy import func, select
 
-from workflows.clock import utcnow
+from workflows.clock import shifted, utcnow
 from workflows.workdays import SHANGHAI
 
 from .cases.models import Case, ReadyTask
+from .cases.timers import fire_due
 
 # (channel, type, text, address, reporter, phone, grid, how far the case gets)
 DEMO_CASES = (
@@ -21,6 +24,7 @@ DEMO_CASES = (
     ("phone", "建议", "建议在幸福路与学府路交叉口增设人行横道信号灯。", "幸福路学府路口", "陈晨", "13655556666", None, "returned"),
 )
 STEPS = ("registered", "dispatched", "signed", "replied", "closed")
+PAST_REACH = 30  # calendar days: enough for the 12 working days the oldest past case goes back
 
 
 def _task(core, number: str, bpmn_id: str) -> str:
@@ -35,7 +39,8 @@ def demo_calendar(core) -> list[int]:
     in its output, its deadlines show 暂定, and admins see the calendar banner."""
     today = utcnow().astimezone(SHANGHAI).date()
     switched = []
-    for year in (today.year, today.year + 1):
+    # The past cases (seed_past_cases) start up to PAST_REACH calendar days ago, maybe last year.
+    for year in sorted({(today - timedelta(days=PAST_REACH)).year, today.year, today.year + 1}):
         if core.calendar.current().coverage(year) is None:
             core.calendar.set_provisional(year, True, actor="demo", note="演示数据")
             switched.append(year)
@@ -68,3 +73,75 @@ def seed_demo_cases(core) -> int:
             done(number, "verify", "dispatcher", verify_result="passed", verify_note="现场核实属实")
             done(number, "follow_up", "dispatcher", satisfaction="satisfied")
     return len(DEMO_CASES)
+
+
+# -- cases from the past: supervision on first login ------------------------------------------------
+# Each is driven through the real services and engine under a shifted clock (workflows.clock.shifted),
+# firing the timers that fall due on the way, so every tier's 督办台 has items when the demo starts.
+# Steps: (working days before today, local hour, action, arguments).
+PAST_CASES = (
+    # handling overdue since long: 催办 at tier 1, 约谈 at tier 2, now at tier 3 waiting for 追责
+    ("phone", "咨询", "咨询新建小区配建幼儿园何时开园，多次来电未获答复。", "学府路6号", "孙丽", "13511112222", [
+        (12, 10, "dispatch", {"category": "城市管理"}), (12, 11, "sign", "handler"),
+        (9, 10, "urge", "center"), (5, 11, "interview", "discipline"), (1, 10, "fire", None)]),
+    # never signed for: 签收超时 at tier 1 (催办 done), now at tier 2 against 社区建设办
+    ("online", "投诉", "网民反映：光明社区2栋电梯停运十天，老人上下楼困难，物业不予维修。", "光明社区2栋", None, None, [
+        (6, 10, "dispatch", {"category": "物业管理"}), (4, 10, "urge", "center")]),
+    # handling deadline passed two days ago: tier 1
+    ("phone", "咨询", "咨询居住证办理需要哪些材料，线上预约不成功。", "和平社区", "周杰", "13622223333", [
+        (4, 10, "dispatch", {"category": "城市管理"}), (4, 11, "sign", "handler")]),
+    # returned twice by 城管执法中队: 推诿扯皮 at tier 1 against it, now with 社区建设办
+    ("platform", "投诉", "解放街小区内违章搭建阳光房，反映多次无人处理。", "解放街小区", "吴昊", "13733334444", [
+        (3, 10, "dispatch", {"category": "城市管理"}), (3, 11, "return", "handler"),
+        (3, 14, "reassign", "chengguan"), (2, 10, "return", "handler"),
+        (2, 11, "reassign", "community_building"), (2, 14, "sign", "handler2")]),
+    # left undispatched: the center's own step is late, against 指挥中心
+    ("phone", "求助", "独居老人家中水管破裂，需要协调维修。", "幸福路18号", "郑阿姨", "13844445555", []),
+)
+PAST_START = {0: 12, 1: 6, 2: 4, 3: 3, 4: 3}  # the working day (before today) each case is registered
+
+
+def _working_days_back(calendar, today: date, n: int) -> date:
+    day = today
+    while n:
+        day -= timedelta(days=1)
+        if calendar.is_workday(day):
+            n -= 1
+    return day
+
+
+def _local(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour)).replace(tzinfo=SHANGHAI)
+
+
+def seed_past_cases(core) -> int:
+    """Register and drive PAST_CASES at their past instants, then fire what is due by now."""
+    calendar = core.calendar.current()
+    today = utcnow().astimezone(SHANGHAI).date()
+
+    def done(number, task, user, **data):
+        return core.cases.complete_task(_task(core, number, task), user=user, data=data, source="demo", detail=False)
+
+    actions = {
+        "dispatch": lambda n, arg: done(n, "dispatch", "dispatcher", decision="dispatch", difficulty="normal", **arg),
+        "sign": lambda n, user: done(n, "sign_for", user, decision="sign_for"),
+        "return": lambda n, user: done(n, "sign_for", user, decision="return",
+                                       return_reason="经核查不属于本部门职责范围，请重新派单"),
+        "reassign": lambda n, dept: done(n, "reassign", "dispatcher", department=dept, note="按职责重新派单"),
+        "urge": lambda n, user: done(n, "urge", user, urge_note="请立即办理并于时限内答复"),
+        "interview": lambda n, user: done(n, "interview_or_notice", user, measure="interview",
+                                          measure_note="约谈承办部门负责人，要求限期办结"),
+        "fire": lambda n, arg: None,
+    }
+    for index, (channel, kind, text, address, name, phone, steps) in enumerate(PAST_CASES):
+        start = _local(_working_days_back(calendar, today, PAST_START[index]), 9)
+        with shifted(start):
+            number = core.cases.register(channel=channel, type=kind, text=text, address=address, reporter_name=name,
+                                         reporter_phone=phone, user="operator", source="demo", detail=False)["number"]
+        for days_back, hour, action, arg in steps:
+            when = _local(_working_days_back(calendar, today, days_back), hour)
+            with shifted(when):
+                fire_due(core, when)  # what fell due before this step, as the scheduler would have
+                actions[action](number, arg)
+    fire_due(core, utcnow())
+    return len(PAST_CASES)

@@ -17,6 +17,8 @@ DEPARTMENTS = {
     "social_affairs": "社会事务办",
     "market_supervision": "市场监管所",
     "planning_construction": "规划建设办",
+    # The command center's own unit: supervision of its late steps (派单, 改派, 核实, 回访) is against it.
+    "command_center": "指挥中心",
 }
 GRIDS = {"G01": ("第一网格", "和平社区"), "G02": ("第二网格", "和平社区"), "G03": ("第三网格", "光明社区")}
 DEMO_PASSWORD = "bihuan123"

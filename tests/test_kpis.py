@@ -207,15 +207,17 @@ class Autumn:
         self.sign(21, (2026, 10, 26, 10, 0), user="handler2")
         self.reply(21, (2026, 10, 27, 9, 0), user="handler2")
         self.finish(21, (2026, 10, 27, 10, 0))
-        # c22 returned twice (C, then B): 推诿扯皮 tier 1 opens 10-19; reassigned back to C at 13:00
-        # (due 10-21), signed and replied on time.
+        # c22 returned twice (C, then B disputing jurisdiction): 推诿扯皮 tier 1 opens 10-19 against B
+        # (buck_passing.dmn: a return disputing jurisdiction); reassigned back to C at 13:00 (due 10-21),
+        # signed and replied on time.
         self.new(22, (2026, 10, 19, 9, 0), channel="platform")
         self.now(2026, 10, 19, 10, 0)
         d.do(self.n[22], "sign_for", "handler", decision="return", return_reason="非本部门")
         self.now(2026, 10, 19, 11, 0)
         d.do(self.n[22], "reassign", "dispatcher", department="community_building")
         self.now(2026, 10, 19, 12, 0)
-        d.do(self.n[22], "sign_for", "handler2", decision="return", return_reason="也非本部门")
+        d.do(self.n[22], "sign_for", "handler2", decision="return", return_type="jurisdiction_dispute",
+             return_reason="与城管职责交叉")
         self.now(2026, 10, 19, 13, 0)
         d.do(self.n[22], "reassign", "dispatcher", department="chengguan")
         self.sign(22, (2026, 10, 19, 14, 0))

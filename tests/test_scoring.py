@@ -55,15 +55,19 @@ def _november(driver, clock) -> dict:
     driver.reply(n["E"])
 
     clock.move_to(at(2026, 11, 5, 9, 0))
-    assert driver.fire() == 2  # A's 办理超时, B's 签收超时
+    # A's 办理超时, B's 签收超时, and E's 核实 by the command center, due a working day after the reply:
+    # the center's own steps are supervised too, against 指挥中心 (center_deadlines.dmn)
+    assert driver.fire() == 3
     driver.do(n["A"], "urge", "center", urge_note="请于三日内办结", department_response="正在协调")
     driver.sign(n["B"])
     driver.reply(n["B"])
     clock.move_to(at(2026, 11, 11, 9, 0))
-    assert driver.fire() == 1  # A to tier 2 (B and E answered: their escalations wait for 核实销号)
+    # A to tier 2 (B and E answered: their escalations wait for 核实销号); the center's late 核实 of E
+    # climbs to tier 2, and B's 核实 is late now too
+    assert driver.fire() == 3
     driver.do(n["A"], "interview_or_notice", "discipline", measure="interview", measure_note="约谈")
     clock.move_to(at(2026, 11, 17, 9, 0))
-    assert driver.fire() == 1  # A to tier 3
+    assert driver.fire() == 3  # A to tier 3; the center's two items climb
     driver.do(n["A"], "accountability", "party", accountability_decision="accountability",
               responsible_person="张队长", accountability_note="拖延办理，予以问责")
     driver.reply(n["A"])
@@ -95,7 +99,9 @@ def test_points_for_engine_driven_cases_are_traceable(core, driver, clock):
     community = _row(ranking, "community_building")
     assert community["score"] == 105 and community["counts"] == {"month_base": 1, "satisfaction_month": 1}
     assert [r["department"] for r in ranking["rows"]][0] == "community_building"
-    assert ranking["rows"][-1]["department"] == "chengguan" and ranking["rows"][-1]["rank"] == 8
+    # nine units: the eight departments and 指挥中心 (command_center), scored for its own late steps
+    assert ranking["rows"][-1]["department"] == "chengguan" and ranking["rows"][-1]["rank"] == 9
+    assert _row(ranking, "command_center")["score"] < 100
     assert _row(ranking, "police")["rank"] == 2 and _row(ranking, "police")["score"] == 100
 
     # Every point but the monthly ones names its case and the audit row that recorded it.

@@ -42,8 +42,8 @@ def test_board_lists_the_item_once_the_handling_deadline_passes(login, driver, c
     table = items_table(body)
     assert status == 200 and handling in table
     assert "拖延办理" in table and "城管执法中队" in table
-    assert "超期天数（自然日）" in table
-    # deadline 11-04 23:59:59 Shanghai -> 11-06 09:00: the second calendar day past it
+    assert "超期（工作日）" in table
+    # deadline 11-04 23:59:59 Shanghai -> Friday 11-06 09:00: the second working day past it
     assert re.search(r'<td class="days"[^>]*>2</td>', table)
     urge = driver.task(handling, "urge")
     assert f'href="/tasks/{urge["id"]}"' in table and "催办" in table
@@ -113,7 +113,7 @@ def test_anonymous_goes_to_login(login, core):
     assert response.status_code == 302 and "/login" in response.location
 
 
-def test_board_is_one_query_however_many_items(core, driver, clock):
+def test_board_is_two_queries_however_many_items(core, driver, clock):
     numbers = []
     for _ in range(4):
         number = driver.register(type="咨询")
@@ -132,4 +132,5 @@ def test_board_is_one_query_however_many_items(core, driver, clock):
         event.remove(core.db.engine, "before_cursor_execute", listener)
     assert sorted(r.number for r in rows) == sorted(numbers)
     assert all(r.task_id and r.department_name == "城管执法中队" for r in rows)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    # the items with their cases, departments and tasks; then the escalations' latest records
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2

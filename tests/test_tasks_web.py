@@ -210,7 +210,8 @@ def test_a_user_with_several_roles_gets_one_list_merged_in_due_order(core, drive
     assert [len(p) for p in pages] == [2, 2, 2, 2, 1]
     assert sorted(r.id for r in got) == sorted(e.id for e in expected) and len(got) == 9
     dues = [r.due_at for r in got]
-    assert dues[:5] == sorted(dues[:5]) and None not in dues[:5] and dues[5:] == [None] * 4
+    # 派单 has its own deadline too (center_deadlines.dmn: one working day), so every row has one
+    assert dues == sorted(dues) and None not in dues
     assert {r.bpmn_id for r in got} == {"dispatch", "sign_for"}
 
 

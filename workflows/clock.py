@@ -11,12 +11,14 @@ the variable is ignored, so a stray setting can never move a production clock.
 """
 from __future__ import annotations
 
+import contextvars
 import time
-from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Iterator, Mapping
 
-__all__ = ["utcnow", "now_iso", "start_test_clock", "shifted_to", "TEST_MODE_VARIABLE", "TEST_NOW_VARIABLE"]
+__all__ = ["utcnow", "now_iso", "start_test_clock", "shifted", "shifted_to", "TEST_MODE_VARIABLE",
+           "TEST_NOW_VARIABLE"]
 
 TEST_MODE_VARIABLE = "BIHUAN_TESTING"
 TEST_NOW_VARIABLE = "BIHUAN_TEST_NOW"
@@ -25,8 +27,15 @@ TEST_NOW_VARIABLE = "BIHUAN_TEST_NOW"
 _test_origin: tuple[datetime, float] | None = None
 
 
+# An instant the code inside ``shifted()`` runs at (this thread / context only).
+_shifted: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("bihuan_shifted_now", default=None)
+
+
 def utcnow() -> datetime:
     """The current instant, timezone-aware UTC."""
+    fixed = _shifted.get()
+    if fixed is not None:
+        return fixed
     if _test_origin is not None:
         start, at = _test_origin
         return start + timedelta(seconds=time.monotonic() - at)
@@ -55,15 +64,17 @@ def start_test_clock(environ: Mapping[str, str]) -> datetime | None:
 
 
 @contextmanager
-def shifted_to(instant: datetime) -> Iterator[None]:
-    """Run the block as if it were ``instant`` (the clock ticks on from there), then come back.
-
-    For the demo history generator, which drives open cases through the real engine at the past
-    instants they happened; one process, one thread. Nothing in a request or the scheduler uses it."""
-    global _test_origin
-    saved = _test_origin
-    _test_origin = (instant.astimezone(timezone.utc), time.monotonic())
+def shifted(instant: datetime) -> Iterator[datetime]:
+    """Run the block as if it were ``instant`` (aware), frozen: the demo drives past cases through
+    the real engine this way (the seed's supervision cases, the history generator's open cases), and
+    `bihuan timers fire --now` sweeps at a later instant. This thread / context only."""
+    if instant.tzinfo is None:
+        raise ValueError("shifted() needs an aware instant")
+    token = _shifted.set(instant.astimezone(timezone.utc))
     try:
-        yield
+        yield instant
     finally:
-        _test_origin = saved
+        _shifted.reset(token)
+
+
+shifted_to = shifted  # the history generator's name for it

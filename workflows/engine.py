@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from uuid import UUID
 
 import jsonschema
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -26,9 +28,14 @@ from .clock import now_iso, utcnow
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import CalendarGap, WorkingCalendar, parse_instant
+from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
+# The message that answers an escalation (the department replied); see supervision_escalation.bpmn.
+REPLIED_MESSAGE = "department_replied"
+# The command center's own steps: an escalation opened because one of them was late is answered
+# when that step is done, not when the department replies (see ``_answer_center_runs``).
+CENTER_STEPS = frozenset({"dispatch", "reassign", "verify", "follow_up"})
 
 
 class _ClockDatetime(datetime):
@@ -92,6 +99,9 @@ class SupervisionRun:
     opened_at: str | None
     due: str | None
     replied: bool
+    department: str | None = None  # whom the escalation is against, fixed when it opened
+    deadline: str | None = None    # the deadline whose lapse opened it (sign-for, handling, a center step)
+    step: str | None = None        # the step that was late (sign_for, handle, dispatch, ...)
 
 
 def _tasks_in(wf: BpmnWorkflow, state: int):
@@ -130,6 +140,7 @@ class Engine:
             "working_days_after": self._working_days_after,
             "working_days_before": self._working_days_before,
             "notify": notices.note,
+            "step_due": self._step_due,
         }
         self.script_engine = sandbox.SandboxScriptEngine(functions)
         self.codec = StateCodec()
@@ -147,6 +158,25 @@ class Engine:
     def _working_days_before(self, instant, n):
         # Reminders only: not a deadline, so never noted as provisional nor recomputed on import.
         return self._calendar().working_days_before(instant, n).isoformat(timespec="seconds")
+
+    def _step_due(self, start, days, hours=None):
+        """A center step's deadline: ``hours`` clock hours after ``start`` when the rule gives hours
+        (urgent cases: 2 hours), else ``days`` working days (center_deadlines.dmn)."""
+        if hours:
+            return (parse_instant(start) + timedelta(hours=int(hours))).isoformat(timespec="seconds")
+        days = int(days or 0)
+        try:
+            return self._working_days_after(start, days)
+        except CalendarGap as gap:
+            # Intake must never fail on the calendar: until the year's schedule is imported (or a
+            # provisional one switched on) a center step counts calendar days, noted as provisional
+            # so that the import recomputes it like any 暂定 deadline.
+            begun = parse_instant(start)
+            value = (begun.astimezone(SHANGHAI) + timedelta(days=days)).replace(
+                hour=23, minute=59, second=59, microsecond=0).astimezone(timezone.utc)
+            deadlines.note(deadlines.ProvisionalDeadline(
+                begun.isoformat(timespec="seconds"), days, value.isoformat(timespec="seconds"), (gap.year,)))
+            return value.isoformat(timespec="seconds")
 
     def recompute_deadlines(self, wf: BpmnWorkflow, entries, calendar: WorkingCalendar | None = None) -> dict:
         """Redo the ``(start, days, old value)`` computations of ``wf`` on ``calendar`` (default: the
@@ -261,13 +291,20 @@ class Engine:
         Escalation branches (call activities, timers) carry a copy of the data from the
         moment they split off, so they only count when no user task is ready.
         """
-        if wf.completed:
-            return wf.data
         live = [t for t in wf.tasks.values()
                 if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)]
-        if not live:
-            return wf.data
         user_tasks = [t for t in live if t.task_spec.manual and t.state == TaskState.READY]
+        # (Spiff's own bookkeeping tasks, such as the workflow's end join, have no BPMN id.)
+        if not user_tasks and all(_in_escalation(t) or t.task_spec.bpmn_id is None for t in live):
+            # The main path has ended (the case was closed) while an escalation may still wait for
+            # its 核实销号, or finished after it: the case's data is the main path's end, not the
+            # escalation's older copy (which Spiff also makes the finished workflow's data).
+            ends = [t for t in wf.tasks.values() if t.state == TaskState.COMPLETED
+                    and isinstance(t.task_spec, EndEvent) and not _in_escalation(t)]
+            if ends:
+                return max(ends, key=lambda t: t.last_state_change).data
+        if wf.completed or not live:
+            return wf.data
         return max(user_tasks or live, key=lambda t: t.last_state_change).data
 
     @staticmethod
@@ -329,6 +366,8 @@ class Engine:
                 key=str(parent_id), completed=bool(sub.completed),
                 tier=int(data.get("supervision_tier") or 0), reason=data.get("escalation_reason"),
                 opened_at=data.get("tier_opened_at"), due=data.get("tier_due"), replied=replied,
+                department=data.get("escalation_department"), deadline=data.get("escalation_deadline"),
+                step=data.get("escalation_step"),
             ))
         return runs
 
@@ -410,7 +449,31 @@ class Engine:
         clean = self.validate_form(bundle, ready.bpmn_id, data)
         task.data.update(clean)
         self._run(wf, task)
+        if ready.bpmn_id in CENTER_STEPS and ready.supervision_key is None:
+            self._answer_center_runs(wf, ready.bpmn_id)
         return ready
+
+    def _answer_center_runs(self, wf: BpmnWorkflow, step: str) -> None:
+        """The center did the late step: its open escalations for that step go to 核实销号.
+
+        The reply message is delivered to those runs alone; ``department_replied`` thrown by the
+        main process would reach every open escalation of the case, the departments' too."""
+        for sub in list(wf.subprocesses.values()):
+            if sub.spec.name != SUPERVISION_PROCESS or sub.completed:
+                continue
+            data = self._current_data(wf, sub)
+            if data.get("escalation_step") != step or data.get("escalation_department") != "command_center":
+                continue
+            if any(t.task_spec.bpmn_id == "verify_close" for t in sub.tasks.values() if t.state == TaskState.READY):
+                continue
+            # The run's own waiting catch event lends its definition (a parser subclass compares by
+            # class); the event targets this run, so no other escalation hears it.
+            waiting = [t for t in wf.event_manager.tasks.values() if t.workflow is sub
+                       and isinstance(t.task_spec.event_definition, MessageEventDefinition)
+                       and t.task_spec.event_definition.name == REPLIED_MESSAGE]
+            if waiting:
+                wf.catch(BpmnEvent(waiting[0].task_spec.event_definition, {}, target=sub))
+                self._run(wf)
 
     def fire_due_timers(self, wf: BpmnWorkflow, now: datetime | None = None) -> list[str]:
         """Run every timer that is due; returns the element ids of those that were due."""
@@ -430,6 +493,15 @@ def _is_reminder(task) -> bool:
     """A boundary timer marked ``reminder`` (到期预警) only tells people; it is not the task's deadline."""
     properties = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
     return str(properties.get("reminder", "")).lower() in ("true", "1", "yes")
+
+
+def _in_escalation(task) -> bool:
+    """Whether a task is an escalation call activity or lies after one (an escalation branch)."""
+    while task is not None:
+        if isinstance(task.task_spec, SubWorkflowTask):
+            return True
+        task = task.parent
+    return False
 
 
 def _timer_due(event) -> datetime | None:

@@ -55,6 +55,7 @@ def case_detail(session: Session, case: Case, reveal_reporter: bool = False) -> 
         "opened_at": iso(i.opened_at), "due": iso(i.due_at), "escalated_at": iso(i.escalated_at),
         "closed_at": iso(i.closed_at), "measure": i.measure, "accountability_decision": i.accountability_decision,
         "responsible_person": i.responsible_person, "records": i.records,
+        "missed_deadline": iso(i.missed_deadline), "step": i.step, "cause_no": i.cause_no,
     } for i in items]
     tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
     result["tasks"] = [task_view(t, case.number) for t in tasks]

@@ -176,7 +176,8 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     # The rest is flushed once, at commit: nothing here needs to read back what it wrote.
     with session.no_autoflush:
         sync_ready_tasks(session, case, before, after, department_before, now)
-        tier = sync_supervision_items(session, case, before.runs, after.runs, now)
+        opened: list = []  # the supervision items this action opens, for the notifications below
+        tier = sync_supervision_items(session, case, before.runs, after.runs, now, opened=opened)
     if tier != case.supervision_tier:
         changes["supervision_tier"] = [case.supervision_tier, tier]
         case.supervision_tier = tier
@@ -185,5 +186,5 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     case_changed(session, facts_before, case, [tuple(row) for row in left], now)
     # Who is told what (and the outbox rows for email, robots, SMS) commits with the action, too.
     notify_action(session, case, before, after, changes,
-                  [n for n in after.notices if n not in before.notices], now)
+                  [n for n in after.notices if n not in before.notices], now, opened=opened)
     return changes

@@ -160,6 +160,7 @@ class CaseService:
                 if done.supervision_key:
                     record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
                                        {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
+                                        "by_name": person.display_name,
                                         "at": now.isoformat(timespec="seconds"), "data": data})
                 changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
                 self._check_references(session, case, changes)

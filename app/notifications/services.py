@@ -81,10 +81,12 @@ def _department_handlers(session: Session, department: str | None) -> list[User]
     return _queue_users(session, "handler", department)
 
 
-def notify_action(session: Session, case, before, after, changes: dict, notices, now: datetime) -> int:
-    """Write the notifications (and their outbox rows) one action caused; returns how many."""
-    # Items the supervision projection just added, taken before any query here could flush them.
-    opened = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]
+def notify_action(session: Session, case, before, after, changes: dict, notices, now: datetime,
+                  opened: list | None = None) -> int:
+    """Write the notifications (and their outbox rows) one action caused; returns how many.
+    ``opened``: the supervision items the projection just added (app/supervision/projection.py)."""
+    if opened is None:
+        opened = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]
     with session.no_autoflush:  # like the rest of the projection: written once, at commit
         pending = _pending(session, case, before, after, changes, notices, opened)
         count = 0

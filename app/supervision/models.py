@@ -10,7 +10,12 @@ from ..db import Base, UTCDateTime
 
 TIERS = {1: "社会治理中心督办", 2: "纪工委督办", 3: "党工委督办"}
 REASONS = {"sign_overdue": "签收超时", "delay": "拖延办理", "buck_passing": "推诿扯皮",
-           "unsatisfied_after_redo": "重办后仍不满意"}
+           "unsatisfied_after_redo": "重办后仍不满意", "center_overdue": "指挥中心环节超时"}
+# The step whose deadline lapsed (center steps are shown with 指挥中心环节超时).
+STEPS = {"sign_for": "签收", "handle": "办理", "dispatch": "派单", "reassign": "改派", "verify": "核实",
+         "follow_up": "回访"}
+# The command center's own unit: escalations of its late steps (派单, 改派, 核实, 回访) are against it.
+CENTER_DEPARTMENT = "command_center"
 ITEM_STATUSES = {"open": "督办中", "escalated": "已升级", "replied": "已答复待核实", "closed": "已核实销号"}
 
 
@@ -31,6 +36,12 @@ class SupervisionItem(Base):
     accountability_decision: Mapped[str | None] = mapped_column(String(40), nullable=True)
     responsible_person: Mapped[str | None] = mapped_column(String(50), nullable=True)
     records: Mapped[list] = mapped_column(JSON, default=list)
+    # The deadline whose lapse opened the escalation (sign-for, handling, a center step), fixed
+    # at opening like the department: 超期天数 counts working days from it, at every tier.
+    missed_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    step: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The n-th escalation of this case for this reason and department (a later delay is n + 1).
+    cause_no: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (Index("ix_supervision_items_tier_status", "tier", "status"),
                       Index("ix_supervision_items_case_run_tier", "case_id", "run_key", "tier", unique=True),

@@ -34,10 +34,12 @@ def board():
     if tier not in tiers:
         abort(403)
     now = utcnow()
-    with current_app.extensions["bihuan"].db.read() as session:
-        rows = board_rows(session, tier, now)
+    core = current_app.extensions["bihuan"]
+    calendar = core.calendar.current()
+    with core.db.read() as session:
+        rows = board_rows(session, tier, now, calendar=calendar)
         # The center also closes escalations the department has answered (核实销号), whatever the tier.
-        replied = board_rows(session, None, now, status="replied") if tier == 1 else []
+        replied = board_rows(session, None, now, status="replied", calendar=calendar) if tier == 1 else []
         counts = open_counts(session)
     return render_template("supervision/board.html", tier=tier, tiers=tiers, rows=rows, replied=replied,
                            counts=counts, now=now, task_url=_task_url,

@@ -12,10 +12,11 @@ from workflows.workdays import SHANGHAI
 from ..audit.services import PERSONAL_READS
 from ..auth.models import ROLES
 from ..cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES
-from ..supervision.models import ITEM_STATUSES, REASONS, TIERS
+from ..supervision.models import ITEM_STATUSES, REASONS, STEPS, TIERS
 
 LABELS = {"channel": CHANNELS, "type": TYPES, "difficulty": DIFFICULTIES, "status": STATUSES, "role": ROLES,
-          "tier": TIERS, "reason": REASONS, "item_status": ITEM_STATUSES, "personal_read": PERSONAL_READS}
+          "tier": TIERS, "reason": REASONS, "item_status": ITEM_STATUSES, "personal_read": PERSONAL_READS,
+          "step": STEPS}
 
 
 def local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -59,3 +59,9 @@ def test_center_urges_an_overdue_case_from_the_board(new_page, live_server, driv
         # the board no longer offers 催办 for it: the urge is done, the item waits for the reply
         page.goto(f"{live_server}/supervision")
         expect(page.locator(f"tr[data-case='{number}'] a.act")).to_have_count(0)
+        # ... and the row says so: what was done, by whom, and what the board now waits for
+        row = page.locator(f"tr[data-case='{number}']")
+        expect(row.locator(".last-action")).to_contain_text("催办")
+        expect(row.locator(".last-action")).to_contain_text("社会治理中心督办员")
+        expect(row.locator(".waiting")).to_contain_text("待部门答复")
+        expect(row.locator("td.days")).to_have_text("1")  # the first working day past the deadline
