@@ -3,7 +3,7 @@ kept in the case's own transaction, and the bounded scan for fragments too short
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 
 from app.cases import fulltext
 from app.cases.models import Case

@@ -194,3 +194,22 @@ def test_designers_get_sentences_not_python(app, body, code):
         for problem in problems:
             sentence = describe(problem)
             assert not any(word in sentence for word in TECHNICAL), sentence
+
+
+def test_phone_search_is_only_for_the_roles_that_call_back(login, driver):
+    number = driver.register(reporter_phone="13911112222")
+    for role in ("viewer", "designer", "handler", "center"):
+        html = login(role).get("/cases/search?phone=13911112222").get_data(as_text=True)
+        assert number not in html and "只有受理员和指挥中心可以按电话号码查询" in html, role
+    assert number in login("dispatcher").get("/cases/search?phone=13911112222").get_data(as_text=True)
+
+
+def test_numbers_in_the_complaint_text_are_masked_for_roles_that_may_not_unmask(login, driver):
+    number = driver.register(category="城市管理", text="请回电13911112222，身份证370211199001011234")
+    driver.dispatch(number)
+    for role in ("viewer", "handler"):
+        html = login(role).get(f"/cases/{number}").get_data(as_text=True)
+        assert "13911112222" not in html and "139****2222" in html and "370211199001011234" not in html, role
+    assert "13911112222" in login("dispatcher").get(f"/cases/{number}").get_data(as_text=True)
+    worklist = login("handler").get("/tasks").get_data(as_text=True)
+    assert number in worklist and "13911112222" not in worklist

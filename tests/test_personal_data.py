@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from sqlalchemy import column, select, table, text
 
-from app.privacy import crypto, rotation
+from app.privacy import crypto
 from tests.test_cli import run
 
 PHONE, NAME = "13987654321", "张三丰"

@@ -3,7 +3,6 @@ supervision items; closing a month freezes it against later rule changes; bad mo
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from app.cases.models import AuditEntry
 from app.errors import Conflict, Invalid

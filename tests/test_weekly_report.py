@@ -7,7 +7,6 @@ import re
 import threading
 from datetime import datetime
 
-import pytest
 import time_machine
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from docx import Document

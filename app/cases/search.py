@@ -25,7 +25,7 @@ from ..org.models import Department
 from ..privacy.crypto import blind_index
 from . import fulltext
 from .models import CHANNELS, STATUSES, TYPES, Case
-from .visibility import case_scope
+from .visibility import case_scope, may_reveal_reporter
 
 PAGE_SIZE = 20
 MAX_PAGE = 500  # deep OFFSETs cost as much as the rows they skip; nobody pages 10 000 rows by hand
@@ -115,6 +115,11 @@ def _contains(session: Session, column, fragment: str):
 
 
 def build_query(session: Session, user, criteria: Criteria):
+    if criteria.phone and not may_reveal_reporter(user):
+        # Whether a number has filed a case is personal data too: only the roles that call residents
+        # back (operator, dispatcher) may ask.
+        criteria.errors["phone"] = _("只有受理员和指挥中心可以按电话号码查询")
+        criteria.phone = ""
     query = select(*COLUMNS).where(case_scope(user))
     if criteria.number:
         query = query.where(_number_filter(session, criteria.number))

@@ -12,7 +12,7 @@ Counting, for the week [Monday 00:00, next Monday 00:00) Shanghai:
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select

@@ -11,6 +11,7 @@ from workflows.workdays import SHANGHAI
 
 from ..audit.services import PERSONAL_READS
 from ..auth.models import ROLES
+from ..privacy.masking import mask_free_text
 from ..cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES
 from ..supervision.models import ITEM_STATUSES, REASONS, STEPS, TIERS
 
@@ -40,6 +41,15 @@ def label(value, kind: str) -> str:
     return gettext(text) if text else str(value)
 
 
+def personal_masked(text):
+    """Free text as this user may see it: phone and ID-card numbers a resident wrote into a
+    complaint are masked for every role that may not unmask a reporter (viewer, handlers ...)."""
+    from flask_login import current_user
+    if not text or getattr(current_user, "may_reveal_reporter", False):
+        return text
+    return mask_free_text(text)
+
+
 def due_class(due, now: datetime | None = None) -> str:
     """'overdue' (red) once passed, 'due-soon' (amber) when due today or tomorrow, Shanghai time."""
     if due is None:
@@ -57,4 +67,5 @@ def due_class(due, now: datetime | None = None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["pii"] = personal_masked
     app.jinja_env.filters["due_class"] = due_class
