@@ -31,12 +31,13 @@ def test_rows_written_anywhere_are_chained_per_case(core, driver):
     with core.db.read() as session:
         rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         result = chain.verify(session)
-    assert result == {"ok": True, "checked": len(rows), "partitions": len({r.case_id for r in rows})}
+    keys = [chain.partition(r.case_id, r.actor) for r in rows]
+    assert result == {"ok": True, "checked": len(rows), "partitions": len(set(keys))}
     by_case: dict = {}
-    for row in rows:
-        assert row.prev_hash == by_case.get(row.case_id, chain.GENESIS)
+    for row, key in zip(rows, keys):
+        assert row.prev_hash == by_case.get(key, chain.GENESIS)
         assert row.row_hash == chain.row_hash(row.prev_hash, row)
-        by_case[row.case_id] = row.row_hash
+        by_case[key] = row.row_hash
     assert len(by_case) >= 2 and first != second
 
 

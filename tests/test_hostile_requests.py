@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-ROLES = [None, "admin", "designer", "operator", "dispatcher", "handler", "supervisor_center", "grid", "viewer"]
+ROLES = [None, "admin", "designer", "dispatcher", "handler", "supervisor_center", "grid", "viewer"]
 USERS = {None: None, "admin": "admin", "designer": "designer", "operator": "operator", "dispatcher": "dispatcher",
          "handler": "handler", "supervisor_center": "center", "grid": "grid", "viewer": "viewer"}
 SCRIPT = "<script>alert(1)</script>"
@@ -52,7 +52,7 @@ def test_every_get_route_with_hostile_input(app, login, role):
     for rule in get_rules(app):
         if "GET" not in rule.methods:
             continue
-        for value in HOSTILE[:3] if rule.arguments else HOSTILE[:1]:
+        for value in HOSTILE[:2] if rule.arguments else HOSTILE[:1]:
             query = "&".join(f"{name}={_encode(v)}" for name in QUERY_NAMES for v in [value])
             where = f"{role} GET {rule.rule} {value[:20]!r}"
             path = _path(rule, value)

@@ -1,13 +1,14 @@
 """A hash chain over the audit log, so that a changed, removed or inserted row is found.
 
 Each row stores ``row_hash = sha256(prev_hash || canonical(row))`` and the ``prev_hash`` it built
-on. The chain is kept **per partition**: one chain per case (``case_id``), one for the rows that
-belong to no case. Why per case: a single global tail would serialise every audited write in the
-system on one lock; per case, the writers that share a tail are the ones already serialised by the
-case's optimistic lock, and the rest proceed in parallel. To make that certain (a reveal, a
-supervision record and a task completion can touch one case together), a writer takes a lock on
-its partition before reading the tail: ``pg_advisory_xact_lock`` on PostgreSQL, held to commit;
-on SQLite every writer already holds the database's write lock from ``BEGIN IMMEDIATE``.
+on. The chain is kept **per partition**: one chain per case (``case_id``), and for the rows that
+belong to no case (admin work, deploys, the calendar) one chain per actor. Why partitions: a single
+global tail would serialise every audited write in the system on one lock held to commit; per case,
+the writers that share a tail are the ones already serialised by the case's optimistic lock, and
+the rest proceed in parallel. To make that certain (a reveal, a supervision record and a task
+completion can touch one case together), a writer takes a lock on its partition before reading the
+tail: ``pg_advisory_xact_lock`` on PostgreSQL, held to commit; on SQLite every writer already holds
+the database's write lock from ``BEGIN IMMEDIATE``.
 
 Rows are linked in ``before_flush`` for every ORM session, so every ``session.add(AuditEntry(...))``
 anywhere in the app is chained without knowing it. Code that inserts audit rows with Core (bulk
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from datetime import datetime, timezone
 
 from sqlalchemy import event, inspect, select, text
@@ -51,15 +53,23 @@ def row_hash(prev_hash: str, row) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(row)).hexdigest()
 
 
-def _lock_partition(session: Session, case_id: int | None) -> None:
+def partition(case_id: int | None, actor: str | None) -> tuple:
+    return ("case", case_id) if case_id is not None else ("actor", actor or "")
+
+
+def _lock_partition(session: Session, key: tuple) -> None:
     if session.get_bind().dialect.name == "postgresql":
+        number = key[1] if key[0] == "case" else -(zlib.crc32(key[1].encode()) % 2_000_000_000) - 1
         session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                        {"ns": LOCK_NAMESPACE, "key": (case_id or 0) % 2_147_483_647})
+                        {"ns": LOCK_NAMESPACE, "key": number % 2_147_483_647 if number >= 0 else number})
 
 
-def _tail(session: Session, case_id: int | None) -> str:
-    where = AuditEntry.case_id.is_(None) if case_id is None else AuditEntry.case_id == case_id
-    last = session.execute(select(AuditEntry.row_hash).where(where).order_by(AuditEntry.id.desc()).limit(1)
+def _tail(session: Session, key: tuple) -> str:
+    if key[0] == "case":
+        where = [AuditEntry.case_id == key[1]]
+    else:
+        where = [AuditEntry.case_id.is_(None), AuditEntry.actor == key[1]]
+    last = session.execute(select(AuditEntry.row_hash).where(*where).order_by(AuditEntry.id.desc()).limit(1)
                            ).scalar_one_or_none()
     return last or GENESIS
 
@@ -68,7 +78,7 @@ def link_rows(session: Session, rows: list[dict]) -> None:
     """Fill ``prev_hash``/``row_hash`` of plain dicts about to be inserted with Core, in list order."""
     tails: dict = {}
     for row in rows:
-        key = row.get("case_id")
+        key = partition(row.get("case_id"), row.get("actor"))
         if key not in tails:
             _lock_partition(session, key)
             tails[key] = _tail(session, key)
@@ -86,7 +96,7 @@ def _before_flush(session: Session, _context, _instances) -> None:
         for entry in new:
             if entry.changes is None:
                 entry.changes = {}
-            key = entry.case_id
+            key = partition(entry.case_id, entry.actor)
             if key not in tails:
                 _lock_partition(session, key)
                 tails[key] = _tail(session, key)
@@ -112,7 +122,7 @@ def verify(session: Session, batch: int = 5000) -> dict:
         if not rows:
             return {"ok": True, "checked": checked, "partitions": len(tails)}
         for row in rows:
-            key = row["case_id"]
+            key = partition(row["case_id"], row["actor"])
             expected_prev = tails.get(key, GENESIS)
             if row["prev_hash"] != expected_prev:
                 return _broken(row, checked, "link", "the row does not continue its chain (a row before it "

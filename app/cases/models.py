@@ -145,7 +145,8 @@ class AuditEntry(Base):
     row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     # 考核计分 reads one month of rows by time (migration 0006).
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"),
+                      Index("ix_audit_log_case_id_actor_id", "case_id", "actor", "id"))
 
 
 class Incident(Base):

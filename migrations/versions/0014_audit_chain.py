@@ -1,4 +1,5 @@
-"""The audit log becomes tamper-evident: a hash chain per case (prev_hash, row_hash), rows already
+"""The audit log becomes tamper-evident: a hash chain per case, and per actor for the rows without a
+case (prev_hash, row_hash), rows already
 there linked in id order, and triggers that refuse UPDATE and DELETE.
 
 Revision ID: 0014
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from app.audit import guard
-from app.audit.chain import GENESIS, row_hash
+from app.audit.chain import GENESIS, partition, row_hash
 
 revision = '0014'
 down_revision = '0013'
@@ -21,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log") as batch:
         batch.add_column(sa.Column("prev_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("row_hash", sa.String(64), nullable=True))
+    # The tail of a case-less partition (one chain per actor) is found without a scan.
+    op.create_index("ix_audit_log_case_id_actor_id", "audit_log", ["case_id", "actor", "id"])
     bind = op.get_bind()
     log = sa.table("audit_log", *(sa.column(name) for name in (
         "id", "at", "actor", "case_id", "action", "task_id", "task_bpmn_id", "task_name", "source",
@@ -33,8 +36,9 @@ def upgrade() -> None:
             break
         for row in rows:
             row = dict(row)
-            prev = tails.get(row["case_id"], GENESIS)
-            tails[row["case_id"]] = digest = row_hash(prev, row)
+            key = partition(row["case_id"], row["actor"])
+            prev = tails.get(key, GENESIS)
+            tails[key] = digest = row_hash(prev, row)
             bind.execute(log.update().where(log.c.id == row["id"]).values(prev_hash=prev, row_hash=digest))
         last = rows[-1]["id"]
     for statement in guard.statements(bind.dialect.name, install=True):
@@ -45,6 +49,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     for statement in guard.statements(bind.dialect.name, install=False):
         op.execute(statement)
+    op.drop_index("ix_audit_log_case_id_actor_id", table_name="audit_log")
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("row_hash")
         batch.drop_column("prev_hash")
