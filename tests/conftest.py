@@ -20,14 +20,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 
 from app.audit import guard as audit_guard
 from app.core import Core
 from app.migrate import upgrade
 from app.models import Base
-from app.seed import seed_demo
+from app.auth.models import User, UserRole
+from app.seed import DEMO_USERS, seed_demo
 
 # Fixed keys for personal data, shared with the CLI subprocesses through the environment (a test
 # run must not write instance/data_keys.json into the checkout).
@@ -106,6 +107,11 @@ def _seeded(database_url):
 def _clear(core: Core) -> None:
     tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     with core.db.unit_of_work() as session:
+        # Users a test created (the admin pages' tests) would join the demo users' queues and
+        # receive their notifications in later tests: only the seeded ones stay.
+        extra = select(User.id).where(User.username.not_in(list(DEMO_USERS)))
+        session.execute(delete(UserRole).where(UserRole.user_id.in_(extra)))
+        session.execute(delete(User).where(User.username.not_in(list(DEMO_USERS))))
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
         else:

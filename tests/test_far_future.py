@@ -1,5 +1,6 @@
 """The suite must pass on any day: a representative part of it runs again, in a fresh pytest, with
-the frozen clock moved to 2027-06-15 and to 2030-01-02.
+the frozen clock moved to 2030-01-02 (2027-06-15 was a second date until the suite outgrew the CI
+budget; both lie beyond the installed chinesecalendar, which is what matters).
 
 Those years are beyond chinesecalendar today, so tests/conftest.py gives the calendar the year of
 the clock and the next one as imported official schedules (the rule holidays, no make-up days).
@@ -25,7 +26,7 @@ REPRESENTATIVE = ["tests/test_lifecycle.py", "tests/test_tasks_web.py", "tests/t
 
 @pytest.mark.skipif(bool(os.environ.get("BIHUAN_TEST_CLOCK")), reason="this run already is on a guard clock")
 @pytest.mark.skipif(bool(os.environ.get("BIHUAN_TEST_DATABASE_URL")), reason="runs in the SQLite pass")
-@pytest.mark.parametrize("instant", ["2027-06-15T10:00:00+08:00", "2030-01-02T10:00:00+08:00"])
+@pytest.mark.parametrize("instant", ["2030-01-02T10:00:00+08:00"])
 def test_the_suite_passes_on_another_day(instant):
     env = {**os.environ, "BIHUAN_TEST_CLOCK": instant}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *REPRESENTATIVE],

@@ -31,6 +31,8 @@ def get_rules(app):
 def _path(rule, value: str) -> str:
     path = rule.rule
     for name in rule.arguments:
+        if name not in rule._converters:  # a value the rule's defaults give, not part of the path
+            continue
         converter = rule._converters[name].__class__.__name__
         replacement = "99999999" if converter in ("IntegerConverter", "NumberConverter") else value
         path = re.sub(r"<(?:[^:<>]+:)?%s>" % re.escape(name), replacement.replace("\\", "\\\\"), path)

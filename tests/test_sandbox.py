@@ -133,7 +133,8 @@ def test_admin_resolves_an_incident_and_the_sweep_retries(driver, core):
         with pytest.raises(Forbidden):
             resolve_incident(core, incident["id"], "dispatcher")
         result = resolve_incident(core, incident["id"], "admin", note="known; retry")
-        assert result["next_timer_at"] == "2026-11-03T15:59:59+00:00"  # the timer is armed again
+        # the timers are armed again: the earliest is the 签收 reminder, a working day before the deadline
+        assert result["next_timer_at"] == "2026-11-02T15:59:59+00:00"
         assert list_incidents(core) == [] and driver.show(number)["has_incident"] is False
         # the same broken script fails again on the retry: a new incident, the case still intact
         assert driver.fire() == 0

@@ -98,8 +98,8 @@ def test_points_for_engine_driven_cases_are_traceable(core, driver, clock):
     community = _row(ranking, "community_building")
     assert community["score"] == 105 and community["counts"] == {"month_base": 1, "satisfaction_month": 1}
     assert [r["department"] for r in ranking["rows"]][0] == "community_building"
-    # nine units: the eight departments and 指挥中心 (command_center), scored for its own late steps
-    assert ranking["rows"][-1]["department"] == "chengguan" and ranking["rows"][-1]["rank"] == 9
+    # every unit is ranked, 指挥中心 (command_center) too, for its own late steps; 城管 comes last
+    assert ranking["rows"][-1]["department"] == "chengguan" and ranking["rows"][-1]["rank"] == len(ranking["rows"])
     assert _row(ranking, "command_center")["score"] < 100
     assert _row(ranking, "police")["rank"] == 2 and _row(ranking, "police")["score"] == 100
 

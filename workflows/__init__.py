@@ -28,6 +28,9 @@ Modules (this is the only package that touches SpiffWorkflow; ``model`` is a lea
 * ``migrate`` — rebasing an instance's state onto another version of its bundle;
 * ``rules`` — evaluating a DMN decision outside a running case (deadline previews);
 * ``sandbox`` — RestrictedPython for every script and expression;
+* ``limits`` — the sandbox's resource limits: size checks before operators, a CPU budget, a cap on
+  the task data a script leaves;
+* ``notices`` — noting the ``notify(...)`` calls of reminder paths for the application to deliver;
 * ``clock`` — the one source of now;
 * ``workdays`` — statutory working days, and which years the calendar knows (library, imported,
   provisional); ``CalendarGap`` for any other;

@@ -302,7 +302,8 @@ class Engine:
             ends = [t for t in wf.tasks.values() if t.state == TaskState.COMPLETED
                     and isinstance(t.task_spec, EndEvent) and not _in_escalation(t)]
             if ends:
-                return max(ends, key=lambda t: t.last_state_change).data
+                # Under a frozen clock several ends share an instant: the deepest is the one reached last.
+                return max(ends, key=lambda t: (t.last_state_change, t.depth)).data
         if wf.completed or not live:
             return wf.data
         return max(user_tasks or live, key=lambda t: t.last_state_change).data
