@@ -2,6 +2,7 @@
 commands without running them, and the Chromium check runs against paths that do not exist."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,8 +15,11 @@ CHECK = ROOT / "tests" / "browser" / "require_chromium.sh"
 
 
 def dry_run(*args: str) -> str:
-    # STAMP/VENDOR_STAMP targets may be out of date in a checkout; -n only prints them.
-    result = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # STAMP/VENDOR_STAMP targets may be out of date in a checkout; -n only prints them. When the
+    # suite itself runs under `make test BROWSER=0 ARGS=...`, make hands those variables down to any
+    # make started below it (MAKEFLAGS): this one must see only its own arguments.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "BROWSER", "ARGS")}
+    result = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
