@@ -27,6 +27,7 @@ from workflows.workdays import parse_instant
 
 from ..calendar.services import record_provisional
 from ..notifications.services import notify_action
+from ..reports import kpi_rollup
 from ..reports.rollups import case_changed, facts
 from ..supervision.projection import sync_supervision_items
 from .models import Case, ReadyTask, WorkflowInstance
@@ -169,6 +170,8 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     department_before = case.department
     # The dashboard's rollup and the heatmap's dwell times move in the same transaction (app/reports/rollups.py).
     facts_before = None if before is EMPTY else facts(case)
+    sign_overdue = False if before is EMPTY else kpi_rollup.has_sign_overdue(session, case)
+    kpi_before = None if before is EMPTY else kpi_rollup.facts(case, sign_overdue)
     gone = [task_id for task_id in before.ready if task_id not in after.ready]
     left = session.execute(select(ReadyTask.bpmn_id, ReadyTask.created_at)
                            .where(ReadyTask.id.in_(gone))).all() if gone else []
@@ -184,6 +187,8 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     # Flagged in the same transaction, so every 暂定 deadline can be listed and later recomputed.
     record_provisional(session, case.id, after.provisional)
     case_changed(session, facts_before, case, [tuple(row) for row in left], now)
+    sign_overdue = sign_overdue or any(item.reason == "sign_overdue" for item in opened)
+    kpi_rollup.case_changed(session, kpi_before, kpi_rollup.facts(case, sign_overdue))
     # Who is told what (and the outbox rows for email, robots, SMS) commits with the action, too.
     notify_action(session, case, before, after, changes,
                   [n for n in after.notices if n not in before.notices], now, opened=opened)

@@ -33,6 +33,7 @@ from ..cases.models import CHANNELS, TYPES, Case
 from ..errors import Invalid
 from ..org.models import Department, Grid
 from ..supervision.models import REASONS, SupervisionItem
+from . import kpi_rollup
 
 def N_(text: str) -> str:
     """Marks a label for the catalog (babel -k N_); the pages translate it when they show it."""
@@ -229,18 +230,12 @@ def compute_kpis(session: Session, *, start: date, end: date, by: str | None = N
     def put(k, name, value):
         per_key.setdefault(k, {})[name] = value
 
-    for name, d in DEFINITIONS.items():
-        num_sum = func.sum(sql_case((d.num(now), 1), else_=0))
-        for k, (den, num) in _grouped(session, key, and_(in_range(d.timestamp, start, end), d.den(now)), scope,
-                                      [func.count(), num_sum]).items():
-            put(k, name + "_num", num)
-            put(k, name + "_den", den)
-    for name, (_label, column, where) in COUNTS.items():
-        for k, (count,) in _grouped(session, key, and_(in_range(column, start, end), where(now)), scope,
-                                    [func.count()]).items():
-            put(k, name, count)
+    if scope is None:
+        # Unscoped (leaders, the CLI, reports): the rollup kept with the cases (kpi_rollup.py).
+        days = _from_rollup(session, by, key, start, end, now, per_key)
+    else:
+        days = _live(session, key, start, end, now, scope, put)
     _supervision(session, key, start, end, scope, put)
-    days = _handling_days(session, key, start, end, scope)
 
     totals: dict = {}
     rows = []
@@ -252,8 +247,11 @@ def compute_kpis(session: Session, *, start: date, end: date, by: str | None = N
         for reason, count in values.get("supervision_reasons", {}).items():
             totals.setdefault("supervision_reasons", {})
             totals["supervision_reasons"][reason] = totals["supervision_reasons"].get(reason, 0) + count
-        rows.append({"key": k, **_finish(values, days.get(k, []))})
-    all_days = sorted(d for counts in days.values() for d in counts)
+        rows.append({"key": k, **_finish(values, days.get(k, {}))})
+    all_days: dict[int, int] = {}
+    for counts in days.values():
+        for d, n in counts.items():
+            all_days[d] = all_days.get(d, 0) + n
     labels = _labels(session, by, [r["key"] for r in rows])
     for row in rows:
         row["label"] = labels.get(row["key"], row["key"] if row["key"] is not None else N_("（未填）"))
@@ -262,7 +260,52 @@ def compute_kpis(session: Session, *, start: date, end: date, by: str | None = N
             "total": _finish(totals, all_days), "rows": rows if by else []}
 
 
-def _finish(values: dict, days: list[int]) -> dict:
+def _live(session, key, start, end, now, scope, put) -> dict:
+    """The figures from the case rows themselves: for a scoped user (a handler's department)."""
+    for name, d in DEFINITIONS.items():
+        num_sum = func.sum(sql_case((d.num(now), 1), else_=0))
+        for k, (den, num) in _grouped(session, key, and_(in_range(d.timestamp, start, end), d.den(now)), scope,
+                                      [func.count(), num_sum]).items():
+            put(k, name + "_num", num)
+            put(k, name + "_den", den)
+    for name, (_label, column, where) in COUNTS.items():
+        for k, (count,) in _grouped(session, key, and_(in_range(column, start, end), where(now)), scope,
+                                    [func.count()]).items():
+            put(k, name, count)
+    return _handling_days(session, key, start, end, scope)
+
+
+def _rollup_key(by: str | None, value: str):
+    return value if by is None or value else None  # '' in the rollup is an unset column
+
+
+def _from_rollup(session, by, key, start, end, now, per_key: dict) -> dict:
+    """Rates and counts summed from report_kpi_daily, less the cases not decided yet (due later
+    and not yet replied, or not yet closed): those depend on now, so they are counted live over
+    the cases whose deadline is still ahead (indexed; a few days' intake)."""
+    dim = by or ""
+    for raw, values in kpi_rollup.sums(session, start, end, dim).items():
+        if not any(values.values()):
+            continue
+        k = _rollup_key(by, raw)
+        bucket = per_key.setdefault(k, {})
+        for name, value in values.items():
+            bucket[name] = bucket.get(name, 0) + value
+    lo, hi = instants(start, end)
+    if hi > now:
+        ahead = [Case.deadline >= lo, Case.deadline < hi, Case.deadline > now]
+        for name, clause in (("on_time_reply_rate_den", [Case.replied_at.is_(None), Case.status != "returned"]),
+                             ("closure_rate_den", [Case.status != "closed"])):
+            query = select(key, func.count()).select_from(Case).where(*ahead, *clause).group_by(key)
+            for k, n in session.execute(query):
+                if n and k in per_key:
+                    per_key[k][name] -= int(n)
+        for k in [k for k, values in per_key.items() if not any(values.values())]:
+            del per_key[k]  # only undecided cases: the live path has no row for it either
+    return {_rollup_key(by, raw): counts for raw, counts in kpi_rollup.handling(session, start, end, dim).items()}
+
+
+def _finish(values: dict, days: dict[int, int]) -> dict:
     """The public shape of one row: each rate with its counts, then the counts, then durations."""
     out = {}
     for name in RATES:
@@ -271,12 +314,22 @@ def _finish(values: dict, days: list[int]) -> dict:
     for name in tuple(COUNTS) + tuple(SUPERVISION) + ("accountability_count",):
         out[name] = values.get(name, 0)
     out["supervision_reasons"] = dict(sorted(values.get("supervision_reasons", {}).items()))
-    days = sorted(days)
-    out["handling_count"] = len(days)
-    out["handling_days_avg"] = round(sum(days) / len(days), 2) if days else None
+    total = sum(days.values())
+    out["handling_count"] = total
+    out["handling_days_avg"] = round(sum(d * n for d, n in days.items()) / total, 2) if total else None
     # Nearest-rank percentile: the smallest value at or above 90 % of the closed cases.
-    out["handling_days_p90"] = days[math.ceil(0.9 * len(days)) - 1] if days else None
+    out["handling_days_p90"] = _percentile(days, math.ceil(0.9 * total)) if total else None
     return out
+
+
+def _percentile(histogram: dict[int, int], rank: int) -> int:
+    """The rank-th smallest value (1-based) of a {value: count} histogram."""
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    raise ValueError("rank beyond the histogram")
 
 
 def _supervision(session, key, start, end, scope, put) -> None:
@@ -313,7 +366,7 @@ def _as_date(value) -> date:
 
 
 def _handling_days(session, key, start, end, scope) -> dict:
-    """{key: [working days from registration to 销号, one per case closed in the range]}.
+    """{key: {working days from registration to 销号: cases}} for the cases closed in the range.
 
     Grouped in SQL by (key, registered day, closed day), so only distinct day pairs reach
     Python, where the statutory calendar counts the working days in (registered day, closed day].
@@ -331,7 +384,8 @@ def _handling_days(session, key, start, end, scope) -> dict:
             n = _working_days(calendar, _as_date(first), _as_date(last), ordinal_cache)
         except CalendarGap:
             continue  # a year the calendar does not know: no honest count, so none (docs/kpis.md)
-        out.setdefault(k, []).extend([n] * int(count))
+        bucket = out.setdefault(k, {})
+        bucket[n] = bucket.get(n, 0) + int(count)
     return out
 
 

@@ -187,7 +187,8 @@ def rebuild(session: Session, batch: int = 20000) -> dict:
     rows = [{"day": d, "bpmn_id": b, "exits": n, "seconds": sec} for (d, b), (n, sec) in sums.items()]
     for i in range(0, len(rows), 5000):
         session.execute(TaskDwell.__table__.insert(), rows[i:i + 5000])
-    return {"cases": cases, "daily_rows": len(totals), "task_exits": len(exits)}
+    from .kpi_rollup import rebuild as rebuild_kpis
+    return {"cases": cases, "daily_rows": len(totals), "task_exits": len(exits), **rebuild_kpis(session, batch)}
 
 
 def add_daily_bulk(session: Session, totals: dict[Key, dict[str, int]]) -> None:
