@@ -69,6 +69,9 @@ class Case(Base):
                       Index("ix_cases_dispatched_at", "dispatched_at"),
                       Index("ix_cases_followed_up_at", "followed_up_at"),
                       Index("ix_cases_closed_at", "closed_at"),
+                      # The ledger of one status by closing date (e.g. 已销号 this month), newest first
+                      # (migration 0033): without it SQLite walks every closed case and sorts.
+                      Index("ix_cases_status_closed_at", "status", "closed_at"),
                       Index("ix_cases_department_registered_at", "department", "registered_at"),
                       Index("ix_cases_department_deadline", "department", "deadline"),
                       Index("ix_cases_type_registered_at", "type", "registered_at"),
