@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import create_engine, delete, select, text, update
 from sqlalchemy.engine import make_url
 
 from app.audit import guard as audit_guard
@@ -112,6 +112,9 @@ def _clear(core: Core) -> None:
         extra = select(User.id).where(User.username.not_in(list(DEMO_USERS)))
         session.execute(delete(UserRole).where(UserRole.user_id.in_(extra)))
         session.execute(delete(User).where(User.username.not_in(list(DEMO_USERS))))
+        # A second factor a test enrolled (tests/test_totp.py) must not follow the demo user around.
+        session.execute(update(User).where(User.totp_secret.is_not(None)).values(totp_secret=None,
+                                                                                   totp_last_step=None))
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("TRUNCATE " + ", ".join(t.name for t in tables) + " RESTART IDENTITY CASCADE"))
         else:

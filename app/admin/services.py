@@ -81,8 +81,21 @@ def get_user(core, user_id: int) -> dict:
                                  .where(ReadyTask.assignee == user.username))
         return {"user": {"id": user.id, "username": user.username, "display_name": user.display_name,
                          "roles": sorted(user.roles), "department": user.department or "",
-                         "grid": user.grid or "", "active": user.active},
+                         "grid": user.grid or "", "active": user.active, "totp": bool(user.totp_secret)},
                 "claimed": claimed, **choices(session)}
+
+
+def reset_totp(core, actor: str, user_id: int) -> dict:
+    """Remove a user's lost second factor (audited); they enrol again at their next login."""
+    from ..auth import totp
+    with core.db.unit_of_work() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(_("没有这个用户。"))
+        if not user.totp_secret:
+            raise Invalid(_("该用户没有启用双重验证。"), fields=[("totp", "not enrolled")])
+        totp.reset(session, user, actor, source="admin")
+        return {"username": user.username}
 
 
 def _profile_errors(session: Session, roles: list[str], department: str, grid: str, display_name: str,

@@ -128,6 +128,17 @@ def user_password(user_id: int):
     return redirect(url_for("admin.user_edit", user_id=user_id))
 
 
+@bp.post("/users/<int:user_id>/totp-reset")
+@roles_required("admin")
+def user_totp_reset(user_id: int):
+    try:
+        result = services.reset_totp(_core(), current_user.username, user_id)
+    except Invalid as exc:
+        return _edit_page(user_id, errors=_errors(exc), status=400)
+    flash(_("已解除 %(name)s 的双重验证，其下次登录时须重新绑定。", name=result["username"]), "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
 # -- departments -----------------------------------------------------------------------------
 @bp.route("/departments", methods=["GET", "POST"])
 @roles_required("admin")

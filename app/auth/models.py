@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime
+from ..privacy.crypto import EncryptedText
 
 ROLES = {
     "admin": "系统管理员",
@@ -37,6 +38,10 @@ class User(Base):
     # Bumped by logout, a password change and deactivation: sessions issued before stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The second factor (app/auth/totp.py): the authenticator's secret, encrypted at rest, and the
+    # last time step accepted, so that no code works twice.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property

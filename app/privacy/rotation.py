@@ -11,6 +11,8 @@ from .crypto import PREFIX, keyring
 _cases = table("cases", column("id"), column("reporter_name"), column("reporter_phone"),
                column("reporter_phone_index"))
 FIELDS = {"reporter_name": "cases.reporter_name", "reporter_phone": "cases.reporter_phone"}
+# Staff's second-factor secrets (app/auth/totp.py): a handful of rows, rotated in one go.
+_users = table("users", column("id"), column("totp_secret"))
 
 
 def _stale(current: str, reindex: bool):
@@ -39,9 +41,20 @@ def rotate(db, batch: int = 500, reindex: bool = False) -> dict:
                 values["reporter_phone_index"] = ring.index(plain["reporter_phone"])
                 session.execute(update(_cases).where(_cases.c.id == row["id"]).values(**values))
         if not rows:
-            return {"rotated": done, "key": ring.current, "reindexed": reindex}
+            return {"rotated": done + _rotate_totp(db, ring), "key": ring.current, "reindexed": reindex}
         done += len(rows)
         last_id = rows[-1]["id"]
+
+
+def _rotate_totp(db, ring) -> int:
+    context = "users.totp_secret"
+    with db.unit_of_work() as session:
+        rows = session.execute(select(_users).where(_users.c.totp_secret.is_not(None), not_(
+            _users.c.totp_secret.like(f"{PREFIX}:{ring.current}:%")))).all()
+        for user_id, stored in rows:
+            session.execute(update(_users).where(_users.c.id == user_id).values(
+                totp_secret=ring.encrypt(ring.decrypt(stored, context), context)))
+    return len(rows)
 
 
 def status(db) -> dict:

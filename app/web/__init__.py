@@ -40,6 +40,8 @@ def init_web(app: Flask) -> None:
     login.user_loader(lambda user_id: load_web_user(app.extensions["bihuan"], user_id))
     login.anonymous_user = WebUser.anonymous
     init_session_limits(app)
+    from ..auth.views import init_totp_requirement  # here: auth.views imports this package
+    init_totp_requirement(app)
     init_security_headers(app)
 
     formatting.register(app)

@@ -23,6 +23,7 @@ NAV = (
     ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
+    ("auth.totp_setup", _l("双重验证"), ("admin", "designer")),
 )
 
 
