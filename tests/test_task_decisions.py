@@ -270,3 +270,15 @@ def test_worklist_supervision_rows_show_the_department_concerned(login, driver, 
     row = worklist_row(html, number, "催办")
     # the item's department, not the case's current one
     assert "督办对象：城管执法中队" in row and "mark-supervised" in row
+
+
+def test_the_command_center_is_not_offered_nor_accepted_as_a_handling_department(login, driver):
+    """It is a unit for supervising the center's own late steps (center_deadlines.dmn), not a handler."""
+    number = driver.register()
+    page = login("dispatcher").get(f"/tasks/{driver.task(number, 'dispatch')['id']}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "chengguan" in body and 'value="command_center"' not in body
+    with pytest.raises(Invalid, match="command center"):
+        driver.dispatch(number, department="command_center")
+    assert driver.ready(number) == ["dispatch"]

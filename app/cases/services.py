@@ -18,6 +18,7 @@ from ..auth.services import find_user, require_role
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
+from ..supervision.models import CENTER_DEPARTMENT
 from ..supervision.projection import record_tier_action
 from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
 from .numbers import next_case_number
@@ -207,6 +208,9 @@ class CaseService:
         if "department" in changes and case.department and session.scalars(
                 select(Department).where(Department.code == case.department)).first() is None:
             raise Invalid(f"unknown department '{case.department}'", fields=[("department", "unknown department")])
+        if "department" in changes and case.department == CENTER_DEPARTMENT:
+            raise Invalid("the command center supervises cases; it cannot be sent one to handle",
+                          fields=[("department", "not a handling department")])
         if "merged_into" in changes and case.merged_into:
             if case.merged_into == case.number or session.scalars(
                     select(Case).where(Case.number == case.merged_into)).first() is None:

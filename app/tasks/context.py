@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance
 from ..intake.duplicates import find_duplicates
 from ..org.models import Department
+from ..supervision.models import CENTER_DEPARTMENT
 
 EMPTY_FORM = {"type": "object", "properties": {}}
 
@@ -82,7 +83,9 @@ def load_task(core, task_id: str, details: bool = True) -> TaskContext | None:
 
 
 def _add_details(session, ctx: TaskContext) -> None:
+    # The command center supervises its own late steps as a unit, but never handles a case itself.
     ctx.departments = [tuple(r) for r in session.execute(select(Department.code, Department.name)
+                                                         .where(Department.code != CENTER_DEPARTMENT)
                                                          .order_by(Department.id))]
     if "duplicate_of" in ctx.schema.get("properties", {}):
         ctx.duplicates = find_duplicates(session, ctx.case.reporter_phone, ctx.case.address,
