@@ -56,8 +56,7 @@ def claim(core, token: str, now: datetime, limit: int, lease: float | None = Non
     """
     wi = WorkflowInstance
     expires = now + timedelta(seconds=lease if lease is not None else lease_seconds())
-    candidates = (select(wi.id).where(claimable(now)).order_by(wi.next_timer_at).limit(limit)
-                  .with_for_update(skip_locked=True))
+    candidates = select(wi.id).where(claimable(now)).order_by(wi.next_timer_at).limit(limit)
     with core.db.read() as session:  # nothing due (the usual case): one index probe, no write lock
         if session.scalar(select(wi.id).where(claimable(now)).limit(1)) is None:
             return []
@@ -65,11 +64,11 @@ def claim(core, token: str, now: datetime, limit: int, lease: float | None = Non
         if session.get_bind().dialect.name == "postgresql":
             # Re-check the condition in the UPDATE: a row picked by the subquery is locked, so it
             # cannot change under us, but the check keeps the statement correct on its own.
-            ids = session.scalars(update(wi).where(wi.id.in_(candidates.scalar_subquery()), claimable(now))
+            ids = session.scalars(update(wi).where(wi.id.in_(candidates.with_for_update(skip_locked=True).scalar_subquery()), claimable(now))
                                   .values(claimed_by=token, claim_expires_at=expires).returning(wi.id)).all()
         else:
             # SQLite: the write lock is held from BEGIN IMMEDIATE, so select-then-update is atomic.
-            ids = session.scalars(candidates.with_for_update(False)).all()
+            ids = session.scalars(candidates).all()
             if ids:
                 session.execute(update(wi).where(wi.id.in_(ids)).values(claimed_by=token, claim_expires_at=expires)
                                 .execution_options(synchronize_session=False))
