@@ -129,6 +129,10 @@ def _fire_chunk(core, ids: list[int], now: datetime, lateness: list | None = Non
                 for inst, case, before, after, due, _deadlines in prepared:
                     session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
                     write_state(inst, after, now)
+                    if inst.next_timer_at is None or inst.next_timer_at > now:
+                        # Done for this sweep: the claim goes with the commit (a kill -9 after it
+                        # leaves no stale claim). One still due keeps it until the sweep's release.
+                        inst.claimed_by = inst.claim_expires_at = None
                 # Every version check of the chunk first, before any other write (see projection.apply),
                 # in primary-key order (the unit of work sorts them), so two overlapping sweeps lock the
                 # instances in the same order and cannot deadlock. apply then finds them written already.
