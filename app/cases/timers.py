@@ -63,17 +63,19 @@ def fire_due(core, now: datetime | None = None, shard: tuple[int, int] | None = 
     now = now or utcnow()
     owner = owner or scheduler_id()
     token = f"{owner}#{next(_SWEEPS)}"
-    fired, started = 0, time.monotonic()
+    fired, started, claimed = 0, time.monotonic(), False
     try:
         while True:
             ids = claim(core, token, now, BATCH)
             if not ids:
                 break
+            claimed = True
             for offset in range(0, len(ids), CHUNK):
                 fired += _fire_chunk(core, ids[offset:offset + CHUNK], now, lateness)
     finally:
         try:
-            release(core, token)
+            if claimed:  # an empty sweep wrote nothing and has nothing to give back
+                release(core, token)
         except Exception:  # noqa: BLE001 - e.g. the database went away: the lease expires by itself
             log.warning("timer sweep: could not release the claims of %s; they expire with the lease", token)
     if fired:
