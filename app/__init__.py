@@ -43,6 +43,7 @@ def register_blueprints(app: Flask) -> None:
     """Every domain's pages. Imported by name: a module that fails to import stops the app."""
     from .admin.views import bp as admin
     from .api.health import bp as health
+    from .api.readiness import bp as readiness
     from .attachments.views import bp as attachments
     from .audit.views import bp as audit
     from .auth.views import bp as auth
@@ -64,3 +65,4 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
+    app.register_blueprint(readiness)  # /readyz

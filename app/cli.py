@@ -205,21 +205,18 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
         core.close()
 
 
-@main.command(help="The timer sweep alone, for deployments with several web workers.")
-@click.option("--shard", default="0/1", show_default=True,
-              help="K/N: handle only instances with id %% N == K; run N schedulers, K = 0..N-1.")
+@main.command(help="The timer sweep and the periodic jobs alone; run as many as you like (docs/scheduling.md).")
+@click.option("--shard", default=None, hidden=True, help="Deprecated and ignored: timers are claimed dynamically.")
 @user_errors
-def scheduler(shard: str) -> None:
+def scheduler(shard: str | None) -> None:
     from .scheduler import build_scheduler
-    try:
-        index, count = (int(part) for part in shard.split("/"))
-        if not 0 <= index < count:
-            raise ValueError
-    except ValueError:
-        raise Invalid(f"invalid --shard '{shard}': use K/N with 0 <= K < N") from None
+    from .scheduling.claims import scheduler_id
+    if shard is not None:
+        click.echo("warning: --shard is deprecated and ignored: every scheduler claims due timers dynamically",
+                   err=True)
     core = _core()
-    sched = build_scheduler(core, blocking=True, shard=(index, count))
-    click.echo(f"bihuan scheduler running (shard {index}/{count}); Ctrl-C to stop", err=True)
+    sched = build_scheduler(core, blocking=True)
+    click.echo(f"bihuan scheduler running (scheduler {scheduler_id()}); Ctrl-C to stop", err=True)
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

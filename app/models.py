@@ -13,3 +13,4 @@ from .reports.report_models import JobRun, Report  # noqa: F401
 from .reports.score_models import ScoreMonth  # noqa: F401
 from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401
 from .reports.kpi_rollup import KpiDaily, KpiHandling  # noqa: F401
+from .scheduling.models import SchedulerHeartbeat  # noqa: F401

@@ -1,8 +1,14 @@
-"""APScheduler wiring: one interval job sweeps all due timers; cron jobs (weekly reports) go here too."""
+"""APScheduler wiring: one interval job sweeps all due timers; cron jobs (weekly reports) go here too.
+
+Any number of these run side by side (`bihuan scheduler` on several machines, or `bihuan serve`'s
+embedded one): timers are claimed dynamically (app/scheduling/claims.py) and every periodic job
+runs once per period through ``job_runs`` (docs/scheduling.md).
+"""
 from __future__ import annotations
 
 import logging
 import os
+import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -11,31 +17,44 @@ from workflows.clock import utcnow
 
 from .cases.timers import fire_due
 from .notifications.outbox import drain
-from .privacy.retention import erase_due
+from .scheduling.claims import scheduler_id
+from .scheduling.cron import ERASE_FIRE, erase_job
+from .scheduling.heartbeat import beat
 
 log = logging.getLogger(__name__)
 DEFAULT_SWEEP_SECONDS = 10.0
 DEFAULT_DRAIN_SECONDS = 30.0
+_STARTED = utcnow()
 
 
-def sweep(core, shard: tuple[int, int] = (0, 1)) -> int:
-    """One sweep; fire_due logs what it fired (count, shard, duration) and each incident."""
+def sweep(core, shard: tuple[int, int] | None = None) -> int:
+    """One sweep and its heartbeat; fire_due logs what it fired (count, scheduler, duration) and each
+    incident. ``shard`` is the retired static split, ignored."""
+    t0 = time.monotonic()
     try:
-        return fire_due(core, shard=shard)
+        fired = fire_due(core)
     except Exception:  # noqa: BLE001 - a failed sweep must not kill the scheduler; the next one retries
-        log.exception("timer sweep (shard %d/%d) failed", *shard)
+        log.exception("timer sweep failed")
         return 0
-
-
-def erase_personal_data(core) -> None:
     try:
-        result = erase_due(core.db)
-        if result["erased"]:
-            log.info("erased the personal data of %d cases closed before %s", result["erased"], result["cutoff"])
-    except Exception:  # noqa: BLE001 - like the sweep: log, and try again tomorrow
+        beat(core, scheduler_id(), _STARTED, fired, (time.monotonic() - t0) * 1000)
+    except Exception:  # noqa: BLE001 - a lost heartbeat shows on /readyz; it must not stop the sweeps
+        log.exception("scheduler heartbeat failed")
+    return fired
+
+
+def erase_personal_data(core) -> dict | None:
+    """Personal data past its retention period, once a day across all schedulers (job_runs)."""
+    try:
+        return erase_job(core)
+    except Exception:  # noqa: BLE001 - like the sweep: log; the period was given back and is retried
         log.exception("erasing personal data failed")
+        return None
+
+
 def drain_outbox(core) -> dict:
-    """Send the queued notifications; a failing channel is the row's problem (retried), never the job's."""
+    """Send the queued notifications; a failing channel is the row's problem (retried), never the job's.
+    Several schedulers may drain at once: each row is leased by one UPDATE before it is sent."""
     try:
         return drain(core)
     except Exception:  # noqa: BLE001 - e.g. the database is away; the next run retries
@@ -43,18 +62,20 @@ def drain_outbox(core) -> dict:
         return {}
 
 
-def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] = (0, 1)):
+def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: tuple[int, int] | None = None):
     seconds = seconds or float(os.environ.get("BIHUAN_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS))
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="Asia/Shanghai")
     # max_instances=1 + coalesce: a slow sweep is never overlapped by the next one in this process.
     # next_run_time=now: timers missed while we were down fire right away (catch-up).
     # misfire_grace_time=None: a run that starts late (a slow start, a busy machine) still runs,
     # instead of being skipped as "missed" after APScheduler's default second of grace.
-    scheduler.add_job(sweep, "interval", args=[core, shard], seconds=seconds, id="timer_sweep", max_instances=1,
+    scheduler.add_job(sweep, "interval", args=[core], seconds=seconds, id="timer_sweep", max_instances=1,
                       coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
-    # Personal data past its retention period, once a night; idempotent, so several schedulers may run it.
-    scheduler.add_job(erase_personal_data, "cron", args=[core], hour=2, minute=30, id="erase_personal_data",
-                      max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True)
+    # Personal data past its retention period, 02:30 every night; next_run_time=now catches up a
+    # night missed while down. job_runs makes each day run once across every scheduler process.
+    scheduler.add_job(erase_personal_data, "cron", args=[core], id="erase_personal_data", max_instances=1,
+                      coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True,
+                      **ERASE_FIRE)
     # The weekly 专报: Monday 08:00 Shanghai; next_run_time=now catches up weeks missed while down.
     # job_runs (UNIQUE job, period) makes each week run once across every scheduler process.
     from .reports.jobruns import WEEKLY_FIRE, safe_weekly_job

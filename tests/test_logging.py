@@ -18,7 +18,8 @@ from app.scheduler import sweep
 from tests.conftest import at, deploy_variant
 from tests.test_cli import BIHUAN, cli_env, run
 
-FIRED = re.compile(r"INFO app\.cases\.timers: timer sweep \(shard (\d+)/(\d+)\) fired (\d+) timer\(s\) in \d+\.\d\d s")
+FIRED = re.compile(r"INFO app\.cases\.timers: timer sweep \(scheduler ([^ ]+:\d+:[0-9a-f]+)\) fired (\d+) timer\(s\) in "
+                   r"\d+\.\d\d s")
 
 
 def overdue(driver, clock, count=1) -> list[str]:
@@ -38,13 +39,14 @@ def env(database_url, level: str | None) -> dict:
     return environ
 
 
-def test_a_sweep_that_fired_logs_count_shard_and_duration(driver, core, clock, caplog):
+def test_a_sweep_that_fired_logs_count_scheduler_and_duration(driver, core, clock, caplog):
     caplog.set_level(logging.INFO, logger="app")
     overdue(driver, clock, 2)
-    assert sweep(core, (0, 1)) == 2
+    assert sweep(core) == 2
     [record] = [r for r in caplog.records if r.name == "app.cases.timers"]
     assert record.levelno == logging.INFO
-    assert re.fullmatch(r"timer sweep \(shard 0/1\) fired 2 timer\(s\) in \d+\.\d\d s", record.getMessage())
+    assert re.fullmatch(r"timer sweep \(scheduler [^ ]+:\d+:[0-9a-f]{8}\) fired 2 timer\(s\) in \d+\.\d\d s",
+                        record.getMessage())
     caplog.clear()
     assert fire_due(core) == 0
     assert caplog.records == []  # a sweep that fired nothing says nothing
@@ -81,7 +83,7 @@ def test_cli_timers_fire_logs_to_stderr_at_info(driver, core, clock, database_ur
     assert json.loads(proc.stdout) == {"fired": 1}  # stdout stays pure JSON
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr  # that line alone: no library chatter
-    assert FIRED.search(lines[0]).groups() == ("0", "1", "1"), lines[0]
+    assert FIRED.search(lines[0]).group(2) == "1", lines[0]
 
 
 def test_cli_one_shot_commands_are_quiet_by_default(driver, core, clock, database_url):
@@ -107,7 +109,7 @@ def test_cli_user_errors_stay_one_line_at_info(core, database_url, monkeypatch):
 
 def test_scheduler_logs_its_sweeps_at_info_by_default(driver, core, clock, database_url):
     overdue(driver, clock, 3)
-    proc = subprocess.Popen([BIHUAN, "scheduler", "--shard", "0/1"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([BIHUAN, "scheduler"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env(database_url, None))
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True)
@@ -127,7 +129,7 @@ def test_scheduler_logs_its_sweeps_at_info_by_default(driver, core, clock, datab
         proc.terminate()
         proc.wait(timeout=30)
     assert match, "".join(seen)
-    assert match.groups() == ("0", "1", "3")
+    assert match.group(2) == "3"
     # INFO from our own loggers only: no APScheduler "Running job", no SpiffWorkflow task states
-    assert seen[0].startswith("bihuan scheduler running (shard 0/1)"), seen
+    assert seen[0].startswith(f"bihuan scheduler running (scheduler {match.group(1)})"), seen
     assert all(" INFO app." in line for line in seen[1:] if " INFO " in line), "".join(seen)

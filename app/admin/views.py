@@ -45,6 +45,14 @@ def _today():
     return utcnow().astimezone(SHANGHAI).date()
 
 
+@bp.get("/schedulers")
+@roles_required("admin")
+def schedulers():
+    """Each scheduler process's heartbeat (app/scheduling): when it last swept, the claims it holds."""
+    from ..scheduling.heartbeat import overview
+    return render_template("admin/schedulers.html", **overview(_core()))
+
+
 @bp.get("/")
 @roles_required("admin")
 def index():

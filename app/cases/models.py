@@ -105,6 +105,10 @@ class WorkflowInstance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The timer-sweep lease (app/scheduling/claims.py): which scheduler's sweep is firing this
+    # instance, until when. An expired claim is anyone's; neither is part of the engine state.
+    claimed_by: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __mapper_args__ = {"version_id_col": version}
 

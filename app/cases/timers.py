@@ -1,12 +1,13 @@
 """The escalation sweep: fire every due timer, reading only instances whose mirror says they are due.
 
-``next_timer_at`` is indexed, so a sweep with nothing due is one index probe
-whatever the number of open cases. Each due instance is fired in its own
-transaction with the optimistic lock, so two schedulers never fire the same
-timer twice and one failing case never stops the others.
+``next_timer_at`` is indexed, so a sweep with nothing due is one index probe (and one claim UPDATE
+that matches nothing) whatever the number of open cases. Due instances are claimed in batches under
+a lease (app/scheduling/claims.py) and fired with the optimistic lock, so any number of schedulers
+share the work, never fire the same timer twice, and one failing case never stops the others.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from datetime import datetime
@@ -24,8 +25,11 @@ from .projection import apply, take_snapshot, write_state
 from .services import audit, record_incident
 
 log = logging.getLogger(__name__)
-BATCH = 500
+# A sweep claims BATCH instances at a time and commits them CHUNK at a time. Small claims spread a
+# burst of due timers over all schedulers; the lease only has to cover one batch (a second or two).
+BATCH = 100
 CHUNK = 50
+_SWEEPS = itertools.count(1)
 
 
 def due_timers(core, now: datetime | None = None) -> list[dict]:
@@ -44,34 +48,42 @@ def due_timers(core, now: datetime | None = None) -> list[dict]:
         return result
 
 
-def fire_due(core, now: datetime | None = None, shard: tuple[int, int] = (0, 1)) -> int:
+def fire_due(core, now: datetime | None = None, shard: tuple[int, int] | None = None, *,
+             owner: str | None = None, lateness: list | None = None) -> int:
     """Fire everything due at ``now``; returns the number of timers fired.
 
-    ``shard=(k, n)`` makes this sweeper handle only instances with ``id % n == k``, so
-    n scheduler processes can share the work without stepping on each other.
+    The sweep claims small batches of due instances under a lease (app/scheduling/claims.py), so any
+    number of schedulers share the work and a dead one's claims are taken over once they expire.
+    What a sweep claimed stays claimed by it until it ends, so each instance is visited once per
+    sweep; whatever is still due (a conflict) is released at the end and waits for the next sweep.
+    ``shard`` is the retired static split, accepted and ignored. ``lateness`` (the benches) receives,
+    for each fired instance, the seconds between its earliest due timer and its commit.
     """
+    from ..scheduling.claims import claim, release, scheduler_id
     now = now or utcnow()
-    index, count = shard
-    fired, seen, started = 0, set(), time.monotonic()
-    while True:
-        with core.db.read() as session:
-            query = (select(WorkflowInstance.id).where(WorkflowInstance.next_timer_at <= now)
-                     .order_by(WorkflowInstance.next_timer_at).limit(BATCH + len(seen)))
-            if count > 1:
-                query = query.where(WorkflowInstance.id % count == index)
-            # Each instance is visited once per sweep; whatever is still due waits for the next one.
-            ids = [i for i in session.scalars(query) if i not in seen][:BATCH]
-        if not ids:
-            if fired:
-                log.info("timer sweep (shard %d/%d) fired %d timer(s) in %.2f s", index, count, fired,
-                         time.monotonic() - started)
-            return fired
-        seen.update(ids)
-        for offset in range(0, len(ids), CHUNK):
-            fired += _fire_chunk(core, ids[offset:offset + CHUNK], now)
+    owner = owner or scheduler_id()
+    token = f"{owner}#{next(_SWEEPS)}"
+    fired, started, claimed = 0, time.monotonic(), False
+    try:
+        while True:
+            ids = claim(core, token, now, BATCH)
+            if not ids:
+                break
+            claimed = True
+            for offset in range(0, len(ids), CHUNK):
+                fired += _fire_chunk(core, ids[offset:offset + CHUNK], now, lateness)
+    finally:
+        try:
+            if claimed:  # an empty sweep wrote nothing and has nothing to give back
+                release(core, token)
+        except Exception:  # noqa: BLE001 - e.g. the database went away: the lease expires by itself
+            log.warning("timer sweep: could not release the claims of %s; they expire with the lease", token)
+    if fired:
+        log.info("timer sweep (scheduler %s) fired %d timer(s) in %.2f s", owner, fired, time.monotonic() - started)
+    return fired
 
 
-def _fire_chunk(core, ids: list[int], now: datetime) -> int:
+def _fire_chunk(core, ids: list[int], now: datetime, lateness: list | None = None) -> int:
     """Fire one chunk: engine work first, outside any transaction, then one write transaction.
 
     Every case of the chunk commits with its state, columns, ready tasks, items and audit row
@@ -111,6 +123,7 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
         return 0
     # A rollback expires the objects; keep what the retry and the log need.
     prepared_ids = [inst.id for inst, *_ in prepared]
+    due_ats = [inst.next_timer_at for inst, *_ in prepared]
     numbers = [case.number for _, case, *_ in prepared]
     try:
         with core.db.unit_of_work() as session:
@@ -118,6 +131,10 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
                 for inst, case, before, after, due, _deadlines in prepared:
                     session.add_all([case, inst])  # re-attach as read: no SELECT, version-checked UPDATE
                     write_state(inst, after, now)
+                    if inst.next_timer_at is None or inst.next_timer_at > now:
+                        # Done for this sweep: the claim goes with the commit (a kill -9 after it
+                        # leaves no stale claim). One still due keeps it until the sweep's release.
+                        inst.claimed_by = inst.claim_expires_at = None
                 # Every version check of the chunk first, before any other write (see projection.apply),
                 # in primary-key order (the unit of work sorts them), so two overlapping sweeps lock the
                 # instances in the same order and cannot deadlock. apply then finds them written already.
@@ -126,6 +143,9 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
                     changes = apply(session, case, inst, before, after, now)
                     audit(session, actor="scheduler", action="timer" if deadlines or not due else "reminder",
                           case=case, source="scheduler", changes={"timers": due, "columns": changes}, at=now)
+        if lateness is not None:
+            committed = utcnow()
+            lateness.extend((committed - due_at).total_seconds() for due_at in due_ats)
         return sum(len(deadlines) for *_, deadlines in prepared)
     except (StaleDataError, IntegrityError) as exc:
         # A case changed since it was read (a user's action or another scheduler got there first):
@@ -139,4 +159,4 @@ def _fire_chunk(core, ids: list[int], now: datetime) -> int:
             else:
                 log.info("timer sweep: case %s changed meanwhile; retried next sweep", numbers[0])
             return 0
-        return sum(_fire_chunk(core, [inst_id], now) for inst_id in prepared_ids)
+        return sum(_fire_chunk(core, [inst_id], now, lateness) for inst_id in prepared_ids)

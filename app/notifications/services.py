@@ -59,6 +59,16 @@ def _local(value) -> str:
 def _queue_users(session: Session, role: str | None, department: str | None) -> list[User]:
     if not role:
         return []
+    # Memoised per transaction: a timer sweep commits a chunk of cases in one, and their escalations
+    # mostly tell the same queues. A transaction reads one snapshot, so nothing goes stale in it.
+    memo = session.info.setdefault("bihuan_queue_users", {})
+    key = (role, department)
+    if key not in memo:
+        memo[key] = _select_queue_users(session, role, department)
+    return memo[key]
+
+
+def _select_queue_users(session: Session, role: str, department: str | None) -> list[User]:
     query = (select(User).join(UserRole, UserRole.user_id == User.id)
              .where(UserRole.role == role, User.active.is_(True)))
     if role == "handler":

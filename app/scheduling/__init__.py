@@ -1,0 +1,1 @@
+"""Scheduler processes sharing work: timer claims (leases), heartbeats, exactly-once cron periods."""
