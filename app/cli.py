@@ -103,6 +103,10 @@ def _configure_logging(level: int) -> None:
     run, Alembic its plugins on each schema check): they log their warnings, and everything only
     at DEBUG.
     """
+    if os.environ.get("BIHUAN_ENV", "").lower() == "production":  # one JSON object per line (schedulers)
+        from .observability.logging import configure_json_logging
+        configure_json_logging(level)
+        return
     libraries = level if level <= logging.DEBUG else max(level, logging.WARNING)
     logging.basicConfig(level=libraries, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in OWN_LOGGERS:
