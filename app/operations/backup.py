@@ -186,6 +186,16 @@ def _pg_restore(url: str, source: Path) -> dict:
     tool = _tool("pg_restore")
     server = _check_versions(url, tool)
     args, env, schema = _pg_args(url)
+    if schema:
+        # A schema's dump leaves out the database's extensions; the trigram indexes need pg_trgm
+        # where the migrations put it (app/cases/fulltext.py).
+        from ..cases.fulltext import _trgm_schema
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                _trgm_schema(conn)
+        finally:
+            engine.dispose()
     # One transaction: a restore that fails halfway leaves the database as it was. --clean drops what
     # the dump is about to create (the schema's objects, or the database's) first.
     command = [tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
