@@ -56,7 +56,7 @@ def test_a_killed_backend_mid_action_is_retried_once_and_the_case_registered_onc
     assert driver.ready(number) == ["handle"]
 
 
-def test_database_run_retries_and_gives_up_on_a_commit_that_may_have_happened(core, postgres):
+def test_database_run_retries_an_action_whose_backend_was_killed(core, postgres):
     attempts = []
 
     def action(session):
