@@ -222,7 +222,11 @@ def scheduler(shard: str) -> None:
     except ValueError:
         raise Invalid(f"invalid --shard '{shard}': use K/N with 0 <= K < N") from None
     core = _core()
+    from .observability.metrics import serve_scheduler_metrics
+    serve_scheduler_metrics(core)  # BIHUAN_SCHEDULER_METRICS_PORT: sweep figures for Prometheus
     sched = build_scheduler(core, blocking=True, shard=(index, count))
+    from .observability.timer_log import observed_sweep
+    sched.modify_job("timer_sweep", func=observed_sweep)  # the same sweep, with its metrics recorded
     click.echo(f"bihuan scheduler running (shard {index}/{count}); Ctrl-C to stop", err=True)
     try:
         sched.start()

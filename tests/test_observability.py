@@ -207,12 +207,16 @@ def test_gunicorn_serves_healthz_and_metrics(core, database_url, tmp_path):
                 assert proc.poll() is None and time.monotonic() < deadline, open(tmp_path / "gunicorn.log").read()
                 time.sleep(0.3)
         assert status == 200 and json.loads(body) == {"status": "alive"} and headers["X-Request-Id"] == "gunicorn-1"
-        for _ in range(4):
-            _get(f"http://127.0.0.1:{port}/healthz")
-        status, body, _ = _get(f"http://127.0.0.1:{port}/metrics", {"Authorization": f"Bearer {TOKEN}"})
+        scrape = lambda: _get(f"http://127.0.0.1:{port}/metrics", {"Authorization": f"Bearer {TOKEN}"})  # noqa: E731
+        status, body, _ = scrape()
         assert status == 200
+        before = _value(body, "bihuan_http_requests_total", method="GET", route="/healthz", status="200")
+        assert before >= 1
+        for _ in range(6):
+            _get(f"http://127.0.0.1:{port}/healthz")
+        status, body, _ = scrape()
         # the counts of every worker, added up (multiprocess mode)
-        assert _value(body, "bihuan_http_requests_total", method="GET", route="/healthz", status="200") == 5
+        assert _value(body, "bihuan_http_requests_total", method="GET", route="/healthz", status="200") == before + 6
         assert _value(body, "bihuan_metrics_database_up") == 1
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -220,3 +224,30 @@ def test_gunicorn_serves_healthz_and_metrics(core, database_url, tmp_path):
     log.seek(0)
     lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
     assert any(e.get("request_id") == "gunicorn-1" and e.get("route") == "/healthz" for e in lines)
+
+
+def test_the_scheduler_sweep_records_fired_timers_and_their_lateness(core, driver, clock):
+    from app.observability.timer_log import observed_sweep
+    number = driver.register()
+    driver.dispatch(number)
+    due = core.cases.show(number)
+    clock.move_to(at(2026, 11, 5, 10, 0))
+    body = lambda: metrics.render(core)[0].decode()  # noqa: E731
+    fired_before = _value(body(), "bihuan_timers_fired_total")
+    late_before = _value(body(), "bihuan_timer_lateness_seconds_count")
+    sum_before = _value(body(), "bihuan_timer_lateness_seconds_sum")
+    fired = observed_sweep(core)
+    assert fired >= 1
+    text = body()
+    assert _value(text, "bihuan_timers_fired_total") == fired_before + fired
+    assert _value(text, "bihuan_timer_lateness_seconds_count") >= late_before + 1
+    # the sign-for deadline passed days before this sweep: the lateness says so
+    assert _value(text, "bihuan_timer_lateness_seconds_sum") - sum_before > 3600, due["deadline"]
+
+
+def test_scheduler_metrics_port_must_be_a_port(monkeypatch):
+    monkeypatch.setenv("BIHUAN_SCHEDULER_METRICS_PORT", "ninety")
+    with pytest.raises(Invalid, match="BIHUAN_SCHEDULER_METRICS_PORT"):
+        metrics.serve_scheduler_metrics()
+    monkeypatch.delenv("BIHUAN_SCHEDULER_METRICS_PORT")
+    assert metrics.serve_scheduler_metrics() is None

@@ -171,3 +171,20 @@ def _claims_held(session):
             return session.scalar(select(func.count()).select_from(WorkflowInstance).where(
                 getattr(WorkflowInstance, owner).is_not(None), getattr(WorkflowInstance, expiry) > utcnow()))
     return None
+
+
+def serve_scheduler_metrics(core=None) -> int | None:
+    """A scheduler has no web server: with ``BIHUAN_SCHEDULER_METRICS_PORT`` it serves its own
+    metrics (sweep duration, timers fired, lateness, pool) on that port of
+    ``BIHUAN_SCHEDULER_METRICS_ADDR`` (default 127.0.0.1). Returns the port, or None when unset."""
+    from ..errors import Invalid
+    raw = os.environ.get("BIHUAN_SCHEDULER_METRICS_PORT", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise Invalid(f"invalid BIHUAN_SCHEDULER_METRICS_PORT '{raw}': use a port number")
+    from prometheus_client import start_http_server
+    if core is not None:
+        instrument_pool(core.db.engine)
+    start_http_server(int(raw), addr=os.environ.get("BIHUAN_SCHEDULER_METRICS_ADDR", "127.0.0.1"))
+    return int(raw)
