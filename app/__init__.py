@@ -10,6 +10,7 @@ from flask import Flask, redirect, url_for
 
 def create_app(config: dict | None = None, core=None, instance_path: str | None = None) -> Flask:
     from .core import Core
+    from .observability.setup import init_operations
     from .web import init_web
     from .web.nav import home_endpoint
     from .web.secret_key import configure_secret_key
@@ -28,6 +29,7 @@ def create_app(config: dict | None = None, core=None, instance_path: str | None 
     app.extensions["bihuan"] = core or Core(app.config.get("DATABASE_URL"))
     init_web(app)
     register_blueprints(app)
+    init_operations(app, app.extensions["bihuan"])  # /metrics, /healthz, request ids, proxy, static caching
 
     @app.get("/")
     def index():

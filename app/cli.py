@@ -103,6 +103,10 @@ def _configure_logging(level: int) -> None:
     run, Alembic its plugins on each schema check): they log their warnings, and everything only
     at DEBUG.
     """
+    if os.environ.get("BIHUAN_ENV", "").lower() == "production":  # one JSON object per line (schedulers)
+        from .observability.logging import configure_json_logging
+        configure_json_logging(level)
+        return
     libraries = level if level <= logging.DEBUG else max(level, logging.WARNING)
     logging.basicConfig(level=libraries, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in OWN_LOGGERS:
@@ -215,7 +219,11 @@ def scheduler(shard: str | None) -> None:
         click.echo("warning: --shard is deprecated and ignored: every scheduler claims due timers dynamically",
                    err=True)
     core = _core()
+    from .observability.metrics import serve_scheduler_metrics
+    serve_scheduler_metrics(core)  # BIHUAN_SCHEDULER_METRICS_PORT: sweep figures for Prometheus
     sched = build_scheduler(core, blocking=True)
+    from .observability.timer_log import observed_sweep
+    sched.modify_job("timer_sweep", func=observed_sweep)  # the same sweep, with its metrics recorded
     click.echo(f"bihuan scheduler running (scheduler {scheduler_id()}); Ctrl-C to stop", err=True)
     try:
         sched.start()
@@ -461,12 +469,13 @@ def process_deploy(directory, user) -> None:
 from .audit.commands import audit as _audit_commands  # noqa: E402
 from .intake.commands import call as _call_commands  # noqa: E402
 from .notifications.commands import notify as _notify_commands  # noqa: E402
+from .operations import commands as _ops  # noqa: E402 - backup, restore, check, archive
 from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
 
-for _group in (_audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
+for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
                _rollup_commands):
     main.add_command(_group)
 

@@ -5,6 +5,7 @@ The Flask app, the CLI, the scheduler and the tests all build one of these.
 from __future__ import annotations
 
 from .audit import chain as audit_chain
+from .observability import timer_log
 from .calendar.services import CalendarService
 from .privacy import crypto
 from .cases.services import CaseService
@@ -16,6 +17,7 @@ from workflows.engine import Engine
 class Core:
     def __init__(self, database_url: str | None = None):
         audit_chain.install()  # every audit row written through any session is chained
+        timer_log.install()  # each fired timer logged with its case number, once committed
         crypto.configure(crypto.keyring_from_environment())  # before any personal field is read or written
         self.db = Database(database_url or default_database_url())
         self.calendar = CalendarService(self.db)

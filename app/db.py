@@ -6,15 +6,19 @@ and commits once. Any exception rolls the whole action back.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from datetime import timezone
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -64,6 +68,52 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+RETRY_ATTEMPTS = 3
+# PostgreSQL error classes that say "try the transaction again": serialization failure, deadlock,
+# and the connection exceptions and admin shutdowns a failover produces (class 08, 57P01-57P03).
+TRANSIENT_SQLSTATES = ("40001", "40P01", "57P01", "57P02", "57P03")
+TRANSIENT_CLASSES = ("08",)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` failed the transaction for a reason a fresh attempt may not meet: a connection
+    lost (failover, a killed backend, a restart) or a serialization failure or deadlock."""
+    if not isinstance(exc, DBAPIError) or getattr(exc, "bihuan_commit_unknown", False):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return bool(code) and (code in TRANSIENT_SQLSTATES or code[:2] in TRANSIENT_CLASSES)
+
+
+def retry_transient(attempts: int = RETRY_ATTEMPTS, pause: float = 0.2):
+    """Run the whole action again when its transaction failed transiently (is_transient).
+
+    The action must open its own unit of work, so a retry starts from a fresh read: everything the
+    failed attempt did was rolled back with it. A connection lost during COMMIT is not retried,
+    because the server may have committed; the caller gets the error (a 5xx, a failed sweep that the
+    next sweep redoes), never a doubled action. The pool replaces the dead connection
+    (pool_pre_ping checks each one before use).
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for attempt in range(1, attempts + 1):
+                try:
+                    return fn(*args, **kwargs)
+                except DBAPIError as exc:
+                    if attempt == attempts or not is_transient(exc):
+                        raise
+                    log.warning("transaction failed (%s); retrying, attempt %d of %d",
+                                str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__,
+                                attempt + 1, attempts)
+                    time.sleep(pause * attempt)
+        return wrapper
+    return decorate
+
+
 class Database:
     def __init__(self, url: str):
         self.url = url
@@ -76,12 +126,26 @@ class Database:
         session = self.write_sessions()
         try:
             yield session
-            session.commit()
+            try:
+                session.commit()
+            except DBAPIError as exc:
+                # The connection died during COMMIT: the server may or may not have committed, so
+                # this action must not be retried blindly (see retry_transient).
+                exc.bihuan_commit_unknown = True
+                raise
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
+
+    def run(self, action: Callable[[Session], T], attempts: int = RETRY_ATTEMPTS) -> T:
+        """``action(session)`` in a unit of work, retried on a transient failure (see retry_transient)."""
+        @retry_transient(attempts)
+        def once() -> T:
+            with self.unit_of_work() as session:
+                return action(session)
+        return once()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -14,3 +14,4 @@ from .reports.score_models import ScoreMonth  # noqa: F401
 from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401
 from .reports.kpi_rollup import KpiDaily, KpiHandling  # noqa: F401
 from .scheduling.models import SchedulerHeartbeat  # noqa: F401
+from .operations.models import ArchivedState  # noqa: F401

@@ -15,6 +15,7 @@ from workflows.workdays import CalendarGap
 
 from ..auth.models import User
 from ..auth.services import find_user, require_role
+from ..db import retry_transient
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
@@ -64,6 +65,7 @@ class CaseService:
         self.core = core
 
     # -- intake ------------------------------------------------------------------------
+    @retry_transient()  # a failover mid-action: the whole action again, from a fresh read (app/db.py)
     def register(self, *, channel: str, type: str, text: str, category: str | None = None,
                  address: str | None = None, reporter_name: str | None = None, reporter_phone: str | None = None,
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
@@ -124,6 +126,7 @@ class CaseService:
             return case_detail(session, case) if detail else self._brief(session, case)
 
     # -- tasks ---------------------------------------------------------------------------
+    @retry_transient()
     def complete_task(self, task_id: str, *, user: str, data, source: str = "cli", detail: bool = True,
                       attach=None) -> dict:
         """Complete a ready user task with form data, as ``user``; one transaction (``attach``, as

@@ -23,6 +23,7 @@ from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
 from ..web.formatting import label, local
 from ..web.terms import term, translate_bpmn_names
+from ..operations.archive import load_state
 from .models import (CHANNELS, FINISHED_STATUSES, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask,
                      WorkflowInstance)
 from .presenters import mask_name, mask_phone
@@ -309,7 +310,7 @@ def diagram(number: str):
             abort(404)
         version = session.get(ProcessVersion, inst.process_version_id)
         bundle = _core().bundles.get(session, inst.process_version_id)
-        wf = _core().engine.restore(bundle, inst.process_id, inst.state)
+        wf = _core().engine.restore(bundle, inst.process_id, load_state(session, inst))  # archived too
     path = _core().engine.path(wf)
     runs = path.pop("supervision")
     # The live escalation if there is one, else the latest: that is the one people ask about.

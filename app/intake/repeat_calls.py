@@ -25,6 +25,7 @@ from ..cases.visibility import can_view_case
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..notifications.services import notify_users, queue_of
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
+from ..operations.archive import unarchive
 from .models import RepeatCall
 
 REOPEN_MESSAGE = "case_reopened"
@@ -77,6 +78,7 @@ def attach_call(core, number: str, *, user: str, text: str, channel: str = "phon
 
 def _reopen(core, session, case: Case, reason: str, now) -> dict:
     inst = session.scalars(select(WorkflowInstance).where(WorkflowInstance.case_id == case.id)).one()
+    unarchive(session, inst)  # an archived case's state comes back to run again
     old_bundle = core.bundles.get(session, inst.process_version_id)
     old = core.engine.restore(old_bundle, inst.process_id, inst.state)
     before = take_snapshot(core.engine, old_bundle, old, with_state=False)

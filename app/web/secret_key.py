@@ -5,6 +5,10 @@ in the source. ``BIHUAN_SECRET_KEY`` wins when it is set; otherwise the first st
 key to ``instance/secret_key`` (mode 600) and every later start, and every other worker of the same
 install, reads that file, so sessions survive restarts and are valid on every worker.
 
+In production mode (``BIHUAN_ENV=production``, which ``app.wsgi`` sets for gunicorn) the key must come
+from ``BIHUAN_SECRET_KEY``: the web workers may run on several machines, and a key generated into
+one machine's instance folder would sign sessions the others reject.
+
 Outside debug and testing, a key that is known (the old built-in default), empty or short refuses
 to start with one clear error instead of serving forgeable sessions.
 """
@@ -28,7 +32,12 @@ HOW_TO_FIX = ("unset BIHUAN_SECRET_KEY to use the key generated in instance/secr
 
 def configure_secret_key(app: Flask) -> None:
     """Set ``SECRET_KEY`` from the configuration or the instance folder; refuse a weak one."""
+    from ..observability.setup import production_mode
     key = app.config.get("SECRET_KEY")
+    if key is None and production_mode(app):
+        raise Invalid("refusing to start in production mode: BIHUAN_SECRET_KEY is not set; set it to the same "
+                      "random value on every machine, e.g. the output of: "
+                      "python -c 'import secrets; print(secrets.token_hex(32))'")
     if key is None and app.testing:
         # A test app gets a throwaway key rather than writing into the install's instance folder.
         app.config["SECRET_KEY"] = secrets.token_hex(32)

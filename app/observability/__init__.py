@@ -1,0 +1,1 @@
+"""Operations: metrics (/metrics), structured logs with request ids, liveness (/healthz)."""

@@ -1,0 +1,1 @@
+"""Operations: backup and restore, the consistency check, archiving closed cases' engine state."""
