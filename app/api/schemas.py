@@ -13,7 +13,9 @@ from ..cases.models import CHANNELS, STATUSES, TYPES
 from ..cases.services import MAX_TEXT
 from ..reports.kpis import BY
 
-FIRST_YEAR, LAST_YEAR = 2000, 2100
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+# Dates out of this range are refused; the pattern tells clients (and the OpenAPI document) so.
+DATE = {"pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$", "description": "YYYY-MM-DD, a Shanghai day, 2000-2099"}
 TYPE_VALUES = sorted(TYPES) + sorted(TYPES.values())
 
 
@@ -93,8 +95,8 @@ class CaseQuery(Schema):
     channel = fields.String(validate=validate.OneOf(sorted(CHANNELS)))
     type = fields.String(validate=validate.OneOf(sorted(TYPES)))
     external_id = fields.String(validate=validate.Length(min=1, max=100))
-    registered_from = fields.Date(validate=_in_years, metadata={"description": "YYYY-MM-DD, Shanghai day"})
-    registered_to = fields.Date(validate=_in_years)
+    registered_from = fields.Date(validate=_in_years, metadata=DATE)
+    registered_to = fields.Date(validate=_in_years, metadata=DATE)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     after = fields.String(validate=validate.Length(max=200),
                           metadata={"description": "the `next` cursor of the previous page"})
@@ -142,8 +144,8 @@ class TaskResult(Schema):
 
 
 class KpiQuery(Schema):
-    from_ = fields.Date(required=True, data_key="from", validate=_in_years)
-    to = fields.Date(required=True, validate=_in_years)
+    from_ = fields.Date(required=True, data_key="from", validate=_in_years, metadata=DATE)
+    to = fields.Date(required=True, validate=_in_years, metadata=DATE)
     by = fields.String(validate=validate.OneOf(sorted(BY)))
 
 
