@@ -50,7 +50,8 @@ def test_register_get_and_list_a_case(api, core):
         row = session.scalars(select(AuditEntry).where(AuditEntry.action == "register")).one()
         assert row.source == "api:platform" and row.actor == "api-platform"
         calls = session.scalars(select(AuditEntry).where(AuditEntry.action == "api_call")).all()
-        assert len(calls) == 4 and {c.source for c in calls} == {"api:platform"}
+        # The three reads have a call row each; the POST's own register row (above) names the client.
+        assert len(calls) == 3 and {c.source for c in calls} == {"api:platform"}
 
 
 def test_openapi_document_is_3_1(app):

@@ -18,8 +18,6 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -178,8 +176,7 @@ def set_webhook(session: Session, client_name: str, url: str | None, events, *, 
     return secret
 
 
-def authenticate_api_key(session: Session, raw_key: str | None, scope: str, *,
-                         now: datetime | None = None) -> ApiClient:
+def authenticate_api_key(session: Session, raw_key: str | None, scope: str) -> ApiClient:
     """The active client holding this unrevoked key, if the key carries ``scope``.
 
     Raises InvalidKey (401) for a missing, malformed, unknown or revoked key or an inactive
@@ -187,15 +184,15 @@ def authenticate_api_key(session: Session, raw_key: str | None, scope: str, *,
     match = KEY.match((raw_key or "").strip())
     if not match:
         raise InvalidKey("missing or malformed API key")
-    key = session.scalars(select(ApiKey).where(ApiKey.prefix == match.group(1))).first()
-    if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key.strip())) or key.revoked_at is not None:
+    row = session.execute(select(ApiKey, ApiClient).join(ApiClient, ApiClient.id == ApiKey.client_id)
+                          .where(ApiKey.prefix == match.group(1))).first()  # one round trip per call
+    if row is None or not hmac.compare_digest(row[0].key_hash, hash_key(raw_key.strip())) \
+            or row[0].revoked_at is not None or not row[1].active:
         raise InvalidKey("invalid or revoked API key")
-    client = session.get(ApiClient, key.client_id)
-    if client is None or not client.active:
-        raise InvalidKey("invalid or revoked API key")
+    key, client = row
     if scope not in (client.scopes or []):
         raise Forbidden(f"the key of '{client.name}' lacks the '{scope}' scope")
-    client.key_prefix = key.prefix  # for the rate limiter: limits are per key
+    client.key_prefix, client.key_last_used_at = key.prefix, key.last_used_at  # limits and last use are per key
     return client
 
 

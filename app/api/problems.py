@@ -10,9 +10,10 @@ never a 500.
 from __future__ import annotations
 
 import http
+import json
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, request
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
@@ -45,9 +46,10 @@ def problem(status: int, detail: str, code: str | None = None, errors: list[dict
             "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = MEDIA_TYPE
+    # A detail may quote the input (an unknown case number): <, > and & go out as JSON escapes, so
+    # that no error can carry markup even to a client that renders it carelessly.
+    text = json.dumps(body, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    response = current_app.response_class(text, status=status, mimetype=MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

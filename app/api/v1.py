@@ -31,7 +31,7 @@ from ..reports.kpis import compute_kpis
 from ..supervision.models import SupervisionItem
 from . import problems, schemas as s
 from .ingest import upsert_external
-from .keys import authenticate_api_key, client_case_scope, client_user, source_for
+from .keys import authenticate_api_key, client_case_scope, client_user, source_for, username_for
 from .limits import presented_key
 from .models import ApiKey, IdempotentRequest
 
@@ -65,9 +65,11 @@ def _limits():
 
 @bp.after_request
 def _audit_call(response):
-    """One audit row per authenticated call (its client as the source); and the key's last use."""
+    """One audit row per authenticated call (its client as the source), and the key's last use.
+    A write the service already audited (its row names the client as the source, in the write's
+    own transaction) needs no second row."""
     api = g.get("api")
-    if api is None:
+    if api is None or g.get("api_audited"):
         return response
     now = utcnow()
     with _core().db.unit_of_work() as session:
@@ -75,8 +77,16 @@ def _audit_call(response):
                                changes={"method": request.method, "path": request.path[:300],
                                         "status": response.status_code, "case": g.get("api_case")},
                                source=api["source"]))
-        session.execute(update(ApiKey).where(ApiKey.prefix == api["prefix"]).values(last_used_at=now))
+        _touch_key(session)
     return response
+
+
+def _touch_key(session) -> None:
+    """The key's last use, to the minute: one UPDATE a minute per key, not one per call."""
+    now = utcnow()
+    last = g.api.get("last_used_at")
+    if last is None or (now - last).total_seconds() >= 60:
+        session.execute(update(ApiKey).where(ApiKey.prefix == g.api["prefix"]).values(last_used_at=now))
 
 
 def requires(scope: str):
@@ -86,18 +96,25 @@ def requires(scope: str):
         def wrapper(*args, **kwargs):
             with _core().db.read() as session:
                 client = authenticate_api_key(session, presented_key(), scope)
-                user = client_user(session, client)
                 g.api = {"client_id": client.id, "name": client.name, "department": client.department,
-                         "scopes": list(client.scopes), "username": user.username, "source": source_for(client),
-                         "prefix": client.key_prefix}
-                g.api_client, g.api_user = client, user  # detached: plain attributes only
+                         "scopes": list(client.scopes), "username": username_for(client.name),
+                         "source": source_for(client), "prefix": client.key_prefix,
+                         "last_used_at": client.key_last_used_at}
+                g.api_client = client  # detached: plain attributes only
             return view(*args, **kwargs)
         return wrapper
     return decorate
 
 
-def _scope():
-    return client_case_scope(g.api_client, g.api_user)
+def _user(session):
+    """The client's system account (its roles decide what it sees), loaded when a call needs it."""
+    if "api_user" not in g:
+        g.api_user = client_user(session, g.api_client)
+    return g.api_user
+
+
+def _scope(session):
+    return client_case_scope(g.api_client, _user(session))
 
 
 def task_out(task: ReadyTask, number: str) -> dict:
@@ -105,9 +122,10 @@ def task_out(task: ReadyTask, number: str) -> dict:
             "department": task.department, "due": iso(task.due_at), "assignee": task.assignee, "form": task.form}
 
 
-def case_out(session, case: Case) -> dict:
+def case_out(session, case: Case, tasks=None) -> dict:
     """The case for a client system: no reporter name or phone, ever."""
-    tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
+    if tasks is None:
+        tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
     return {"number": case.number, "status": case.status, "channel": case.channel, "type": case.type,
             "category": case.category, "difficulty": case.difficulty, "urgent": bool(case.urgent), "text": case.text,
             "address": case.address, "grid": case.grid, "department": case.department,
@@ -119,7 +137,7 @@ def case_out(session, case: Case) -> dict:
 
 
 def _visible_case(session, number: str) -> Case:
-    case = session.scalars(select(Case).where(Case.number == number, _scope())).first()
+    case = session.scalars(select(Case).where(Case.number == number, _scope(session))).first()
     if case is None:
         # Another department's case is as unknown as a case that does not exist.
         raise NotFound(f"unknown case '{number}'")
@@ -184,8 +202,15 @@ class Cases(MethodView):
         answer: dict = {}
 
         def record(session, case, created: bool):
+            # A new case's ready tasks are pending in this session (held strongly until the flush,
+            # unlike the weak identity map): no need to read them back.
+            tasks = sorted((o for o in session.new if isinstance(o, ReadyTask) and o.case_id == case.id),
+                           key=lambda t: (t.created_at, t.id)) if created else None
             session.flush()
-            answer.update(status=201 if created else 200, body=case_out(session, case))
+            answer.update(status=201 if created else 200, body=case_out(session, case, tasks))
+            # The write's own audit row names the client; the key's last use goes in with it.
+            _touch_key(session)
+            g.api_audited = created  # an update without changes wrote no row: the call row stays
             if key:
                 session.add(IdempotentRequest(client_id=api["client_id"], key=key, body_hash=digest, case_id=case.id,
                                               status=answer["status"], response=answer["body"], created_at=utcnow()))
@@ -212,7 +237,7 @@ class Cases(MethodView):
     @bp.response(200, s.CasePage)
     @requires("read")
     def get(self, query):
-        where = [_scope()]
+        where = []
         for name in ("status", "department", "channel", "type"):
             if query.get(name):
                 where.append(getattr(Case, name) == query[name])
@@ -228,6 +253,7 @@ class Cases(MethodView):
             where.append(or_(Case.registered_at < at, and_(Case.registered_at == at, Case.id < case_id)))
         limit = query["limit"]
         with _core().db.read() as session:
+            where.append(_scope(session))
             rows = session.scalars(select(Case).where(*where).order_by(Case.registered_at.desc(), Case.id.desc())
                                    .limit(limit + 1)).all()
             items = [case_out(session, c) for c in rows[:limit]]
@@ -278,7 +304,7 @@ def case_supervision(number):
 def tasks_list(query):
     with _core().db.read() as session:
         stmt = (select(ReadyTask, Case.number).join(Case, Case.id == ReadyTask.case_id)
-                .where(worklist_filter(g.api_user)))
+                .where(worklist_filter(_user(session))))
         if query.get("case"):
             stmt = stmt.where(Case.number == query["case"])
         rows = session.execute(stmt.order_by(ReadyTask.due_at.is_(None), ReadyTask.due_at, Case.number)
@@ -311,7 +337,7 @@ def task_complete(body, task_id):
 @bp.response(200, s.KpiOut)
 @requires("reports")
 def kpis(query):
-    scope = _scope() if g.api["department"] else None
     with _core().db.read() as session:
+        scope = _scope(session) if g.api["department"] else None
         result = compute_kpis(session, start=query["from_"], end=query["to"], by=query.get("by"), scope=scope)
     return {**result, "from_": result["from"]}

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import os
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -138,25 +139,49 @@ def queue_events(session: Session, case: Case, *, registered: bool, changes: dic
 
 
 # -- sending (the scheduler) -----------------------------------------------------------------------
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is a failure: the receiver must give its final URL
+_local = threading.local()
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+def _connection(scheme: str, netloc: str, fresh: bool = False):
+    """A kept-alive connection per drain thread and receiver (a new TCP/TLS handshake per event
+    would cap the drain rate)."""
+    pool = _local.__dict__.setdefault("pool", {})
+    key = (scheme, netloc)
+    if fresh and key in pool:
+        pool.pop(key).close()
+    if key not in pool:
+        factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        pool[key] = factory(netloc, timeout=TIMEOUT)
+    return pool[key]
 
 
 def post(url: str, secret: str, event_id: str, event: str, body: bytes, now: datetime) -> None:
-    """One signed POST; raises on anything but a 2xx answer."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "bihuan-webhooks/1",
-        "X-Bihuan-Event": event, "X-Bihuan-Event-Id": event_id,
-        "X-Bihuan-Signature": sign(secret or "", int(now.timestamp()), body)})
-    try:
-        with _opener.open(request, timeout=TIMEOUT) as response:
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"HTTP {exc.code} from the receiver") from None
+    """One signed POST; raises on anything but a 2xx answer (a redirect too: the receiver must give
+    its final URL)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Content-Type": "application/json", "User-Agent": "bihuan-webhooks/1", "X-Bihuan-Event": event,
+               "X-Bihuan-Event-Id": event_id, "X-Bihuan-Signature": sign(secret or "", int(now.timestamp()), body)}
+    for attempt in (0, 1):
+        conn = _connection(parts.scheme, parts.netloc, fresh=attempt > 0)
+        try:
+            conn.request("POST", target, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read(64 * 1024)
+            if response.will_close:
+                _connection(parts.scheme, parts.netloc, fresh=True)
+            break
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
+            conn.close()
+            if attempt:  # a kept-alive connection the receiver had closed gets one fresh try
+                raise
+        except Exception:
+            _local.__dict__.get("pool", {}).pop((parts.scheme, parts.netloc), conn).close()
+            raise
+    if not 200 <= response.status < 300:
+        raise RuntimeError(f"HTTP {response.status} from the receiver")
 
 
 def _claim(core, now: datetime) -> list[dict]:
