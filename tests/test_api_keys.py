@@ -117,3 +117,23 @@ def test_admins_register_clients_and_see_a_new_key_once(login):
     secret = secret_page.get_data(as_text=True).split('id="shown-value">')[1].split("<")[0]
     assert secret.startswith("whsec_")
     assert secret not in admin.get("/admin/api-clients/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("user", ["admin", "designer", "operator", "dispatcher", "handler", "center", "grid",
+                                  "viewer", None])
+def test_only_admins_open_the_client_pages(login, user):
+    response = login(user).get("/admin/api-clients/")
+    assert response.status_code == {"admin": 200, None: 302}.get(user, 403)
+    assert login(user).post("/admin/api-clients/", data={"name": "x1", "scopes": ["read"]}).status_code == \
+        {"admin": 302, None: 302}.get(user, 403)
+
+
+def test_the_docs_page_uses_the_vendored_swagger_ui_without_inline_script(login):
+    page = login(None).get("/api/v1/docs")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "vendor/swagger-ui/swagger-ui-bundle.js" in html
+    assert "js/api_docs.js" in html and "cdn" not in html.lower()
+    assert "script-src 'self' 'nonce-" in page.headers["Content-Security-Policy"]
+    import re
+    inline = [m for m in re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html) if "nonce=" not in m]
+    assert inline == []
