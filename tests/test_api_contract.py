@@ -29,7 +29,7 @@ def test_the_api_conforms_to_its_openapi_document(app, core, driver):
     driver.dispatch(number, department="chengguan")
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8, [op.label for op in operations]
+    assert len(operations) == 9, [op.label for op in operations]
     checked = []
     for operation in operations:
         @seed(20261102)

@@ -173,3 +173,20 @@ def test_a_departments_system_completes_its_tasks_under_the_browsers_rules(api, 
     row = [r for r in __import__("tests.conftest", fromlist=["audit_rows"]).audit_rows(core, number, "complete")
            if r.task_bpmn_id == "sign_for"][0]
     assert row.actor == "api-chengguan-sys" and row.source == "api:chengguan-sys"
+
+
+def test_supervision_items_of_the_clients_cases(api, core, driver, frozen_clock):
+    from datetime import timedelta
+    from workflows.clock import utcnow
+    key = make_key(core, "chengguan-sys", scopes=("read",), department="chengguan")
+    number = driver.register()
+    driver.dispatch(number, department="chengguan")
+    frozen_clock.move_to(utcnow() + timedelta(days=10))
+    driver.fire()
+    items = api("GET", "/api/v1/supervision", key).get_json()
+    assert items and {i["case"] for i in items} == {number} and items[0]["tier"] == 1
+    per_case = api("GET", f"/api/v1/cases/{number}/supervision", key).get_json()
+    assert [i["tier"] for i in per_case][:1] == [1]
+    other = make_key(core, "other-sys", scopes=("read",), department="community_building")
+    assert api("GET", "/api/v1/supervision", other).get_json() == []
+    problem_of(api("GET", "/api/v1/supervision?status=nope", key), 422)

@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from ..cases.models import CHANNELS, STATUSES, TYPES
 from ..cases.services import MAX_TEXT
 from ..reports.kpis import BY
+from ..supervision.models import ITEM_STATUSES
 
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 # Dates out of this range are refused; the pattern tells clients (and the OpenAPI document) so.
@@ -126,6 +127,16 @@ class SupervisionOut(Schema):
     escalated_at = fields.String(allow_none=True)
     closed_at = fields.String(allow_none=True)
     measure = fields.String(allow_none=True)
+
+
+class SupervisionQuery(Schema):
+    tier = fields.Integer(validate=validate.Range(min=1, max=3))
+    status = fields.String(load_default="open", validate=validate.OneOf(sorted(ITEM_STATUSES)))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class SupervisionListItem(SupervisionOut):
+    case = fields.String(required=True)
 
 
 class TaskQuery(Schema):

@@ -295,6 +295,24 @@ def case_supervision(number):
                  "closed_at": iso(i.closed_at), "measure": i.measure} for i in items]
 
 
+@bp.route("/supervision")
+@bp.doc(security=SECURITY, summary="Supervision items (督办) of the cases the client may read, newest first")
+@bp.arguments(s.SupervisionQuery, location="query")
+@bp.response(200, s.SupervisionListItem(many=True))
+@requires("read")
+def supervision_list(query):
+    with _core().db.read() as session:
+        stmt = (select(SupervisionItem, Case.number).join(Case, Case.id == SupervisionItem.case_id)
+                .where(_scope(session), SupervisionItem.status == query["status"]))
+        if query.get("tier"):
+            stmt = stmt.where(SupervisionItem.tier == query["tier"])
+        rows = session.execute(stmt.order_by(SupervisionItem.opened_at.desc(), SupervisionItem.id.desc())
+                               .limit(query["limit"])).all()
+        return [{"case": number, "tier": i.tier, "reason": i.reason, "department": i.department, "status": i.status,
+                 "opened_at": iso(i.opened_at), "due": iso(i.due_at), "escalated_at": iso(i.escalated_at),
+                 "closed_at": iso(i.closed_at), "measure": i.measure} for i, number in rows]
+
+
 # -- tasks ---------------------------------------------------------------------------------------
 @bp.route("/tasks")
 @bp.doc(security=SECURITY, summary="Ready tasks of the client's department, due first")
