@@ -68,3 +68,5 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
     app.register_blueprint(readiness)  # /readyz
+    from .api import init_api
+    init_api(app)  # /api/v1 (OpenAPI, rate limits, problem details), its docs and 接口客户端

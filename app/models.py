@@ -15,3 +15,4 @@ from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401
 from .reports.kpi_rollup import KpiDaily, KpiHandling  # noqa: F401
 from .scheduling.models import SchedulerHeartbeat  # noqa: F401
 from .operations.models import ArchivedState  # noqa: F401
+from .api.models import ApiClient, ApiKey, IdempotentRequest, WebhookDelivery  # noqa: F401

@@ -33,6 +33,10 @@ PAGES = {
     "notifications": ("/notifications", "notifications.index"),
     "attachments": ("/attachments/1", "attachments.download"),
     "documents": ("/documents/cases/HD-1/work-order", "documents.work_order_page"),
+    "api_v1": ("/api/v1/cases", "api_v1.Cases"),
+    "api-v1-api-docs": ("/api/v1/openapi.json", "api-v1-api-docs.openapi_json"),
+    "api_docs": ("/api/v1/docs", "api_docs.docs"),
+    "api_admin": ("/admin/api-clients/", "api_admin.clients"),
 }
 
 
