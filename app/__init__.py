@@ -52,6 +52,7 @@ def register_blueprints(app: Flask) -> None:
     from .documents.views import bp as documents
     from .intake.views import bp as intake
     from .notifications.views import bp as notifications
+    from .public.views import bp as public
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
     from .reports.views import bp as reports
@@ -64,3 +65,4 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
+    app.register_blueprint(public)  # /status, no login
