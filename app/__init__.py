@@ -50,8 +50,10 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .documents.views import bp as documents
+    from .feeds.views import bp as feeds
     from .intake.views import bp as intake
     from .notifications.views import bp as notifications
+    from .open311.views import bp as open311
     from .public.views import bp as public
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
@@ -66,3 +68,5 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
     app.register_blueprint(public)  # /status, no login
+    app.register_blueprint(feeds)  # 网络舆情导入
+    app.register_blueprint(open311)  # Open311 GeoReport v2
