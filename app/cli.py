@@ -469,9 +469,10 @@ from .privacy.commands import keys as _keys_commands, privacy as _privacy_comman
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
+from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client/key/webhook
 
 for _group in (_audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
-               _rollup_commands):
+               _rollup_commands, _api_commands):
     main.add_command(_group)
 main.add_command(_import_commands)  # bihuan import opinion
 

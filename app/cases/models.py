@@ -58,6 +58,10 @@ class Case(Base):
     # 回头件: calls about this case attached to it at intake instead of registering a new case
     # (app/intake/repeat_calls.py); a column, so a ledger counts them without a join.
     repeat_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A case another system handed over (the governance platform's work order): its source (the API
+    # client's name) and its number there, unique per source (migration 0030, app/api/ingest.py).
+    external_source: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     # Search by status lists newest first: walking this index stops after one page (migration 0003).
     # Set when the reporter's personal data was erased after the retention period (app/privacy/retention.py).
@@ -78,7 +82,8 @@ class Case(Base):
                       Index("ix_cases_grid_registered_at", "grid", "registered_at"),
                       # The dashboard's overdue / due-today counts and most-overdue list read only
                       # open cases in deadline order (migration 0007).
-                      Index("ix_cases_status_deadline", "status", "deadline"))
+                      Index("ix_cases_status_deadline", "status", "deadline"),
+                      Index("uq_cases_external", "external_source", "external_id", unique=True))
 
     @validates("reporter_phone")
     def _index_phone(self, _key, value):

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from workflows.engine import Engine, ReadyTask as EngineTask, SupervisionRun
 from workflows.workdays import parse_instant
 
+from ..api.webhooks import queue_events
 from ..calendar.services import record_provisional
 from ..notifications.services import notify_action
 from ..reports.rollups import case_changed, facts
@@ -187,4 +188,6 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     # Who is told what (and the outbox rows for email, robots, SMS) commits with the action, too.
     notify_action(session, case, before, after, changes,
                   [n for n in after.notices if n not in before.notices], now, opened=opened)
+    # And the webhook deliveries to client systems (app/api/webhooks.py): sent later, by the scheduler.
+    queue_events(session, case, registered=before is EMPTY, changes=changes, opened=opened, data=after.data, now=now)
     return changes
