@@ -97,7 +97,8 @@ def read_form(form) -> Posted:
     return Posted(values["service_code"], request_type, text, address, name, phone)
 
 
-def register(core, posted: Posted, category: str | None, client: str, channel: str) -> tuple[str, str]:
+def register(core, posted: Posted, category: str | None, client: str, username: str, channel: str) \
+        -> tuple[str, str]:
     """(case number, token): one case in one transaction, through the case service."""
     if channel not in CHANNELS:
         raise Open311Error(400, f"the configured channel '{channel}' does not exist")
@@ -109,7 +110,7 @@ def register(core, posted: Posted, category: str | None, client: str, channel: s
     try:
         case = core.cases.register(channel=channel, type=posted.type, text=posted.text, category=category,
                                    address=posted.address, reporter_name=posted.reporter_name,
-                                   reporter_phone=posted.reporter_phone, user=None,
+                                   reporter_phone=posted.reporter_phone, user=username,
                                    source=f"open311:{client}"[:50], detail=False, attach=mark)
     except Invalid as exc:
         raise Open311Error(400, str(exc)) from None

@@ -50,7 +50,9 @@ def _fill(element, value, name: str) -> None:
 def to_xml(root: str, value) -> bytes:
     element = etree.Element(root)
     _fill(element, value, root)
-    return etree.tostring(element, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    # The declaration exactly as the spec shows it: version="1.0" encoding="UTF-8".
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(element, encoding="utf-8",
+                                                                      pretty_print=True)
 
 
 def respond(fmt: str, root: str, value, status: int = 200) -> Response:

@@ -2,8 +2,8 @@
 and posting a request as a case (the same CaseService.register as every channel, so the same BPMN).
 
 A request is a case; its ``service_request_id`` is the case number. Nothing of the reporter is ever
-returned: the reporter columns are never selected, and the description is the case text with phone
-and ID numbers masked (app/privacy/masking.py). ``status_notes`` is the public timeline's latest step
+returned: the description is the case text with phone and ID numbers masked (app/privacy/masking.py)
+and the reporter's name masked wherever the text repeats it. ``status_notes`` is the public timeline's latest step
 (app/public/timeline.py), never a form's note.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
 from ..cases.models import Case
+from ..cases.presenters import mask_name
 from ..org.models import Department
 from ..privacy.masking import mask_free_text
 from ..public.timeline import OPEN311_CLOSED, public_status, public_steps
@@ -32,10 +33,11 @@ DESCRIPTION_MAX = 4000
 EARLIEST = datetime(2000, 1, 1, tzinfo=SHANGHAI)
 LATEST = datetime(2100, 1, 1, tzinfo=SHANGHAI)
 
-# The columns a request is made of: the reporter's are not among them, so they are never read.
+# The columns a request is made of. The reporter's name is read only to mask it inside the text;
+# the phone is never read (numbers in the text are masked by pattern).
 COLUMNS = (Case.id, Case.number, Case.status, Case.category, Case.text, Case.address, Case.registered_at,
            Case.dispatched_at, Case.signed_at, Case.replied_at, Case.followed_up_at, Case.closed_at,
-           Case.deadline, Case.department, Case.type)
+           Case.deadline, Case.department, Case.type, Case.reporter_name)
 
 
 class Open311Error(Exception):
@@ -62,7 +64,7 @@ class RequestRow:
     deadline: datetime | None
     department: str | None
     type: str
-    department_name: str | None = None
+    reporter_name: str | None = None  # read only to mask it where the resident wrote it into the text
 
 
 def parse_w3(name: str, value: str) -> datetime:
@@ -149,7 +151,10 @@ def request_document(row: RequestRow, department_name: str | None, known: dict) 
     steps = [s for s in public_steps(row) if s.at is not None]
     updated = max(s.at for s in steps)
     closed = row.status in OPEN311_CLOSED
-    description = mask_free_text(row.text or "")[:DESCRIPTION_MAX]
+    description = mask_free_text(row.text or "")
+    if row.reporter_name and len(row.reporter_name) >= 2:
+        description = description.replace(row.reporter_name, mask_name(row.reporter_name))
+    description = description[:DESCRIPTION_MAX]
     return {
         "service_request_id": row.number,
         "status": "closed" if closed else "open",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..cases.models import Case
+from ..errors import BihuanError
 from ..public.views import limiter
 from ..web import csrf
 from . import posting
@@ -140,12 +141,14 @@ def _post(fmt: str):
     key = (form.get("api_key") or "").strip()
     if not key:
         raise Open311Error(403, "api_key was not provided")
-    from ..api.keys import authenticate_api_key
+    from ..api.keys import authenticate_api_key, client_user
     core = _core()
-    with core.db.unit_of_work() as session:
-        client = authenticate_api_key(session, key, "intake")
-    if client is None:
-        raise Open311Error(403, "invalid api_key received -- can't proceed with create_request")
+    try:
+        with core.db.read() as session:
+            client = authenticate_api_key(session, key, "intake")
+            client_name, username = client.name, client_user(session, client).username
+    except BihuanError:  # unknown, revoked, inactive, or without the intake scope: the spec's 403
+        raise Open311Error(403, "invalid api_key received -- can't proceed with create_request") from None
     _check_jurisdiction()
     posted = posting.read_form(form)
     with core.db.read() as session:
@@ -153,17 +156,13 @@ def _post(fmt: str):
     service = by_code.get(posted.service_code)
     if service is None:
         raise Open311Error(404, f"service_code '{posted.service_code[:50]}' not found")
-    number, token = posting.register(core, posted, service.category, _client_name(client),
+    number, token = posting.register(core, posted, service.category, client_name, username,
                                      _config("CHANNEL", "web"))
     notice = f"已受理，工单号 {number}；可凭工单号和手机号后四位在 /status 查询办理进度"
     if _config("TYPE", "realtime") == "batch":
         return respond(fmt, "service_requests", [{"token": token, "service_notice": notice, "account_id": None}])
     return respond(fmt, "service_requests", [{"service_request_id": number, "service_notice": notice,
                                               "account_id": None}])
-
-
-def _client_name(client) -> str:
-    return str(getattr(client, "name", None) or getattr(client, "client", None) or client)
 
 
 @bp.get("/v2/requests/<name>")
