@@ -63,18 +63,30 @@ def _shipped_rules() -> Bundle:
     return Bundle(files=files, content_hash=hash_files(files))
 
 
+_ROUTED: dict[str, list[tuple[str, str | None]]] = {}  # bundle hash -> [(category, department code)]
+
+
+def _routed(core, bundle: Bundle) -> list[tuple[str, str | None]]:
+    # A deployed version never changes: its table is evaluated once per process, not per request.
+    cached = _ROUTED.get(bundle.content_hash)
+    if cached is None:
+        cached = []
+        for category in input_values(bundle, "routing", "category"):
+            try:
+                routed = evaluate(bundle, "routing", {"category": category}, core.engine.script_engine)
+            except DecisionError:
+                routed = {}
+            cached.append((category, routed.get("routed_department")))
+        _ROUTED[bundle.content_hash] = cached
+    return cached
+
+
 def services(core, session: Session) -> list[Service]:
     version = latest_version(session)
     bundle = core.bundles.get(session, version.id) if version else _shipped_rules()
     names = dict(session.execute(select(Department.code, Department.name)).all())
-    result = []
-    for category in input_values(bundle, "routing", "category"):
-        try:
-            routed = evaluate(bundle, "routing", {"category": category}, core.engine.script_engine)
-        except DecisionError:
-            routed = {}
-        department = routed.get("routed_department")
-        result.append(Service(code_for(category), category, category, names.get(department, department)))
+    result = [Service(code_for(category), category, category, names.get(department, department))
+              for category, department in _routed(core, bundle)]
     result.append(Service(GENERAL, GENERAL_NAME, None, None))
     return result
 

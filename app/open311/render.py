@@ -57,7 +57,7 @@ def to_xml(root: str, value) -> bytes:
 
 def respond(fmt: str, root: str, value, status: int = 200) -> Response:
     if fmt == "json":
-        body = json.dumps(value, ensure_ascii=False, indent=1)
+        body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         body = to_xml(root, value)
     return Response(body, status=status, content_type=FORMATS.get(fmt, FORMATS["xml"]))

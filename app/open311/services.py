@@ -22,7 +22,7 @@ from ..cases.models import Case
 from ..cases.presenters import mask_name
 from ..org.models import Department
 from ..privacy.masking import mask_free_text
-from ..public.timeline import OPEN311_CLOSED, public_status, public_steps
+from ..public.timeline import OPEN311_CLOSED, label_table, latest_step
 from .catalog import GENERAL, code_for, services
 from .render import w3
 
@@ -38,6 +38,9 @@ LATEST = datetime(2100, 1, 1, tzinfo=SHANGHAI)
 COLUMNS = (Case.id, Case.number, Case.status, Case.category, Case.text, Case.address, Case.registered_at,
            Case.dispatched_at, Case.signed_at, Case.replied_at, Case.followed_up_at, Case.closed_at,
            Case.deadline, Case.department, Case.type, Case.reporter_name)
+
+
+_DIGITS = re.compile(r"\d{4}")  # text without a run of digits holds no number to mask: skip the patterns
 
 
 class Open311Error(Exception):
@@ -143,22 +146,25 @@ def query_requests(core, session: Session, *, ids: str | None = None, service_co
     names = dict(session.execute(select(Department.code, Department.name)
                                  .where(Department.code.in_(departments))).all()) if departments else {}
     known = {s.category: s for s in services(core, session)}
-    return [request_document(row, names.get(row.department, row.department), known) for row in rows]
+    labels = label_table()
+    return [request_document(row, names.get(row.department, row.department), known, labels) for row in rows]
 
 
-def request_document(row: RequestRow, department_name: str | None, known: dict) -> dict:
+def request_document(row: RequestRow, department_name: str | None, known: dict, labels: dict) -> dict:
     service = known.get(row.category)
-    steps = [s for s in public_steps(row) if s.at is not None]
-    updated = max(s.at for s in steps)
+    step, step_at = latest_step(row)
+    updated = max(at for at in (row.registered_at, row.dispatched_at, row.signed_at, row.replied_at,
+                                row.followed_up_at, row.closed_at) if at is not None)
     closed = row.status in OPEN311_CLOSED
-    description = mask_free_text(row.text or "")
+    status_label = labels.get(f"status:{row.status}", row.status)
+    description = mask_free_text(row.text) if row.text and _DIGITS.search(row.text) else (row.text or "")
     if row.reporter_name and len(row.reporter_name) >= 2:
         description = description.replace(row.reporter_name, mask_name(row.reporter_name))
     description = description[:DESCRIPTION_MAX]
     return {
         "service_request_id": row.number,
         "status": "closed" if closed else "open",
-        "status_notes": f"{public_status(row)}（{steps[-1].label} {w3(steps[-1].at)[:10]}）",
+        "status_notes": f"{status_label}（{labels.get(f'step:{step}', step)} {w3(step_at)[:10]}）",
         "service_name": service.name if service else (row.category or "其他诉求"),
         "service_code": code_for(row.category),
         "description": description,

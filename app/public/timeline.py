@@ -67,8 +67,23 @@ def public_status(case: Case) -> str:
     return str(PUBLIC_STATUS.get(case.status, case.status))
 
 
-def status_note(case: Case) -> str:
-    """One line for Open311's status_notes: the latest public step and its day (Asia/Shanghai)."""
-    from ..web.formatting import local
-    latest = [s for s in public_steps(case) if s.at is not None][-1]
-    return f"{latest.label} {local(latest.at, '%Y-%m-%d')}"
+def latest_step(case: Case) -> tuple[str, datetime]:
+    """(step key, when) of the latest step reached: what public_steps shows last with a time,
+    without building the whole line (Open311 lists up to 1000 cases at once)."""
+    if case.status in ENDINGS:
+        return case.status, case.closed_at or case.registered_at
+    for key, _label, column in reversed(STEPS):
+        at = getattr(case, column)
+        if at is not None:
+            if case.status in ("dispatched", "returned") and key not in ("registered", "dispatched"):
+                return "dispatched", case.dispatched_at or case.registered_at
+            return key, at
+    return "registered", case.registered_at
+
+
+def label_table() -> dict[str, str]:
+    """Every public label in the current language, translated once (a listing reuses them)."""
+    table = {f"status:{key}": str(label) for key, label in PUBLIC_STATUS.items()}
+    table.update({f"step:{key}": str(label) for key, label, _column in STEPS})
+    table.update({f"step:{key}": str(label) for key, label in ENDINGS.items()})
+    return table
