@@ -25,12 +25,13 @@ $(STAMP): pyproject.toml
 
 # Prebuilt distribution bundles, served from our own origin (no CDN).
 $(VENDOR_STAMP): package.json package-lock.json
-	test -d node_modules/bpmn-js || npm ci --no-audit --no-fund
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/echarts $(VENDOR)/htmx
+	test -d node_modules/bpmn-js -a -d node_modules/swagger-ui-dist || npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/echarts $(VENDOR)/htmx $(VENDOR)/swagger-ui
 	cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
 	cp -r node_modules/dmn-js/dist $(VENDOR)/dmn-js
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	touch $(VENDOR_STAMP)
 
 %.mo: %.po $(STAMP)

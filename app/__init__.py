@@ -42,7 +42,6 @@ def create_app(config: dict | None = None, core=None, instance_path: str | None 
 def register_blueprints(app: Flask) -> None:
     """Every domain's pages. Imported by name: a module that fails to import stops the app."""
     from .admin.views import bp as admin
-    from .api.admin import bp as api_admin
     from .api.health import bp as health
     from .attachments.views import bp as attachments
     from .audit.views import bp as audit
@@ -68,7 +67,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
-    app.register_blueprint(api_admin)  # 接口客户端 (the JSON API itself: app/api/v1.py)
+    from .api import init_api
+    init_api(app)  # /api/v1 (OpenAPI, rate limits, problem details), its docs and 接口客户端
     app.register_blueprint(public)  # /status, no login
     app.register_blueprint(feeds)  # 网络舆情导入
     app.register_blueprint(open311)  # Open311 GeoReport v2

@@ -64,4 +64,9 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     scheduler.add_job(drain_outbox, "interval", args=[core], id="notification_outbox", max_instances=1,
                       seconds=float(os.environ.get("BIHUAN_NOTIFY_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS)),
                       coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
+    # Webhooks to client systems (app/api/webhooks.py): signed, in order per case, retried with backoff.
+    from .api.webhooks import safe_drain
+    scheduler.add_job(safe_drain, "interval", args=[core], id="webhook_outbox", max_instances=1,
+                      seconds=float(os.environ.get("BIHUAN_WEBHOOK_DRAIN_SECONDS", 10)), coalesce=True,
+                      misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
     return scheduler

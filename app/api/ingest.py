@@ -34,9 +34,10 @@ def find_external(session, source: str, external_id: str) -> Case | None:
 
 
 def upsert_external(core, *, source: str, external_id: str, user: str | None, fields: dict,
-                    audit_source: str) -> tuple[str, bool]:
+                    audit_source: str, attach=None) -> tuple[str, bool]:
     """Register the order as a case, or apply an update to the case it became.
-    Returns (case number, created)."""
+    Returns (case number, created). ``attach(session, case, created)`` runs inside the transaction
+    (the API records the idempotent answer there)."""
     external_id = (external_id or "").strip()
     if not external_id or len(external_id) > 100:
         raise Invalid("external_id must be 1-100 characters", fields=[("external_id", "1-100 characters")])
@@ -45,6 +46,8 @@ def upsert_external(core, *, source: str, external_id: str, user: str | None, fi
     if existing is None:
         def mark(session, case, actor):
             case.external_source, case.external_id = source, external_id
+            if attach is not None:
+                attach(session, case, True)
         try:
             result = core.cases.register(**{k: fields[k] for k in REGISTER_FIELDS if k in fields}, user=user,
                                          source=audit_source, detail=False, attach=mark)
@@ -53,10 +56,11 @@ def upsert_external(core, *, source: str, external_id: str, user: str | None, fi
             with core.db.read() as session:  # a concurrent first push won the unique index
                 if find_external(session, source, external_id) is None:
                     raise
-    return _update(core, source, external_id, fields, user, audit_source), False
+    return _update(core, source, external_id, fields, user, audit_source, attach), False
 
 
-def _update(core, source: str, external_id: str, fields: dict, user: str | None, audit_source: str) -> str:
+def _update(core, source: str, external_id: str, fields: dict, user: str | None, audit_source: str,
+            attach=None) -> str:
     with core.db.unit_of_work() as session:
         case = find_external(session, source, external_id)
         wanted = dict(fields)
@@ -83,4 +87,6 @@ def _update(core, source: str, external_id: str, fields: dict, user: str | None,
         if changes:
             audit(session, actor=user or "cli", action="external_update", case=case, source=audit_source,
                   changes={"external_id": external_id, **changes}, at=utcnow())
+        if attach is not None:
+            attach(session, case, False)
         return case.number
