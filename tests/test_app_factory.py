@@ -33,6 +33,9 @@ PAGES = {
     "notifications": ("/notifications", "notifications.index"),
     "attachments": ("/attachments/1", "attachments.download"),
     "documents": ("/documents/cases/HD-1/work-order", "documents.work_order_page"),
+    "public": ("/status", "public.status"),
+    "feeds": ("/feeds/opinion", "feeds.opinion"),
+    "open311": ("/open311/v2/services.xml", "open311.service_list"),
 }
 
 
