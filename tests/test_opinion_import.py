@@ -121,6 +121,21 @@ def test_broken_files_are_refused_clearly(core, content, fragment):
         import_opinion(core, content, user="operator", apply=False)
 
 
+def test_a_workbook_part_with_a_doctype_is_refused_before_parsing(core):
+    """An XXE / billion-laughs payload inside a real workbook's shared strings."""
+    source = zipfile.ZipFile(io.BytesIO(workbook(ROWS)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                doctype = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                data = data.replace(b"?>", b"?>" + doctype, 1) if data.startswith(b"<?xml") else doctype + data
+            archive.writestr(item, data)
+    with pytest.raises(Invalid, match="DTD"):
+        import_opinion(core, out.getvalue(), user="operator", apply=False)
+
+
 def test_a_header_without_the_needed_columns_is_refused(core):
     with pytest.raises(Invalid, match="链接"):
         import_opinion(core, workbook(ROWS, ["来源网站", "标题", "内容", "发布时间", "地点", "x"]), user="operator",

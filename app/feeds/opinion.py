@@ -119,8 +119,25 @@ def _check_container(content: bytes) -> None:
                               fields=[("file", "too large unpacked")])
             if "xl/workbook.xml" not in {m.filename for m in members}:
                 raise Invalid("not an .xlsx workbook (no xl/workbook.xml)", fields=[("file", "not xlsx")])
+            for member in members:
+                if member.filename.endswith((".xml", ".rels")) and _declares_dtd(archive, member):
+                    raise Invalid(f"the workbook part {member.filename[:60]} declares a DTD or entities; refused",
+                                  fields=[("file", "dtd")])
     except zipfile.BadZipFile:
         raise Invalid("the .xlsx file is damaged (not a readable zip)", fields=[("file", "broken")]) from None
+
+
+def _declares_dtd(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """Excel never writes a DOCTYPE; one in a part is an entity attack (XXE, billion laughs) on the
+    XML parser openpyxl uses, so it is looked for in the raw bytes before any parsing."""
+    tail = b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(1 << 16):
+            window = tail + chunk
+            if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                return True
+            tail = window[-16:]
+    return False
 
 
 def _header_key(value) -> str:
