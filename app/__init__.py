@@ -53,8 +53,11 @@ def register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases
     from .designer.views import bp as designer
     from .documents.views import bp as documents
+    from .feeds.views import bp as feeds
     from .intake.views import bp as intake
     from .notifications.views import bp as notifications
+    from .open311.views import bp as open311
+    from .public.views import bp as public
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
     from .reports.views import bp as reports
@@ -70,3 +73,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(readiness)  # /readyz
     from .api import init_api
     init_api(app)  # /api/v1 (OpenAPI, rate limits, problem details), its docs and 接口客户端
+    app.register_blueprint(public)  # /status, no login
+    app.register_blueprint(feeds)  # 网络舆情导入
+    app.register_blueprint(open311)  # Open311 GeoReport v2

@@ -468,6 +468,7 @@ def process_deploy(directory, user) -> None:
 # Commands of other domains, kept in their folders (app/<domain>/commands.py); they use the helpers above.
 from .audit.commands import audit as _audit_commands  # noqa: E402
 from .intake.commands import call as _call_commands  # noqa: E402
+from .feeds.commands import import_group as _import_commands  # noqa: E402
 from .notifications.commands import notify as _notify_commands  # noqa: E402
 from .operations import commands as _ops  # noqa: E402 - backup, restore, check, archive
 from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
@@ -480,6 +481,7 @@ for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_comma
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
     main.add_command(_group)
 main.add_command(_api_commands)
+main.add_command(_import_commands)  # bihuan import opinion
 
 if __name__ == "__main__":  # pragma: no cover
     main()

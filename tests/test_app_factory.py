@@ -37,6 +37,9 @@ PAGES = {
     "api-v1-api-docs": ("/api/v1/openapi.json", "api-v1-api-docs.openapi_json"),
     "api_docs": ("/api/v1/docs", "api_docs.docs"),
     "api_admin": ("/admin/api-clients/", "api_admin.clients"),
+    "public": ("/status", "public.status"),
+    "feeds": ("/feeds/opinion", "feeds.opinion"),
+    "open311": ("/open311/v2/services.xml", "open311.service_list"),
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
@@ -69,13 +70,14 @@ class CaseService:
     def register(self, *, channel: str, type: str, text: str, category: str | None = None,
                  address: str | None = None, reporter_name: str | None = None, reporter_phone: str | None = None,
                  grid: str | None = None, urgent: bool = False, user: str | None = None,
-                 source: str = "cli", detail: bool = True, attach=None) -> dict:
+                 source: str = "cli", detail: bool = True, attach=None, session: Session | None = None) -> dict:
         """Register (受理) a request. Returns the case as ``show`` does, or with ``detail=False``
         just its number, status and ready tasks (what a caller needs to go on).
 
         Bad input raises ``Invalid`` whose ``fields`` name the argument at fault, so that a form
         can put the problem at its field. ``attach(session, case, actor)`` adds records that belong
-        to the registration (the attachments) inside its transaction."""
+        to the registration (the attachments) inside its transaction. ``session`` (an open unit of
+        work) registers inside the caller's transaction: a batch import commits all its cases or none."""
         channel = (channel or "").strip()
         if channel not in CHANNELS:
             raise Invalid(f"unknown channel '{channel}': use one of {', '.join(CHANNELS)}",
@@ -93,7 +95,7 @@ class CaseService:
             raise Invalid(f"invalid reporter phone '{reporter_phone}'",
                           fields=[("reporter_phone", "only digits, spaces, + and -")])
         now = utcnow()
-        with self.core.db.unit_of_work() as session:
+        with self._unit(session) as session:
             actor = self._actor(session, user, REGISTER_ROLES)
             if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
                 raise Invalid(f"unknown grid '{grid}'", fields=[("grid", "unknown grid")])
@@ -124,6 +126,14 @@ class CaseService:
                 attach(session, case, actor)
             session.flush()
             return case_detail(session, case) if detail else self._brief(session, case)
+
+    @contextmanager
+    def _unit(self, session: Session | None):
+        if session is not None:
+            yield session
+        else:
+            with self.core.db.unit_of_work() as session:
+                yield session
 
     # -- tasks ---------------------------------------------------------------------------
     @retry_transient()

@@ -13,6 +13,7 @@ NAV = (
     ("tasks.worklist", _l("我的待办"), TASK_ROLES),
     ("intake.register", _l("受理登记"), ("operator", "dispatcher", "admin")),
     ("intake.patrol", _l("网格上报"), ("grid_worker",)),
+    ("feeds.opinion", _l("舆情导入"), ("operator", "admin")),
     ("cases.search", _l("案件查询"), None),
     ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
     ("dashboard.index", _l("领导驾驶舱"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
