@@ -58,9 +58,12 @@ def register_blueprints(app: Flask) -> None:
     from .reports.weekly_views import bp as weekly
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
+    from .volunteers import phone_views, views as volunteer_views
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
                       dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
+        app.register_blueprint(blueprint)
+    for blueprint in (volunteer_views.bp, phone_views.bp):  # 志愿者积分: /volunteers and the phone pages /v/
         app.register_blueprint(blueprint)
