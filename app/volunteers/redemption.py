@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.clock import utcnow
 from workflows.engine import FormInvalid, ScriptIncident, TaskNotReady
+from workflows.workdays import CalendarGap
 
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..processes.services import ensure_shipped_version, latest_version
@@ -78,6 +79,8 @@ def apply(core, volunteer_id: int, reward_id: int, quantity: int = 1) -> dict:
                 "reward": reward.name, "quantity": quantity, "community": volunteer.community})
         except ScriptIncident as exc:
             raise Blocked(f"兑换流程出错：{exc}") from None
+        except CalendarGap as exc:
+            raise Invalid(str(exc)) from None
         if wf.completed:  # the rules refused it (redemption_refused): nothing is kept
             data = core.engine.main_path_data(wf)
             raise Invalid(str(data.get("refusal") or "不符合兑换规则"))
@@ -154,6 +157,8 @@ def complete(core, staff: Staff, redemption_id: int, data: dict) -> dict:
                 raise Conflict("这一步已由他人办理，请刷新") from None
             except ScriptIncident as exc:
                 raise Blocked(f"兑换流程出错：{exc}") from None
+            except CalendarGap as exc:
+                raise Invalid(str(exc)) from None
             _project(core, bundle, row, wf, actor=staff.username, reason=str(data.get("reason") or ""))
             audit(session, staff.username, f"volunteer_redeem_{step}",
                   {"redemption": row.id, "decision": data.get("decision"), "reason": data.get("reason"),
