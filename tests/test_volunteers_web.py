@@ -54,7 +54,7 @@ def test_register_sign_up_and_errors_keep_the_form(app, core):
                                              "community": "和平社区"})
     assert again.status_code == 409
     home = client.get("/v/").get_data(as_text=True)
-    assert "测试活动" in home
+    assert "社区服务志愿活动" in home
     client.post(f"/v/activities/{act}/signup")
     assert "已报名" in client.get("/v/").get_data(as_text=True)
     client.post(f"/v/activities/{act}/signup")

@@ -25,7 +25,7 @@ def volunteer(core, phone: str, community: str = "和平社区", recruiter: str 
 def activity(core, start: datetime, end: datetime, type: str = "general", community: str = "和平社区",
              capacity: int = 30, staff=ORGANISER) -> int:
     with core.db.unit_of_work() as session:
-        return activities.publish(session, staff, title=f"测试活动 {type}", type=type, place="党群服务中心",
+        return activities.publish(session, staff, title=f"{activities.TYPES[type]}志愿活动", type=type, place="党群服务中心",
                                   community=community, starts_at=start, ends_at=end, capacity=capacity).id
 
 
