@@ -27,7 +27,7 @@ def _core():
     return current_app.extensions["bihuan"]
 
 
-def _load() -> Volunteer | None:
+def _load() -> object | None:
     raw = session.get(KEY)
     if not isinstance(raw, str) or "." not in raw:
         return None
@@ -37,13 +37,16 @@ def _load() -> Volunteer | None:
     if not (key.isdigit() and version.isdigit()) or not isinstance(seen, int) or now - seen > IDLE_SECONDS:
         session.pop(KEY, None)
         return None
+    # Only the plain columns: every page checks the session, few need the (encrypted) name.
     with _core().db.read() as db:
-        volunteer = db.get(Volunteer, int(key))
-    if volunteer is None or not volunteer.active or volunteer.session_version != int(version):
+        row = db.execute(select(Volunteer.id, Volunteer.active, Volunteer.session_version, Volunteer.community,
+                                Volunteer.team_id).where(Volunteer.id == int(key))).first()
+    if row is None or not row.active or row.session_version != int(version):
         session.pop(KEY, None)
         return None
-    session[SEEN] = now
-    return volunteer
+    if now - seen >= 60:  # like staff sessions: refresh "last seen" at most once a minute
+        session[SEEN] = now
+    return row
 
 
 def volunteer_required(view):
@@ -128,7 +131,8 @@ def home():
         mine = {s.activity_id: s for s, _a in activities.my_signups(db, volunteer.id, limit=50)}
         places = {a.id: a.capacity - activities.taken(db, a.id) for a in upcoming}
         team = db.get(Team, volunteer.team_id) if volunteer.team_id else None
-    return render_template("volunteers/v_home.html", v=volunteer, balance=balance, upcoming=upcoming, mine=mine,
+        name = db.scalar(select(Volunteer.name).where(Volunteer.id == volunteer.id))
+    return render_template("volunteers/v_home.html", v=volunteer, name=name, balance=balance, upcoming=upcoming, mine=mine,
                            places=places, team=team, types=activities.TYPES)
 
 

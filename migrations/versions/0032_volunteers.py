@@ -183,11 +183,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_vol_ledger_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_vol_ledger_redemption_id'), ['redemption_id'], unique=False)
         batch_op.create_index('ix_vol_ledger_volunteer_id_id', ['volunteer_id', 'id'], unique=False)
+        batch_op.create_index('ix_vol_ledger_volunteer_id_points', ['volunteer_id', 'points'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('vol_ledger', schema=None) as batch_op:
+        batch_op.drop_index('ix_vol_ledger_volunteer_id_points')
         batch_op.drop_index('ix_vol_ledger_volunteer_id_id')
         batch_op.drop_index(batch_op.f('ix_vol_ledger_redemption_id'))
         batch_op.drop_index(batch_op.f('ix_vol_ledger_at'))
