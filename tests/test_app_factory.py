@@ -33,6 +33,8 @@ PAGES = {
     "notifications": ("/notifications", "notifications.index"),
     "attachments": ("/attachments/1", "attachments.download"),
     "documents": ("/documents/cases/HD-1/work-order", "documents.work_order_page"),
+    "volunteers": ("/volunteers/", "volunteers.index"),
+    "vol": ("/v/login", "vol.login"),
 }
 
 

@@ -2,7 +2,6 @@
 and QR check-in refusals. Real database, real DMN rules (bpmn/rules/volunteer_points.dmn)."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select

@@ -1,32 +1,12 @@
-"""``bihuan volunteers ...``: demo data, the timer and expiry sweeps, totals, a volunteer's balance.
-
-``volunteer_jobs`` is what the scheduler runs (app/scheduler.py): approval timers of redemptions,
-then the yearly points expiry (exactly once per year through job_runs)."""
+"""``bihuan volunteers ...``: demo data, the timer and expiry sweeps, totals, a volunteer's balance."""
 from __future__ import annotations
 
-import logging
-from datetime import date, datetime
+from datetime import date
 
 import click
 
 from ..cli import _emit, _opened, user_errors
 from ..errors import Invalid
-
-log = logging.getLogger(__name__)
-
-
-def volunteer_jobs(core, now: datetime | None = None) -> dict:
-    from .ledger import post_expiry
-    from .redemption import fire_due
-    result = {}
-    try:
-        result["timers_fired"] = fire_due(core, now)
-        result["expiry"] = post_expiry(core, now)
-        if result["timers_fired"] or result["expiry"]["posted"]:
-            log.info("volunteer jobs: %s", result)
-    except Exception:  # noqa: BLE001 - like the case sweep: log, the next run retries
-        log.exception("volunteer jobs failed")
-    return result
 
 
 @click.group(help="志愿者积分: volunteers, activities, points and redemptions.")
