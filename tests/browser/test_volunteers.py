@@ -39,6 +39,7 @@ def test_volunteer_signs_up_checks_in_is_confirmed_and_redeems(new_page, live_se
     organiser = new_page("organiser")
     frozen_clock.move_to(at(2026, 11, 2, 10, 0))
     link = _qr_link(organiser, live_server, act, "in")
+    screenshot(organiser, "volunteer_qr")
     assert "/v/a/" in link and "t=" in link
     phone.goto(link)
     phone.click("button.big-button")
@@ -66,6 +67,10 @@ def test_volunteer_signs_up_checks_in_is_confirmed_and_redeems(new_page, live_se
     office.goto(f"{live_server}/volunteers/redemptions")
     office.locator("#redemptions [data-redemption] button", has_text="提交").click()
     office.locator("#redemptions [data-redemption] button", has_text="核销").click()
+
+    office.goto(f"{live_server}/volunteers/?from=2026-11-01&to=2026-11-30")
+    assert office.locator("[data-figure='redeemed'] strong").inner_text() == "1"
+    screenshot(office, "volunteer_totals")
 
     phone.goto(f"{live_server}/v/rewards")
     assert "已核销" in phone.locator("#my-redemptions").inner_text()
