@@ -155,3 +155,34 @@ def test_totals_page_and_xlsx_export(core, login, clock):
     hepping = [r for r in rows if r[0] == "和平社区"][0]
     assert hepping[1:6] == (1, 1, 0, 1, 1)  # registered, active, teams, activities, hours
     assert list(book["光荣榜"].iter_rows(values_only=True))[1][1] == "李**"
+
+
+def test_garbage_input_gets_a_clear_answer_never_a_500(app, core, login):
+    vid = volunteer(core, "13800003007")
+    act = activity(core, at(2026, 11, 2, 10), at(2026, 11, 2, 11))
+    office, phone = login("volunteer_admin"), phone_client(app, "13800003007")
+    staff_posts = [
+        ("/volunteers/activities", {"title": "x" * 500, "type": "nope", "place": "", "community": "火星",
+                                    "starts_at": "yesterday", "ends_at": "2026-13-45T99:99", "capacity": "-1"}),
+        ("/volunteers/activities", {"title": "巡逻", "type": "patrol", "place": "路口", "community": "和平社区",
+                                    "starts_at": "2026-11-02T12:00", "ends_at": "2026-11-02T10:00", "capacity": "5"}),
+        ("/volunteers/signups/999999/confirm", {}), ("/volunteers/signups/999999/rate", {"rating": "bogus"}),
+        ("/volunteers/redemptions/999999", {"decision": "approve"}),
+        ("/volunteers/rewards", {"name": "", "kind": "gold", "points_price": "NaN", "stock": "x"}),
+        ("/volunteers/rewards", {"id": "999999", "name": "米", "kind": "goods", "points_price": "5", "stock": "1"}),
+        ("/volunteers/teams", {"name": "", "community": "火星"}),
+        ("/volunteers/ledger/999999/reverse", {"note": ""}),
+        (f"/volunteers/activities/{act}/qr/renew", {}),
+    ]
+    for url, data in staff_posts:
+        assert office.post(url, data=data).status_code in (302, 400, 403, 404, 409), url
+    for url in ("/volunteers/?from=x&to=y", f"/volunteers/activities/{act}/qr/sideways", "/volunteers/people/999999",
+                "/volunteers/activities/999999", "/volunteers/export.xlsx?from=2026-12-01&to=2026-01-01"):
+        assert office.get(url).status_code in (400, 404), url
+    for url, data in ((f"/v/a/{act}/check/in", {"t": "." * 5000}), ("/v/a/999999/check/in", {"t": "x"}),
+                      (f"/v/a/{act}/check/up", {"t": "x"}), ("/v/rewards/999999/redeem", {"quantity": "abc"}),
+                      ("/v/activities/999999/signup", {}), ("/v/teams", {"team_id": "999999"})):
+        assert phone.post(url, data=data).status_code in (302, 400, 404, 409), url
+    with core.db.read() as session:
+        assert ledger.balance(session, vid) == 0
+        assert session.scalars(select(Signup)).all() == []
