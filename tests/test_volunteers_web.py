@@ -186,3 +186,21 @@ def test_garbage_input_gets_a_clear_answer_never_a_500(app, core, login):
     with core.db.read() as session:
         assert ledger.balance(session, vid) == 0
         assert session.scalars(select(Signup)).all() == []
+
+
+def test_demo_data_small_and_the_demo_volunteer_logs_in(app, core):
+    from app.volunteers.demo import seed_volunteers
+    from app.volunteers.models import Redemption
+    result = seed_volunteers(core, volunteers=40, teams=10, activities=20)
+    assert result["created"] and result["signups"] == result["ledger_entries"] > 0
+    assert seed_volunteers(core, volunteers=40, teams=10, activities=20) == {"created": False}
+    client = phone_client(app, "13800000001")
+    page = client.get("/v/").get_data(as_text=True)
+    assert "张志愿" in page, page[page.find("balance"):page.find("balance") + 300]
+    with core.db.read() as session:
+        # Every demo balance is the sum of its entries and none is negative; redemptions are real runs' state.
+        from sqlalchemy import func
+        from app.volunteers.models import LedgerEntry
+        lowest = session.execute(select(func.sum(LedgerEntry.points)).group_by(LedgerEntry.volunteer_id)).scalars().all()
+        assert min(lowest) >= 0
+        assert all(r.status == "handed_over" and r.state for r in session.scalars(select(Redemption)))

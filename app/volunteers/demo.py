@@ -8,7 +8,7 @@ same DMN rules as real confirmations. Idempotent: nothing happens when the feder
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from sqlalchemy import insert, select
@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 
 from ..auth.models import User
-from ..privacy.crypto import blind_index, keyring
+from ..privacy.crypto import blind_index
 from .accounts import COMMUNITIES
 from .ledger import earned_year_of
-from .models import Activity, Federation, LedgerEntry, Organiser, Reward, Signup, Team, Volunteer
+from ..reports.periods import SHANGHAI
+from .models import Activity, Federation, LedgerEntry, Organiser, Redemption, Reward, Signup, Team, Volunteer
 from .rules import current_rules, service_points
 
 DEMO_PHONE = "13800000001"
@@ -50,7 +51,6 @@ def seed_volunteers(core, volunteers: int = 1000, teams: int = 80, activities: i
     from ..seed import DEMO_PASSWORD
     rng = random.Random(seed)
     now = utcnow()
-    ring = keyring()
     hasher = PasswordHasher()
     with core.db.unit_of_work() as session:
         if session.scalar(select(Federation.id).where(Federation.name == FEDERATION)):
@@ -76,13 +76,12 @@ def seed_volunteers(core, volunteers: int = 1000, teams: int = 80, activities: i
             phone = DEMO_PHONE if i == 0 else f"139{i:08d}"
             community = "和平社区" if i == 0 else COMMUNITIES[i % len(COMMUNITIES)]
             name = "张志愿" if i == 0 else rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if i % 3 else "")
-            rows.append({"name": ring.encrypt(name, "volunteers.name"), "phone": ring.encrypt(phone, "volunteers.phone"),
+            rows.append({"name": name, "phone": phone,
                          "phone_index": blind_index(phone), "password_hash": shared_hash, "community": community,
                          "skills": rng.choice(("", "医护", "驾驶", "法律", "心理疏导", "电工", "摄影")),
                          "team_id": rng.choice(team_ids[community]), "active": True, "session_version": 0,
                          "registered_at": now - timedelta(days=rng.randint(1, 180))})
-        # Encrypted columns are written as stored text: a Core insert with the ORM type would encrypt twice.
-        session.execute(insert(Volunteer.__table__), rows)
+        session.execute(insert(Volunteer.__table__), rows)  # the column types encrypt name and phone
         by_community = {c: [] for c in COMMUNITIES}
         for vid, community in session.execute(select(Volunteer.id, Volunteer.community)):
             by_community[community].append(vid)
@@ -119,9 +118,66 @@ def seed_volunteers(core, volunteers: int = 1000, teams: int = 80, activities: i
                 entries.append({"volunteer_id": vid, "kind": "credit", "points": points, "reason": "service",
                                 "activity_id": aid, "earned_year": earned_year_of(start), "rule_version": rules.version,
                                 "confirmed_by": "organiser", "note": f"{counted:g} 小时", "at": end})
-        session.execute(insert(Signup), signups)
-        session.execute(insert(LedgerEntry), entries)
+        if signups:  # an empty list would insert one row of defaults
+            session.execute(insert(Signup), signups)
+            session.execute(insert(LedgerEntry), entries)
         session.execute(insert(Reward), [{"name": n, "kind": k, "points_price": p, "money_value": m, "stock": s,
                                           "description": "", "active": True} for n, k, p, m, s in REWARDS])
+        redeemed = _past_redemptions(core, session, rng, entries, now)
         return {"created": True, "teams": teams, "volunteers": volunteers, "activities": activities,
-                "signups": len(signups), "ledger_entries": len(entries), "demo_volunteer": DEMO_PHONE}
+                "signups": len(signups), "ledger_entries": len(entries), "redemptions": redeemed,
+                "demo_volunteer": DEMO_PHONE}
+
+
+def _past_redemptions(core, session: Session, rng: random.Random, entries: list[dict], now) -> int:
+    """Handed-over redemptions of the last quarter, for the reports' redeemed points and money value.
+
+    Each row carries the state of a real finished run of volunteer_redemption.bpmn (applied, approved,
+    handed over: one run through the engine, its state reused), and its reservation debit. A volunteer
+    redeems at most once, only what they had earned by then; the demo volunteer keeps this quarter free."""
+    from ..errors import BihuanError
+    from .redemption import PROCESS, _bundle, quarter_of
+    try:
+        version_id, bundle = _bundle(core, session)
+    except BihuanError:
+        return 0  # the deployed version predates the redemption process: no history to show
+    wf = core.engine.start(bundle, PROCESS, {"applied_at": now.isoformat(timespec="seconds"), "points": 10,
+                                             "quarter_count": 0})
+    for data in ({"decision": "approve"}, {"handover_note": "demo"}):
+        core.engine.complete(bundle, wf, core.engine.ready_tasks(bundle, wf)[0].id, data)
+    state = core.engine.dump(wf)
+    rewards = list(session.execute(select(Reward.id, Reward.points_price, Reward.money_value)))
+    local = now.astimezone(SHANGHAI)
+    quarter_start = datetime(local.year, 3 * ((local.month - 1) // 3) + 1, 1, tzinfo=SHANGHAI)
+    demo_id = session.scalar(select(Volunteer.id).where(Volunteer.phone_index == blind_index(DEMO_PHONE)))
+    earned: dict[int, list] = {}
+    for entry in entries:
+        earned.setdefault(entry["volunteer_id"], []).append((entry["at"], entry["points"]))
+    rows, debits = [], []
+    for vid in sorted(earned):
+        if vid == demo_id or rng.random() > 0.45:
+            continue
+        applied = quarter_start - timedelta(days=rng.randint(3, 85), hours=rng.randint(0, 8))
+        have = sum(p for at, p in earned[vid] if at < applied)
+        affordable = [r for r in rewards if r.points_price <= have]
+        if not affordable:
+            continue
+        reward = rng.choice(affordable)
+        rows.append({"volunteer_id": vid, "reward_id": reward.id, "community": "", "quantity": 1,
+                     "points": reward.points_price, "money_value": reward.money_value, "quarter": quarter_of(applied),
+                     "status": "handed_over", "reason": "", "applied_at": applied,
+                     "finished_at": applied + timedelta(days=2), "handed_over_by": "volunteer_admin",
+                     "process_version_id": version_id, "state": state, "current_task": None,
+                     "current_task_id": None, "next_timer_at": None, "version": 1})
+    if not rows:
+        return 0
+    communities = dict(session.execute(select(Volunteer.id, Volunteer.community)).all())
+    for row in rows:
+        row["community"] = communities[row["volunteer_id"]]
+    session.execute(insert(Redemption), rows)
+    for rid, vid, points, applied in session.execute(select(Redemption.id, Redemption.volunteer_id,
+                                                            Redemption.points, Redemption.applied_at)):
+        debits.append({"volunteer_id": vid, "kind": "debit", "points": -points, "reason": "redemption_reserve",
+                       "redemption_id": rid, "confirmed_by": f"volunteer:{vid}", "note": "", "at": applied})
+    session.execute(insert(LedgerEntry), debits)
+    return len(rows)
