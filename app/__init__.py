@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from .reports.weekly_views import bp as weekly
     from .supervision.views import bp as supervision
     from .tasks.views import bp as tasks
+    from .volunteers import phone_views, views as volunteer_views
 
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
                       dashboard, notifications, attachments, documents):
@@ -76,3 +77,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public)  # /status, no login
     app.register_blueprint(feeds)  # 网络舆情导入
     app.register_blueprint(open311)  # Open311 GeoReport v2
+    for blueprint in (volunteer_views.bp, phone_views.bp):  # 志愿者积分: /volunteers and the phone pages /v/
+        app.register_blueprint(blueprint)

@@ -168,6 +168,9 @@ def demo_seed(no_cases: bool) -> None:
             result["provisional_calendar"] = demo_calendar(core)
         result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
         result["past_cases"] = seed_past_cases(core) if result["demo_cases"] else 0  # supervision on first login
+        if not no_cases:
+            from .volunteers.demo import seed_volunteers
+            result["volunteers"] = seed_volunteers(core)  # 志愿者积分 demo (idempotent, ~1.5 s)
         _emit(result)
 
 
@@ -476,12 +479,14 @@ from .reports import commands as _reports_commands  # noqa: E402,F401 - register
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
 from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client/key/webhook
+from .volunteers.commands import volunteers as _volunteer_commands  # noqa: E402
 
 for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands,
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
     main.add_command(_group)
 main.add_command(_api_commands)
 main.add_command(_import_commands)  # bihuan import opinion
+main.add_command(_volunteer_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

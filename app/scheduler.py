@@ -90,4 +90,9 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     scheduler.add_job(safe_drain, "interval", args=[core], id="webhook_outbox", max_instances=1,
                       seconds=float(os.environ.get("BIHUAN_WEBHOOK_DRAIN_SECONDS", 10)), coalesce=True,
                       misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
+    # 志愿者积分: redemption approval timers and the yearly points expiry (job_runs: once per year).
+    from .volunteers.jobs import volunteer_jobs
+    scheduler.add_job(volunteer_jobs, "interval", args=[core], seconds=seconds * 6, id="volunteer_jobs",
+                      max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=utcnow(),
+                      replace_existing=True)
     return scheduler

@@ -36,6 +36,8 @@ DEMO_USERS = {
     "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
     "viewer": ("街道领导", ["viewer"], None, None),
     "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
+    "organiser": ("和平社区志愿服务站", ["volunteer_organiser"], None, None),  # community: app/volunteers/demo.py
+    "volunteer_admin": ("志愿服务办公室", ["volunteer_admin"], None, None),
 }
 
 
@@ -58,6 +60,8 @@ def seed_demo(core) -> dict:
             if username not in have:
                 create_user(session, username, DEMO_PASSWORD, roles, display, department, grid)
                 created["users"] += 1
+        from .volunteers.demo import assign_demo_organisers
+        assign_demo_organisers(session)
         version = ensure_shipped_version(session)
         return {"created": created, "process_version": version.version, "demo_password": DEMO_PASSWORD,
                 "users": {u: r[1] for u, r in DEMO_USERS.items()}}

@@ -303,3 +303,7 @@ def serve_app(app):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+# Volunteer organisers' communities belong with the demo users (app/volunteers/demo.py).
+KEEP_TABLES.add("vol_organisers")

@@ -40,6 +40,8 @@ PAGES = {
     "public": ("/status", "public.status"),
     "feeds": ("/feeds/opinion", "feeds.opinion"),
     "open311": ("/open311/v2/services.xml", "open311.service_list"),
+    "volunteers": ("/volunteers/", "volunteers.index"),
+    "vol": ("/v/login", "vol.login"),
 }
 
 

@@ -35,9 +35,10 @@ def edit(files, name, old, new):
 
 def test_shipped_bundle_is_valid(files):
     bundle = load_bundle(files, known_roles=ROLES)
-    assert set(bundle.specs) == {"case_lifecycle", "supervision_escalation"}
+    assert set(bundle.specs) == {"case_lifecycle", "supervision_escalation", "volunteer_redemption"}  # 志愿者积分兑换
     assert bundle.tasks["sign_for"].role == "handler"
     assert bundle.tasks["accountability"].role == "supervisor_party"
+    assert bundle.tasks["office_approval"].role == "volunteer_admin"
     assert all(meta.form in bundle.forms for meta in bundle.tasks.values())
 
 

@@ -14,7 +14,7 @@ from workflows.reading import safe_xml_parser
 from workflows.layout import add_layout, has_layout
 
 BPMN = Path(__file__).parents[1] / "bpmn"
-SHIPPED = ["case_lifecycle.bpmn", "supervision_escalation.bpmn"]
+SHIPPED = ["case_lifecycle.bpmn", "supervision_escalation.bpmn", "volunteer_redemption.bpmn"]
 M = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 DC = "{http://www.omg.org/spec/DD/20100524/DC}"
@@ -119,7 +119,7 @@ def test_laid_out_file_is_returned_unchanged(shipped):
 
 def test_bundle_with_di_still_loads():
     bundle = load_bundle(read_directory(BPMN), known_roles=ROLES)
-    assert set(bundle.specs) == {"case_lifecycle", "supervision_escalation"}
+    assert set(bundle.specs) == {"case_lifecycle", "supervision_escalation", "volunteer_redemption"}
     assert bundle.tasks["accountability"].role == "supervisor_party"
 
 

@@ -20,6 +20,8 @@ ROLES = {
     "supervisor_party": "党工委（三级督办）",
     "grid_worker": "网格员",
     "viewer": "领导/查看",
+    "volunteer_organiser": "志愿服务组织者（社区）",
+    "volunteer_admin": "志愿服务办公室",
 }
 
 

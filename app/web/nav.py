@@ -22,6 +22,7 @@ NAV = (
     ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
     ("scores.month", _l("考核计分"), ("viewer", "dispatcher", "admin", "handler") + SUPERVISORS),
     ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("volunteers.index", _l("志愿者积分"), ("volunteer_organiser", "volunteer_admin")),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
     ("auth.totp_setup", _l("双重验证"), ("admin", "designer")),
