@@ -64,3 +64,5 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
+    from .patrol.views import bp as patrol  # 网格巡查
+    app.register_blueprint(patrol)

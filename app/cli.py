@@ -157,6 +157,7 @@ def demo() -> None:
 @user_errors
 def demo_seed(no_cases: bool) -> None:
     from .demo_cases import demo_calendar, seed_demo_cases, seed_past_cases
+    from .patrol.demo import seed_patrols
     from .seed import seed_demo
     with _opened() as core:
         result = seed_demo(core)
@@ -164,6 +165,7 @@ def demo_seed(no_cases: bool) -> None:
             result["provisional_calendar"] = demo_calendar(core)
         result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
         result["past_cases"] = seed_past_cases(core) if result["demo_cases"] else 0  # supervision on first login
+        result["patrols"] = 0 if no_cases else seed_patrols(core)  # 网格巡查: three weeks of past patrols
         _emit(result)
 
 
@@ -468,9 +470,10 @@ from .privacy.commands import keys as _keys_commands, privacy as _privacy_comman
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
+from .patrol.commands import patrol as _patrol_commands  # noqa: E402 - bihuan patrol score|summary
 
 for _group in (_audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
-               _rollup_commands):
+               _rollup_commands, _patrol_commands):
     main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover

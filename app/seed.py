@@ -36,6 +36,8 @@ DEMO_USERS = {
     "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
     "viewer": ("街道领导", ["viewer"], None, None),
     "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
+    "inspector": ("督查组小孙", ["inspector"], None, None),  # 社会治理督查组: patrol overview, spot checks
+    "grid2": ("网格员小刘", ["grid_worker"], None, "G02"),  # a second grid worker for the patrol ranking
 }
 
 

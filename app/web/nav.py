@@ -12,7 +12,10 @@ SUPERVISORS = ("supervisor_center", "supervisor_discipline", "supervisor_party")
 NAV = (
     ("tasks.worklist", _l("我的待办"), TASK_ROLES),
     ("intake.register", _l("受理登记"), ("operator", "dispatcher", "admin")),
+    ("patrol.log", _l("巡查日志"), ("grid_worker",)),
     ("intake.patrol", _l("网格上报"), ("grid_worker",)),
+    ("patrol.overview", _l("巡查督查"), ("inspector", "viewer", "dispatcher", "admin")),
+    ("patrol.ranking", _l("网格员考核"), ("inspector", "viewer", "dispatcher", "admin")),
     ("cases.search", _l("案件查询"), None),
     ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
     ("dashboard.index", _l("领导驾驶舱"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
