@@ -14,8 +14,6 @@ NAV = (
     ("intake.register", _l("受理登记"), ("operator", "dispatcher", "admin")),
     ("patrol.log", _l("巡查日志"), ("grid_worker",)),
     ("intake.patrol", _l("网格上报"), ("grid_worker",)),
-    ("patrol.overview", _l("巡查督查"), ("inspector", "viewer", "dispatcher", "admin")),
-    ("patrol.ranking", _l("网格员考核"), ("inspector", "viewer", "dispatcher", "admin")),
     ("cases.search", _l("案件查询"), None),
     ("supervision.board", _l("督办台"), SUPERVISORS + ("viewer", "dispatcher", "admin")),
     ("dashboard.index", _l("领导驾驶舱"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
@@ -24,6 +22,8 @@ NAV = (
     ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
     ("scores.month", _l("考核计分"), ("viewer", "dispatcher", "admin", "handler") + SUPERVISORS),
     ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("patrol.overview", _l("巡查督查"), ("inspector", "viewer", "dispatcher", "admin")),
+    ("patrol.ranking", _l("网格员考核"), ("inspector", "viewer", "dispatcher", "admin")),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
 )
