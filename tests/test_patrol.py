@@ -43,6 +43,7 @@ def test_start_report_visit_finish_through_the_pages(core, login, clock):
     before = grid.post("/intake/patrol", data={"type": "report", "text": "巡查前发现的井盖缺失", "grid": "G01"})
     assert before.status_code == 302 and "/cases/HD-" in before.location
 
+    assert 'id="patrol-link"' not in grid.get("/intake/patrol").get_data(as_text=True)
     page = grid.get("/patrol").get_data(as_text=True)
     assert 'id="start-patrol"' in page and 'id="open-patrol"' not in page
     assert grid.post("/patrol/start").status_code == 302
@@ -52,6 +53,7 @@ def test_start_report_visit_finish_through_the_pages(core, login, clock):
 
     for _ in range(3):
         assert grid.post(f"/patrol/{patrol.id}/visit").status_code == 302
+    assert 'id="patrol-link"' in grid.get("/intake/patrol").get_data(as_text=True)  # the form says so
     filed = grid.post("/intake/patrol", data={"type": "report", "text": "楼道堆放杂物堵塞消防通道", "grid": "G01",
                                               "category": "城市管理"})
     assert filed.status_code == 302 and filed.location.endswith("/patrol")  # back to the patrol log
@@ -344,3 +346,24 @@ def test_roles(core, login):
             assert login(user).get(url).status_code == status, (url, user)
     for user in ("inspector", "viewer", "handler", "dispatcher"):
         assert login(user).post("/patrol/start").status_code == 403, user
+
+
+@pytest.mark.parametrize("user", ["grid", "inspector"])
+def test_hostile_forms_on_the_patrol_posts(core, app, login, clock, user):
+    """The sweep of tests/test_hostile_requests.py posts as roles that get 403 here; this one posts as the
+    roles that reach the code, on an open and on a finished patrol."""
+    from tests.test_hostile_requests import SCRIPT, _check
+    open_id = _patrol_on(core, clock, "grid", at(2026, 11, 2, 8), None)
+    client = login(user)
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("patrol.") and "POST" in r.methods]
+    assert len(rules) == 4
+    for value in (SCRIPT, "9" * 5000, "-1", "\x00"):
+        form = {name: value for name in ("households", "residents_updated", "residents_added", "residents_removed",
+                                         "note", "result")}
+        for rule in rules:
+            path = rule.rule.replace("<int:patrol_id>", str(open_id))
+            _check(client.post(path, data=form), f"{user} POST {path} {value[:10]!r}")
+    (patrol,) = _patrols(core)
+    # Nothing hostile was taken: still open, no typed count; only the form-less 走访 +1 taps counted.
+    assert patrol.finished_at is None and patrol.households == (4 if user == "grid" else 0)
+    assert (patrol.residents_updated, patrol.note) == (0, "")

@@ -109,8 +109,10 @@ def month_figures(session: Session, period: Period) -> dict[str, dict]:
         mine = figures[worker]
         mine["patrol_day"] = len(days.get(worker, ()))
         mine["missing_day"] = len(workdays - days.get(worker, set())) if worker in workers else 0
+    # Grid workers, and whoever patrolled in the month (a worker deactivated since); not an operator
+    # who happened to register a case on the grid channel.
     return {w: dict(f, name=workers.get(w, {}).get("name", w), grid=workers.get(w, {}).get("grid"))
-            for w, f in figures.items() if w in workers or any(f[e] for e in EVENTS)}
+            for w, f in figures.items() if w in workers or w in days}
 
 
 def _points(bundle: Bundle, event: str, count: int, script_engine, cache: dict) -> float:

@@ -28,6 +28,20 @@ def _core():
     return current_app.extensions["bihuan"]
 
 
+def open_patrol_id() -> int | None:
+    """The logged-in grid worker's open patrol, for the 网格上报 page's note that the report will be linked."""
+    if not current_user.is_authenticated or not current_user.has(WORKER_ROLE):
+        return None
+    with _core().db.read() as session:
+        patrol = services.open_patrol(session, current_user.username)
+        return patrol.id if patrol else None
+
+
+@bp.record_once
+def _template_globals(state) -> None:
+    state.app.jinja_env.globals.update(open_patrol_id=open_patrol_id)
+
+
 def _log_page(errors: dict | None = None, values: dict | None = None, status: int = 200):
     core = _core()
     today = local_date(utcnow())
