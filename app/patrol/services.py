@@ -326,32 +326,35 @@ def patrols_of(session: Session, grid: str, day: date) -> list[dict]:
     return [as_dict(p, reports.get(p.id, []), checks.get(p.id)) for p in patrols]
 
 
-def patrol_summary(session: Session, grid_code: str, start: date, end: date) -> dict:
+def patrol_summary(session: Session, grid_code: str, start: date, end: date,
+                   calendar: WorkingCalendar | None = None) -> dict:
     """One grid's patrol record over [start, end] (local days, inclusive), for the map's grid panel:
     patrols and patrol days, households visited, resident-information counts, reports filed from
-    patrols, spot checks, the working days without a patrol, and the last patrol."""
+    patrols, spot checks, the working days without a patrol, and the last patrol. Pass the cached
+    ``core.calendar.current()`` as ``calendar`` to spare reading the calendar each time."""
     if start > end:
         raise Invalid(_("开始日期晚于结束日期"))
     if (end - start).days + 1 > 366:
         raise Invalid(_("日期范围最多 %(n)s 天", n=366))
     base = (Patrol.grid == grid_code, Patrol.day >= start, Patrol.day <= end)
-    totals = session.execute(select(func.count(Patrol.id), func.count(func.distinct(Patrol.day)),
-                                    *[func.coalesce(func.sum(getattr(Patrol, f)), 0) for f in COUNTS])
-                             .where(*base)).one()
+    per_day = session.execute(select(Patrol.day, func.count(Patrol.id),
+                                     *[func.coalesce(func.sum(getattr(Patrol, f)), 0) for f in COUNTS])
+                              .where(*base).group_by(Patrol.day)).all()
     reports = session.scalar(select(func.count(PatrolReport.id)).join(Patrol, Patrol.id == PatrolReport.patrol_id)
                              .where(*base))
     checks = dict(session.execute(select(SpotCheck.result, func.count(SpotCheck.id))
                                   .join(Patrol, Patrol.id == SpotCheck.patrol_id).where(*base)
                                   .group_by(SpotCheck.result)).all())
-    patrolled = set(session.scalars(select(Patrol.day).where(*base).distinct()))
     last = session.execute(select(Patrol.started_at, Patrol.worker).where(Patrol.grid == grid_code)
                            .order_by(Patrol.started_at.desc()).limit(1)).first()
+    patrolled = {row[0] for row in per_day}
     today = local_date(utcnow())
-    kinds = day_kinds(load_calendar(session), start, end)
+    kinds = day_kinds(calendar or load_calendar(session), start, end)
     missing = [d.isoformat() for d, kind in sorted(kinds.items())
                if kind == "workday" and d < today and d not in patrolled]
-    return {"grid": grid_code, "from": start.isoformat(), "to": end.isoformat(), "patrols": totals[0],
-            "patrol_days": totals[1], **{f: int(v) for f, v in zip(COUNTS, totals[2:])}, "reports": reports,
+    sums = {f: sum(int(row[2 + i]) for row in per_day) for i, f in enumerate(COUNTS)}
+    return {"grid": grid_code, "from": start.isoformat(), "to": end.isoformat(),
+            "patrols": sum(row[1] for row in per_day), "patrol_days": len(patrolled), **sums, "reports": reports,
             "spot_checks": {"pass": checks.get("pass", 0), "fail": checks.get("fail", 0)},
             "workdays": sum(1 for d, k in kinds.items() if k == "workday" and d < today),
             "missing_days": missing,
