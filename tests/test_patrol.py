@@ -367,3 +367,24 @@ def test_hostile_forms_on_the_patrol_posts(core, app, login, clock, user):
     # Nothing hostile was taken: still open, no typed count; only the form-less 走访 +1 taps counted.
     assert patrol.finished_at is None and patrol.households == (4 if user == "grid" else 0)
     assert (patrol.residents_updated, patrol.note) == (0, "")
+
+
+def test_demo_patrols(core, clock):
+    """Four weeks of past patrols through the services: the overview has days for both workers, grid2's
+    skipped working days are flagged, reports are linked (the older ones closed), and it runs once."""
+    from app.cases.models import Case
+    from app.patrol.demo import seed_patrols
+    from app.patrol.models import PatrolReport, SpotCheck
+    from app.patrol.services import overview
+    made = seed_patrols(core)
+    assert made > 20 and seed_patrols(core) == 0
+    with core.db.read() as session:
+        data = overview(session, date(2026, 10, 12), date(2026, 11, 1))
+        statuses = session.scalars(select(Case.status).join(PatrolReport, PatrolReport.case_id == Case.id)).all()
+        checks = session.scalars(select(SpotCheck.result)).all()
+    rows = {r["grid"]: r for r in data["rows"]}
+    assert rows["G01"]["missing"] == 0 and rows["G01"]["patrol_days"] > 10
+    assert rows["G02"]["missing"] > 0 and rows["G02"]["patrol_days"] > 5
+    assert "closed" in statuses and len(statuses) >= 5
+    assert "pass" in checks and "fail" in checks
+    assert all(p.finished_at is not None for p in _patrols(core))
