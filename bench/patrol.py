@@ -96,6 +96,9 @@ def build(core: Core, grids: int, days: int, cases: int, today: date) -> int:
                 flush()
     if patrols:
         flush()
+    with core.db.unit_of_work() as session:  # the ids were given: move PostgreSQL's sequence past them
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT setval(pg_get_serial_sequence('patrols', 'id'), (SELECT max(id) FROM patrols))"))
     now = datetime.combine(today, clock_time(10), CST).astimezone(timezone.utc)
     generate(core, cases, now)
     with core.db.unit_of_work() as session:

@@ -210,11 +210,24 @@ def test_missing_days_across_a_weekend_and_a_holiday(core, login, clock):
 
 
 @pytest.mark.parametrize("query", ["from=2026-11-05&to=2026-11-01", "from=nope", "from=2026-01-01&to=2026-11-01",
-                                   "grid=G99"])
+                                   "grid=G99", "page=0", "page=x", "page=2", "page=" + "9" * 50])
 def test_overview_bad_ranges(login, query):
     response = login("inspector").get(f"/patrol/overview?{query}")
     assert response.status_code in (400, 404)
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_overview_pages_through_the_grids(core, login, monkeypatch):
+    """A sub-district with a thousand grids reads them a page at a time (here two grids a page)."""
+    from app.patrol import services
+    monkeypatch.setattr(services, "GRIDS_PER_PAGE", 2)
+    inspector = login("inspector")
+    first = inspector.get("/patrol/overview").get_data(as_text=True)
+    second = inspector.get("/patrol/overview?page=2").get_data(as_text=True)
+    assert 'data-grid="G01"' in first and 'data-grid="G02"' in first and 'data-grid="G03"' not in first
+    assert 'data-grid="G03"' in second and 'data-grid="G01"' not in second
+    assert 'id="overview-pages"' in first and "共 3 个网格" in first
+    assert inspector.get("/patrol/overview?page=3").status_code == 404
 
 
 def test_spot_check_is_recorded_audited_and_once(core, login, clock):

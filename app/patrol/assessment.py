@@ -88,31 +88,34 @@ def month_figures(session: Session, period: Period) -> dict[str, dict]:
         figures[worker]["report_filed"] = filed
         figures[worker]["report_valid"] = int(good or 0)
 
+    # Working days already behind us (today may still get its patrol).
+    until = min(period.last, today - timedelta(days=1))
+    kinds = day_kinds(load_calendar(session), period.first, until) if until >= period.first else {}
+    workdays = sorted(d for d, kind in kinds.items() if kind == "workday")
     finished = (Patrol.day >= period.first, Patrol.day <= period.last, Patrol.finished_at.is_not(None))
-    days: dict[str, set] = defaultdict(set)
-    for worker, day, households in session.execute(
-            select(Patrol.worker, Patrol.day, func.sum(Patrol.households)).where(*finished)
-            .group_by(Patrol.worker, Patrol.day)):
-        days[worker].add(day)
-        figures[worker]["household"] += int(households or 0)
+    patrolled: dict[str, tuple[int, int]] = {}  # worker -> (patrol days, of which working days so far)
+    # One row per worker: the days and the working days patrolled are counted by the database.
+    for worker, n_days, n_workdays, households in session.execute(
+            select(Patrol.worker, func.count(func.distinct(Patrol.day)),
+                   func.count(func.distinct(when((Patrol.day.in_(workdays), Patrol.day), else_=None))),
+                   func.sum(Patrol.households)).where(*finished).group_by(Patrol.worker)):
+        patrolled[worker] = (n_days, n_workdays)
+        figures[worker]["household"] = int(households or 0)
     for worker, result, n in session.execute(
             select(Patrol.worker, SpotCheck.result, func.count(SpotCheck.id))
             .join(SpotCheck, SpotCheck.patrol_id == Patrol.id)
             .where(Patrol.day >= period.first, Patrol.day <= period.last).group_by(Patrol.worker, SpotCheck.result)):
         figures[worker][f"spot_check_{result}"] = n
 
-    # Working days already behind us (today may still get its patrol).
-    until = min(period.last, today - timedelta(days=1))
-    kinds = day_kinds(load_calendar(session), period.first, until) if until >= period.first else {}
-    workdays = {d for d, kind in kinds.items() if kind == "workday"}
-    for worker in set(workers) | set(figures) | set(days):
+    for worker in set(workers) | set(figures) | set(patrolled):
         mine = figures[worker]
-        mine["patrol_day"] = len(days.get(worker, ()))
-        mine["missing_day"] = len(workdays - days.get(worker, set())) if worker in workers else 0
+        n_days, n_workdays = patrolled.get(worker, (0, 0))
+        mine["patrol_day"] = n_days
+        mine["missing_day"] = len(workdays) - n_workdays if worker in workers else 0
     # Grid workers, and whoever patrolled in the month (a worker deactivated since); not an operator
     # who happened to register a case on the grid channel.
     return {w: dict(f, name=workers.get(w, {}).get("name", w), grid=workers.get(w, {}).get("grid"))
-            for w, f in figures.items() if w in workers or w in days}
+            for w, f in figures.items() if w in workers or w in patrolled}
 
 
 def _points(bundle: Bundle, event: str, count: int, script_engine, cache: dict) -> float:

@@ -38,6 +38,7 @@ MAX_COUNT = 5000
 MAX_NOTE = 500
 RESULTS = {"pass": N_("合格"), "fail": N_("不合格")}
 MAX_RANGE_DAYS = 93  # the overview's widest range: a quarter, one row per grid, one column per day
+GRIDS_PER_PAGE = 50  # the overview's rows per page: its query then reads only those grids' (grid, day) ranges
 
 
 def _audit(session: Session, actor: str, action: str, changes: dict) -> None:
@@ -98,6 +99,9 @@ def start_patrol(core, user: str) -> dict:
             _audit(session, worker.username, "patrol_start", {"patrol": patrol.id, "grid": patrol.grid})
             return as_dict(patrol)
     except IntegrityError:  # two starts at once: the partial unique index let one through
+        with core.db.read() as session:
+            if open_patrol(session, user) is None:
+                raise  # not the open-patrol index: a real fault, not the user's
         raise Conflict(_("已有一次巡查正在进行，请先结束它")) from None
 
 
@@ -265,10 +269,10 @@ def day_kinds(calendar: WorkingCalendar, first: date, last: date) -> dict[date, 
     return kinds
 
 
-def staffed_grids(session: Session) -> dict[str, list[str]]:
+def staffed_grids(session: Session, codes: list[str]) -> dict[str, list[str]]:
     """grid code -> active grid workers (users.grid), the grids whose missing days are flagged."""
     rows = session.execute(select(User.grid, User.username).join(UserRole, UserRole.user_id == User.id)
-                           .where(UserRole.role == WORKER_ROLE, User.active.is_(True), User.grid.is_not(None))
+                           .where(UserRole.role == WORKER_ROLE, User.active.is_(True), User.grid.in_(codes))
                            .order_by(User.username))
     staffed: dict[str, list[str]] = defaultdict(list)
     for grid, username in rows:
@@ -277,25 +281,30 @@ def staffed_grids(session: Session) -> dict[str, list[str]]:
 
 
 def overview(session: Session, first: date, last: date, calendar: WorkingCalendar | None = None,
-             grid: str | None = None) -> dict:
-    """Every grid × every day of [first, last]: patrols, households, spot checks, and a missing flag on
-    each past working day without a patrol in a grid that has a grid worker. From the (grid, day) index."""
+             grid: str | None = None, page: int = 1) -> dict:
+    """The grids (``GRIDS_PER_PAGE`` a page, by code) × every day of [first, last]: patrols, households,
+    spot checks, and a missing flag on each past working day without a patrol in a grid that has a
+    grid worker. From the (grid, day) index, for the page's grids only."""
     calendar = calendar or load_calendar(session)
     today = local_date(utcnow())
     kinds = day_kinds(calendar, first, last)
     grids_q = select(Grid.code, Grid.name, Grid.community).order_by(Grid.code)
     if grid:
         grids_q = grids_q.where(Grid.code == grid)
-    grids = session.execute(grids_q).all()
+    total = session.scalar(select(func.count()).select_from(grids_q.subquery()))
+    pages = max(1, -(-total // GRIDS_PER_PAGE))
+    if page < 1 or page > pages:
+        raise NotFound(_("没有这一页：%(page)s", page=page))
+    grids = session.execute(grids_q.limit(GRIDS_PER_PAGE).offset((page - 1) * GRIDS_PER_PAGE)).all()
     if grid and not grids:
         raise NotFound(_("没有这个网格：%(code)s", code=grid))
-    staffed = staffed_grids(session)
+    codes = [code for code, _name, _community in grids]
+    staffed = staffed_grids(session, codes)
     query = (select(Patrol.grid, Patrol.day, func.count(Patrol.id), func.coalesce(func.sum(Patrol.households), 0),
                     func.count(SpotCheck.id))
              .outerjoin(SpotCheck, SpotCheck.patrol_id == Patrol.id)
-             .where(Patrol.day >= first, Patrol.day <= last).group_by(Patrol.grid, Patrol.day))
-    if grid:
-        query = query.where(Patrol.grid == grid)
+             .where(Patrol.grid.in_(codes), Patrol.day >= first, Patrol.day <= last)
+             .group_by(Patrol.grid, Patrol.day))
     cells = {(g, d): {"patrols": n, "households": int(h), "checks": c} for g, d, n, h, c in session.execute(query)}
     days = sorted(kinds)
     rows = []
@@ -313,7 +322,7 @@ def overview(session: Session, first: date, last: date, calendar: WorkingCalenda
         rows.append({"grid": code, "name": name, "community": community, "workers": staffed.get(code, []),
                      "cells": row_cells, "missing": missing,
                      "patrol_days": sum(1 for c in row_cells if c["patrols"])})
-    return {"from": first.isoformat(), "to": last.isoformat(),
+    return {"from": first.isoformat(), "to": last.isoformat(), "page": page, "pages": pages, "grids": total,
             "days": [{"day": d.isoformat(), "kind": kinds[d], "weekday": d.isoweekday()} for d in days],
             "rows": rows}
 

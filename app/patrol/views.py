@@ -128,6 +128,13 @@ def check(patrol_id: int):
     return redirect(url_for("patrol.detail", patrol_id=patrol_id))
 
 
+def _page() -> int:
+    text = request.args.get("page") or "1"
+    if not text.isdigit() or len(text) > 6:
+        raise Invalid(_("页码应为正整数"))
+    return int(text)
+
+
 @bp.get("/overview")
 @roles_required(*OVERSIGHT_ROLES)
 def overview():
@@ -135,7 +142,7 @@ def overview():
     grid = (request.args.get("grid") or "").strip() or None
     day_text = request.args.get("day")
     with _core().db.read() as session:
-        data = services.overview(session, first, last, grid=grid)
+        data = services.overview(session, first, last, grid=grid, page=_page())
         patrols = []
         if grid and day_text:
             try:
