@@ -79,3 +79,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(open311)  # Open311 GeoReport v2
     for blueprint in (volunteer_views.bp, phone_views.bp):  # 志愿者积分: /volunteers and the phone pages /v/
         app.register_blueprint(blueprint)
+    from .patrol.views import bp as patrol  # 网格巡查
+    app.register_blueprint(patrol)

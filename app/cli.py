@@ -161,6 +161,7 @@ def demo() -> None:
 @user_errors
 def demo_seed(no_cases: bool) -> None:
     from .demo_cases import demo_calendar, seed_demo_cases, seed_past_cases
+    from .patrol.demo import seed_patrols
     from .seed import seed_demo
     with _opened() as core:
         result = seed_demo(core)
@@ -171,6 +172,7 @@ def demo_seed(no_cases: bool) -> None:
         if not no_cases:
             from .volunteers.demo import seed_volunteers
             result["volunteers"] = seed_volunteers(core)  # 志愿者积分 demo (idempotent, ~1.5 s)
+        result["patrols"] = 0 if no_cases else seed_patrols(core)  # 网格巡查: three weeks of past patrols
         _emit(result)
 
 
@@ -480,6 +482,7 @@ from .reports import score_commands as _score_commands  # noqa: E402,F401 - regi
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
 from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client/key/webhook
 from .volunteers.commands import volunteers as _volunteer_commands  # noqa: E402
+from .patrol.commands import patrol as _patrol_commands  # noqa: E402 - bihuan patrol score|summary
 
 for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands,
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
@@ -487,6 +490,7 @@ for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_comma
 main.add_command(_api_commands)
 main.add_command(_import_commands)  # bihuan import opinion
 main.add_command(_volunteer_commands)
+main.add_command(_patrol_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,3 +17,4 @@ from .scheduling.models import SchedulerHeartbeat  # noqa: F401
 from .operations.models import ArchivedState  # noqa: F401
 from .api.models import ApiClient, ApiKey, IdempotentRequest, WebhookDelivery  # noqa: F401
 from .volunteers.models import Activity, Federation, LedgerEntry, Organiser, Redemption, Reward, Signup, Team, Volunteer  # noqa: F401
+from .patrol.models import Patrol, PatrolReport, SpotCheck  # noqa: F401

@@ -38,6 +38,8 @@ DEMO_USERS = {
     "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
     "organiser": ("和平社区志愿服务站", ["volunteer_organiser"], None, None),  # community: app/volunteers/demo.py
     "volunteer_admin": ("志愿服务办公室", ["volunteer_admin"], None, None),
+    "inspector": ("督查组小孙", ["inspector"], None, None),  # 社会治理督查组: patrol overview, spot checks
+    "grid2": ("网格员小刘", ["grid_worker"], None, "G02"),  # a second grid worker for the patrol ranking
 }
 
 

@@ -77,7 +77,7 @@ def test_unknown_page_is_a_404_page_not_a_traceback(login):
 
 def test_each_role_lands_on_its_own_page(login):
     landings = {"dispatcher": "/tasks", "handler": "/tasks", "center": "/tasks", "operator": "/intake/register",
-                "grid": "/intake/patrol", "viewer": "/supervision", "designer": "/designer", "admin": "/admin/users"}
+                "grid": "/patrol", "viewer": "/supervision", "designer": "/designer", "admin": "/admin/users"}
     for username, path in landings.items():
         client = login(None)
         response = client.post("/login", data={"username": username, "password": "bihuan123"})

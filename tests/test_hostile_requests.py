@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-ROLES = [None, "admin", "designer", "dispatcher", "handler", "supervisor_center", "grid", "viewer"]
+ROLES = [None, "admin", "designer", "dispatcher", "handler", "supervisor_center", "grid", "viewer", "inspector"]
 USERS = {None: None, "admin": "admin", "designer": "designer", "operator": "operator", "dispatcher": "dispatcher",
-         "handler": "handler", "supervisor_center": "center", "grid": "grid", "viewer": "viewer"}
+         "handler": "handler", "supervisor_center": "center", "grid": "grid", "viewer": "viewer",
+         "inspector": "inspector"}
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE = [SCRIPT, "' OR 1=1 --", "../../../../etc/passwd", "9" * 5000, "\udcff\x00bad"]
 QUERY_NAMES = ["q", "text", "phone", "number", "page", "status", "department", "channel", "type", "category",

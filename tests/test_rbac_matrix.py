@@ -181,3 +181,34 @@ def test_the_allowed_posts_did_their_work(world):
                                                                 AuditEntry.action == "reveal_reporter"))
         assert "dispatcher" in set(actors)
         assert session.scalar(select(ReadyTask.assignee).where(ReadyTask.id == world.task)) == "dispatcher"
+
+
+# 网格巡查 (issue 10): the grid worker's patrol log, the 督查组's overview and the grid workers' ranking.
+# grid / grid2  their own log (/patrol); not the overview or the ranking (they see their month on the log).
+# inspector     社会治理督查组: the overview (all grids, missing days) and the ranking; no log of its own.
+# viewer, dispatcher, admin: read the overview and the ranking like the 督查组, record no spot checks.
+PATROL_USERS = ("admin", "designer", "operator", "dispatcher", "handler", "center", "grid", "grid2", "inspector",
+                "viewer", "anonymous")
+PATROL_ROUTES = {"patrol_log": "/patrol", "patrol_overview": "/patrol/overview", "patrol_ranking": "/patrol/ranking"}
+#                  log  overview ranking
+EXPECTED_PATROL = {
+    "admin":      "403   200     200",
+    "designer":   "403   403     403",
+    "operator":   "403   403     403",
+    "dispatcher": "403   200     200",
+    "handler":    "403   403     403",
+    "center":     "403   403     403",
+    "grid":       "200   403     403",
+    "grid2":      "200   403     403",
+    "inspector":  "403   200     200",
+    "viewer":     "403   200     200",
+    "anonymous":  "302   302     302",
+}
+
+
+@pytest.mark.parametrize("user, route, expected", [
+    pytest.param(user, route, int(status), id=f"{user}-{route}")
+    for user in PATROL_USERS for route, status in zip(PATROL_ROUTES, EXPECTED_PATROL[user].split())])
+def test_get_patrol_pages(world, user, route, expected):
+    url = PATROL_ROUTES[route]
+    _check(world.client(user).get(url), expected, url)

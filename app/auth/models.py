@@ -22,6 +22,7 @@ ROLES = {
     "viewer": "领导/查看",
     "volunteer_organiser": "志愿服务组织者（社区）",
     "volunteer_admin": "志愿服务办公室",
+    "inspector": "社会治理督查组",
 }
 
 

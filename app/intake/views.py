@@ -28,6 +28,7 @@ from ..cases.services import MAX_TEXT, REGISTER_ROLES
 from ..cases.visibility import case_scope
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..org.models import Grid
+from ..patrol.services import link_reports
 from ..processes.services import SHIPPED_BUNDLE, latest_version
 from ..web.access import roles_required
 from .duplicates import find_duplicates, windows
@@ -90,7 +91,7 @@ def _form_values(fixed: dict) -> dict:
     return values
 
 
-def _intake(template: str, fixed: dict, defaults: dict, stage: str = "intake"):
+def _intake(template: str, fixed: dict, defaults: dict, stage: str = "intake", link=None):
     """GET shows the form; POST registers, or re-shows the form with errors or the duplicates to confirm,
     or attaches the call to an existing case as a 回头件 (reopening it as 重办 when it was closed)."""
     core = _core()
@@ -125,6 +126,8 @@ def _intake(template: str, fixed: dict, defaults: dict, stage: str = "intake"):
             # A file sent at intake is the resident's, except a grid worker's own patrol photos.
             attach = attach_hook(files, stage, from_resident=values["channel"] != "grid",
                                  with_location=stage == "patrol")
+            if link is not None:  # the patrol page: link the report to the worker's open patrol
+                attach = link(attach)
             try:
                 case = core.cases.register(
                     channel=values["channel"], type=values["type"], text=values["text"],
@@ -136,6 +139,8 @@ def _intake(template: str, fixed: dict, defaults: dict, stage: str = "intake"):
                 errors, status = _field_errors(exc), 400
             else:
                 flash(_("已受理，工单号 %(number)s", number=case["number"]), "success")
+                if getattr(attach, "linked", None):  # filed from an open patrol: back to the patrol log
+                    return redirect(url_for("patrol.log"))
                 return redirect(case_url(case["number"]))
     with core.db.read() as session:
         context = _choices(session)
@@ -171,7 +176,7 @@ def patrol():
     fixed = {"channel": "grid", "reporter_name": "", "reporter_phone": ""}
     defaults = {name: "" for name in FIELDS} | fixed | {"grid": current_user.grid or "", "type": "complaint",
                                                          "urgent": False}
-    return _intake("intake/patrol.html", fixed=fixed, defaults=defaults, stage="patrol")
+    return _intake("intake/patrol.html", fixed=fixed, defaults=defaults, stage="patrol", link=link_reports)
 
 
 @bp.get("/duplicates")

@@ -12,6 +12,7 @@ SUPERVISORS = ("supervisor_center", "supervisor_discipline", "supervisor_party")
 NAV = (
     ("tasks.worklist", _l("我的待办"), TASK_ROLES),
     ("intake.register", _l("受理登记"), ("operator", "dispatcher", "admin")),
+    ("patrol.log", _l("巡查日志"), ("grid_worker",)),
     ("intake.patrol", _l("网格上报"), ("grid_worker",)),
     ("feeds.opinion", _l("舆情导入"), ("operator", "admin")),
     ("cases.search", _l("案件查询"), None),
@@ -23,6 +24,8 @@ NAV = (
     ("scores.month", _l("考核计分"), ("viewer", "dispatcher", "admin", "handler") + SUPERVISORS),
     ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
     ("volunteers.index", _l("志愿者积分"), ("volunteer_organiser", "volunteer_admin")),
+    ("patrol.overview", _l("巡查督查"), ("inspector", "viewer", "dispatcher", "admin")),
+    ("patrol.ranking", _l("网格员考核"), ("inspector", "viewer", "dispatcher", "admin")),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
     ("auth.totp_setup", _l("双重验证"), ("admin", "designer")),
