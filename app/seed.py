@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from .auth.models import User
 from .auth.services import create_user
+from .org.demo import seed_org
 from .org.models import Department, Grid
 from .processes.services import ensure_shipped_version
 
@@ -36,6 +37,8 @@ DEMO_USERS = {
     "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
     "viewer": ("街道领导", ["viewer"], None, None),
     "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
+    # 专业网格员: 和平社区's 食品安全 professional, directly responsible in G01 (app/org/demo.py).
+    "grid_pro": ("市场监管所专业网格员小刘", ["handler"], "market_supervision", None),
 }
 
 
@@ -58,6 +61,8 @@ def seed_demo(core) -> dict:
             if username not in have:
                 create_user(session, username, DEMO_PASSWORD, roles, display, department, grid)
                 created["users"] += 1
+        # The territory tree, grid polygons and 1+1+N teams (the 92 professionals unless turned off).
+        created["org"] = seed_org(session, DEMO_PASSWORD)
         version = ensure_shipped_version(session)
         return {"created": created, "process_version": version.version, "demo_password": DEMO_PASSWORD,
                 "users": {u: r[1] for u, r in DEMO_USERS.items()}}

@@ -21,6 +21,8 @@ NAV = (
     ("reports.kpis", _l("KPI 指标"), ("viewer", "dispatcher", "admin", "operator", "handler") + SUPERVISORS),
     ("scores.month", _l("考核计分"), ("viewer", "dispatcher", "admin", "handler") + SUPERVISORS),
     ("weekly.index", _l("调度研判专报"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("org.map_page", _l("网格地图"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("org.index", _l("组织架构"), ("admin",)),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
 )
