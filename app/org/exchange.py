@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -209,9 +210,8 @@ def _rows(ws, headers: tuple, sheet: str, errors: list, budget: list[int]):
     rows = ws.iter_rows(values_only=True)
     header = next(rows, None)
     got = tuple(_text(c) for c in (header or ())[:len(headers)])
-    if got != headers:
-        errors.append({"sheet": sheet, "row": 1, "reason": f"header must be {' | '.join(headers)}"})
-        return
+    if got != headers:  # the wrong file or sheet: its rows would only give misleading errors
+        raise ImportRejected([{"sheet": sheet, "row": 1, "reason": f"header must be {' | '.join(headers)}"}])
     for number, cells in enumerate(rows, start=2):
         cells = tuple(cells) + (None,) * (len(headers) - len(cells))
         if all(_text(c) == "" for c in cells):
@@ -223,10 +223,52 @@ def _rows(ws, headers: tuple, sheet: str, errors: list, budget: list[int]):
         yield number, cells
 
 
+ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+ELEMENT = re.compile(rb"<(?:\w+:)?(sheet|Relationship)\s([^>]*)>")
+ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
+
+
+def _elements(xml: bytes, tag: bytes) -> list[dict[bytes, bytes]]:
+    return [dict(ATTRIBUTE.findall(attrs)) for name, attrs in ELEMENT.findall(xml) if name == tag]
+
+
+def _too_many_rows(content: bytes) -> dict | None:
+    """Count each sheet's <row> elements in the raw XML before parsing any cell: a file with too
+    many rows is refused in a second instead of after a minute of reading cells."""
+    try:
+        with zipfile.ZipFile(BytesIO(content)) as z:
+            names = z.namelist()
+            if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+                return None  # openpyxl says what is wrong with it
+            targets = {rel.get(b"Id", b"").decode(): rel.get(b"Target", b"").decode().lstrip("/").removeprefix("xl/")
+                       for rel in _elements(z.read("xl/_rels/workbook.xml.rels"), b"Relationship")}
+            for sheet in _elements(z.read("xl/workbook.xml"), b"sheet"):
+                name, rid = sheet.get(b"name", b""), sheet.get(b"r:id", b"")
+                part = "xl/" + targets.get(rid.decode(), "")
+                if part not in names:
+                    continue
+                rows, tail = 0, b""
+                with z.open(part) as handle:
+                    while chunk := handle.read(1 << 20):
+                        rows += len(ROW_TAG.findall(tail + chunk))
+                        tail = chunk[-16:]
+                        rows -= len(ROW_TAG.findall(tail))  # counted again with the next chunk
+                    rows += len(ROW_TAG.findall(tail))
+                if rows > MAX_ROWS + 1:  # the header row and MAX_ROWS data rows
+                    return {"sheet": name.decode(errors="replace"), "row": MAX_ROWS + 2,
+                            "reason": f"more than {MAX_ROWS:,} rows: split the file".replace(",", " ")}
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, NotImplementedError):
+        return None
+    return None
+
+
 def read_workbook(content: bytes) -> tuple[list[tuple[int, Node]], list[tuple[int, Member]], list[dict]]:
     """Parse both sheets; returns the rows found and the per-cell errors (more come from ``check``)."""
     if len(content) > MAX_FILE_BYTES:
         raise ImportRejected([{"sheet": "", "row": None, "reason": "the file is larger than 50 MB"}])
+    too_many = _too_many_rows(content)
+    if too_many:
+        raise ImportRejected([too_many])
     try:
         wb = load_workbook(BytesIO(content), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as exc:
@@ -258,7 +300,7 @@ def read_workbook(content: bytes) -> tuple[list[tuple[int, Node]], list[tuple[in
                     except ValueError as exc:
                         bad.append(f"bad GeoJSON: {exc}")
             errors.extend({"sheet": TREE_SHEET, "row": row, "reason": reason} for reason in bad)
-            if not bad:
+            if code:  # kept even when bad (level None when unknown), so that rows naming it do not fail as well
                 nodes.append((row, Node(code, name, level, parent or None, households, residents, geometry)))
         if TEAM_SHEET in wb.sheetnames:
             for row, c in _rows(wb[TEAM_SHEET], TEAM_HEADERS, TEAM_SHEET, errors, budget):
@@ -295,6 +337,8 @@ def check(session, nodes: list[tuple[int, Node]], members: list[tuple[int, Membe
             by_code[node.code] = (row, node)
     in_cycle: set[str] = set()
     for code, (row, node) in by_code.items():
+        if node.level is None:
+            continue
         if node.parent is None:
             if node.level != "subdistrict":
                 errors.append({"sheet": TREE_SHEET, "row": row, "reason": f"'{code}' needs a 上级编码"})
@@ -315,7 +359,7 @@ def check(session, nodes: list[tuple[int, Node]], members: list[tuple[int, Membe
         if code in in_cycle:
             continue
         parent_level = by_code[node.parent][1].level
-        if LEVELS.index(parent_level) != LEVELS.index(node.level) - 1:
+        if parent_level is not None and LEVELS.index(parent_level) != LEVELS.index(node.level) - 1:
             errors.append({"sheet": TREE_SHEET, "row": row, "reason":
                            f"a {LEVEL_LABELS[node.level]} cannot sit under a {LEVEL_LABELS[parent_level]} "
                            f"('{node.parent}')"})
@@ -378,6 +422,8 @@ def plan(session, content: bytes) -> Plan:
     p.changed = sorted(c for c in new_nodes if c in old_nodes and new_nodes[c] != old_nodes[c])
     p.removed = sorted(c for c in old_nodes if c not in new_nodes)
     # A grid that stops being a grid must not strand the cases and grid workers that name it.
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda e: (e["sheet"] != TREE_SHEET, e.get("row") or 0)))
     gone_grids = [c for c in old_nodes if old_nodes[c].level == "grid"
                   and (c not in new_nodes or new_nodes[c].level != "grid")]
     for code in sorted(gone_grids):
