@@ -29,7 +29,7 @@
     },
     visualMap: {
       min: 0, max: Math.max(max, 1), calculable: true, orient: "horizontal", left: "center", bottom: 0,
-      text: [String(Math.max(max, 1)), "0"], inRange: { color: ["#e8f5e9", "#fff59d", "#ffb74d", "#e53935"] }
+      inRange: { color: ["#e8f5e9", "#fff59d", "#ffb74d", "#e53935"] }
     },
     series: [{
       type: "map", map: "bihuan-grids", roam: true, aspectScale: 0.82, layoutCenter: ["50%", "46%"], layoutSize: "95%",
