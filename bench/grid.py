@@ -95,7 +95,9 @@ def generate_cases(core: Core, count: int, codes: list[str], now: datetime) -> N
             session.execute(insert(Case.__table__), rows)
         rows.clear()
 
-    for case_id in range(1, count + 1):
+    with core.db.read() as session:
+        first = (session.scalar(select(func.max(Case.id))) or 0) + 1
+    for case_id in range(first, first + count):
         registered = now - timedelta(days=rng.uniform(0, 365), minutes=rng.randrange(1440))
         day = registered.astimezone(timezone(timedelta(hours=8))).strftime("%Y%m%d")
         counters[day] = counters.get(day, 0) + 1

@@ -12,9 +12,16 @@ from app.org import map as grid_map
 from tests.conftest import TEST_NOW
 
 
-def _data(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', html, re.S)
+def _data(html: str, part: str = "map-data") -> dict:
+    match = re.search(rf'<script type="application/json" id="{part}">(.*?)</script>', html, re.S)
     return json.loads(match.group(1))
+
+
+def core_geometry(driver, code: str) -> str:
+    from sqlalchemy import select
+    from app.org.models import Grid
+    with driver.core.db.read() as session:
+        return session.scalar(select(Grid.geometry).where(Grid.code == code))
 
 
 def _values(data) -> dict:
@@ -30,9 +37,10 @@ def test_map_draws_every_grid_and_counts_open_and_overdue_cases(driver, login):
     viewer = login("viewer")
     page = viewer.get("/map")
     assert page.status_code == 200
-    data = _data(page.get_data(as_text=True))
-    assert len(data["geojson"]["features"]) == 40 and len(data["grids"]) == 40
-    assert data["geojson"]["features"][0]["geometry"]["type"] == "Polygon"
+    data, geojson = _data(page.get_data(as_text=True)), _data(page.get_data(as_text=True), "map-geojson")
+    assert len(geojson["features"]) == 40 and len(data["grids"]) == 40
+    assert geojson["features"][0] == {"type": "Feature", "properties": {"name": "G01"},
+                                      "geometry": json.loads(core_geometry(driver, "G01"))}
     values = _values(data)
     assert (values["G01"], values["G02"], values["G03"]) == (2, 1, 0)  # the refused case is finished
     # Nothing is overdue yet; once the clock passes the dispatched case's deadline, it is.

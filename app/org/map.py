@@ -1,7 +1,7 @@
 """The grid map's figures: open cases, overdue cases or reports per 100 households, per grid.
 
 Every figure is one GROUP BY whose WHERE names the grids and the open statuses (or a registration
-range), so each database reads index ranges of ``ix_cases_grid_status_deadline`` or
+range), so each database reads index ranges of ``ix_cases_status_grid_deadline`` or
 ``ix_cases_grid_registered_at``: only the open cases, or only the cases of the range, never all
 cases. The polygons come from ``grids.geometry``.
 """
@@ -29,19 +29,21 @@ PATROL_RECORD = None
 
 
 def grid_shapes(session) -> list[dict]:
+    """The grids that have a polygon; ``geometry`` is the stored GeoJSON text (checked on import)."""
     rows = session.execute(select(Grid.code, Grid.name, Grid.community, Grid.households, Grid.residents,
-                                  Grid.geometry).order_by(Grid.code)).all()
-    out = []
-    for code, name, community, households, residents, geometry in rows:
-        if not geometry:
-            continue
-        try:
-            shape = json.loads(geometry)
-        except ValueError:
-            continue  # imports check the text; a row edited by hand is left out rather than break the map
-        out.append({"code": code, "name": name, "community": community or "", "households": households,
-                    "residents": residents, "geometry": shape})
-    return out
+                                  Grid.geometry).where(Grid.geometry.is_not(None)).order_by(Grid.code)).all()
+    return [{"code": code, "name": name, "community": community or "", "households": households,
+             "residents": residents, "geometry": geometry} for code, name, community, households, residents, geometry
+            in rows if geometry]
+
+
+def feature_collection(shapes: list[dict]) -> str:
+    """The GeoJSON FeatureCollection ECharts registers, built from the stored texts without parsing
+    them again (a thousand polygons would otherwise be decoded and encoded on every page view).
+    ``<`` is escaped so that the text can sit inside a <script> element."""
+    features = ",".join('{"type":"Feature","properties":{"name":%s},"geometry":%s}'
+                        % (json.dumps(s["code"]), s["geometry"]) for s in shapes)
+    return ('{"type":"FeatureCollection","features":[' + features + "]}").replace("<", "\\u003c")
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -57,14 +59,17 @@ def figures(session, metric: str, codes: list[str], now: datetime, start: date, 
         raise ValueError(metric)
     if not codes:
         return {}
-    query = select(Case.grid, func.count()).where(Case.grid.in_(codes)).group_by(Case.grid)
-    if metric == "open":
-        query = query.where(Case.status.in_(OPEN_STATUSES))
+    # Grouped by ``grid || ''`` for the open figures: with statistics, a planner would otherwise walk
+    # the whole (grid, registered_at) index to get the groups in order instead of the open ranges.
+    grid = Case.grid.concat("") if metric != "reports" else Case.grid
+    query = select(grid, func.count()).group_by(grid)
+    if metric == "open":  # ranges of (status, grid) over the open statuses: no closed case is read
+        query = query.where(Case.status.in_(OPEN_STATUSES), Case.grid.is_not(None))
     elif metric == "overdue":
-        query = query.where(Case.status.in_(OPEN_STATUSES), Case.deadline < now)
-    else:
+        query = query.where(Case.status.in_(OPEN_STATUSES), Case.grid.is_not(None), Case.deadline < now)
+    else:  # one range of (grid, registered_at) per grid
         lo, hi = _bounds(start, end)
-        query = query.where(Case.registered_at >= lo, Case.registered_at < hi)
+        query = query.where(Case.grid.in_(codes), Case.registered_at >= lo, Case.registered_at < hi)
     counts = dict(session.execute(query).all())
     if metric != "reports":
         return {code: counts.get(code, 0) for code in codes}

@@ -44,6 +44,21 @@ def field_for(bundle, script_engine, category: str | None) -> str | None:
     grid works at once after an upgrade; a designer's version with its own table wins."""
     if not category:
         return None
+    # A table's answer for a category never changes within one version (same content hash), so it is
+    # kept per (hash, category): the DMN engine then runs once per category, not once per dispatch.
+    key = (getattr(bundle, "content_hash", None), category)
+    if key in _fields:
+        return _fields[key]
+    value = _field_from_tables(bundle, script_engine, category)
+    if len(_fields) < 10_000:
+        _fields[key] = value
+    return value
+
+
+_fields: dict[tuple, str | None] = {}
+
+
+def _field_from_tables(bundle, script_engine, category: str) -> str | None:
     for source in (bundle, _shipped_bundle()):
         if source is None:
             continue

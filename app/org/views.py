@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
@@ -103,13 +104,12 @@ def map_page():
         shapes = grid_map.grid_shapes(session)
         values = grid_map.figures(session, metric, [s["code"] for s in shapes], now, start, end,
                                   {s["code"]: s["households"] for s in shapes})
-    features = [{"type": "Feature", "properties": {"name": s["code"]}, "geometry": s["geometry"]} for s in shapes]
-    data = {"geojson": {"type": "FeatureCollection", "features": features},
-            "grids": [{"code": s["code"], "name": s["name"], "community": s["community"],
+    data = {"grids": [{"code": s["code"], "name": s["name"], "community": s["community"],
                        "households": s["households"], "value": values.get(s["code"], 0)} for s in shapes],
             "metric": metric, "metric_label": _(METRIC_LABELS[metric]),
             "labels": {"households": _("户数"), "community": _("社区")}}
-    return render_template("org/map.html", data=data, metric=metric, metrics=METRIC_LABELS, start=start, end=end)
+    return render_template("org/map.html", data=data, geojson=Markup(grid_map.feature_collection(shapes)),
+                           metric=metric, metrics=METRIC_LABELS, start=start, end=end)
 
 
 @bp.get("/map/grids/<code>")

@@ -5,7 +5,7 @@ Revises: 0024
 
 Grid-level nodes keep their row in ``grids`` (the tree names them in ``org_units`` too; the demo
 seed or an import places them). The map counts open and overdue cases per grid through
-``ix_cases_grid_status_deadline`` (an index, no rebuild of ``cases``).
+``ix_cases_status_grid_deadline`` (an index, no rebuild of ``cases``).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -49,11 +49,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_grid_team_members_username', 'grid_team_members', ['username'])
     op.create_index('ix_grid_team_members_grid_field', 'grid_team_members', ['grid', 'field'])
-    op.create_index('ix_cases_grid_status_deadline', 'cases', ['grid', 'status', 'deadline'])
+    op.create_index('ix_cases_status_grid_deadline', 'cases', ['status', 'grid', 'deadline'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_cases_grid_status_deadline', table_name='cases')
+    op.drop_index('ix_cases_status_grid_deadline', table_name='cases')
     op.drop_index('ix_grid_team_members_grid_field', table_name='grid_team_members')
     op.drop_index('ix_grid_team_members_username', table_name='grid_team_members')
     op.drop_table('grid_team_members')

@@ -41,8 +41,8 @@ def test_map_renders_polygons_on_a_phone_and_a_tap_opens_the_grid(driver, new_pa
     # Tap G01: its panel lists the 1+1+N team and its open cases.
     point = page.evaluate("""() => {
         const chart = window.bihuanGridMap.chart;
-        const data = JSON.parse(document.getElementById('map-data').textContent);
-        const g = data.geojson.features.find(f => f.properties.name === 'G01');
+        const geojson = JSON.parse(document.getElementById('map-geojson').textContent);
+        const g = geojson.features.find(f => f.properties.name === 'G01');
         const ring = g.geometry.coordinates[0];
         const lon = ring.slice(0, 4).reduce((s, p) => s + p[0], 0) / 4;
         const lat = ring.slice(0, 4).reduce((s, p) => s + p[1], 0) / 4;

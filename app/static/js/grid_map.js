@@ -13,7 +13,7 @@
   var max = 0;
   data.grids.forEach(function (g) { byCode[g.code] = g; if (g.value > max) { max = g.value; } });
 
-  echarts.registerMap("bihuan-grids", data.geojson);
+  echarts.registerMap("bihuan-grids", JSON.parse(document.getElementById("map-geojson").textContent));
   var chart = echarts.init(el);
   chart.setOption({
     tooltip: {
