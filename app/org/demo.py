@@ -177,3 +177,13 @@ def seed_org(session, demo_password: str, *, full: bool | None = None) -> dict:
             session.add(GridTeamMember(grid=code, role=role, username=username, department=department, field=field))
             created["team_members"] += 1
     return created
+
+
+def org_labels() -> dict[str, dict[str, str]]:
+    """Msgids shown through ``_()``/``term``: levels, positions, map figures and the demo names."""
+    from .models import LEVEL_LABELS, TEAM_ROLE_LABELS
+    from .views import METRIC_LABELS
+    nodes, _grids = demo_tree()
+    return {"org_level": LEVEL_LABELS, "team_role": TEAM_ROLE_LABELS, "map_metric": METRIC_LABELS,
+            "org_unit": {code: name for code, name, _level, _parent in nodes},
+            "org_department": NEW_DEPARTMENTS, "org_field": {f: f for f in FIELDS.values()}}
