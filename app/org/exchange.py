@@ -287,6 +287,7 @@ def read_workbook(content: bytes) -> tuple[list[tuple[int, Node]], list[tuple[in
             bad = [] if code else ["编码 is empty"]
             bad += [] if name else ["名称 is empty"]
             bad += [] if len(code) <= 50 and len(name) <= 100 else ["编码 or 名称 is too long"]
+            bad += [] if (code + name + parent).isprintable() else ["编码, 名称 or 上级编码 has control characters"]
             bad += [] if level else [f"unknown 层级 '{level_label}': use {'/'.join(LEVEL_LABELS.values())}"]
             households = _count(c[4], "户数", errors, TREE_SHEET, row)
             residents = _count(c[5], "人口", errors, TREE_SHEET, row)
@@ -309,6 +310,8 @@ def read_workbook(content: bytes) -> tuple[list[tuple[int, Node]], list[tuple[in
                 role = ROLE_BY_LABEL.get(role_label)
                 bad = [] if role else [f"unknown 职务 '{role_label}': use {'/'.join(TEAM_ROLE_LABELS.values())}"]
                 bad += [] if grid and username else ["网格编码 and 用户名 are required"]
+                bad += [] if (grid + username + (department or "") + (specialty or "")).isprintable() \
+                    else ["a cell has control characters"]
                 if role == "professional_grid_worker" and not (department and specialty):
                     bad.append("a 专业网格员 needs 部门编码 and 专业领域")
                 if role in ("grid_leader", "grid_worker") and (department or specialty):

@@ -116,7 +116,7 @@ def map_page():
 @roles_required(*MAP_ROLES)
 def grid_panel(code: str):
     start, end = _range()
-    if len(code) > 50:
+    if len(code) > 50 or not code.isprintable():  # a NUL byte would be a database error on PostgreSQL
         abort(404)
     with _core().db.read() as session:
         detail = grid_map.grid_detail(session, code, utcnow(), start, end)
