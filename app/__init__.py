@@ -58,6 +58,7 @@ def register_blueprints(app: Flask) -> None:
     from .notifications.views import bp as notifications
     from .open311.views import bp as open311
     from .public.views import bp as public
+    from .org.views import bp as org
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
     from .reports.views import bp as reports
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
                       dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
+    app.register_blueprint(org)  # 组织架构 /org, 网格地图 /map
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
     app.register_blueprint(readiness)  # /readyz

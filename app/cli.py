@@ -476,6 +476,7 @@ from .intake.commands import call as _call_commands  # noqa: E402
 from .feeds.commands import import_group as _import_commands  # noqa: E402
 from .notifications.commands import notify as _notify_commands  # noqa: E402
 from .operations import commands as _ops  # noqa: E402 - backup, restore, check, archive
+from .org.commands import org as _org_commands  # noqa: E402
 from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
 from .reports import score_commands as _score_commands  # noqa: E402,F401 - registers score, report weekly
@@ -484,6 +485,8 @@ from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client
 from .volunteers.commands import volunteers as _volunteer_commands  # noqa: E402
 from .patrol.commands import patrol as _patrol_commands  # noqa: E402 - bihuan patrol score|summary
 
+
+
 for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands,
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
     main.add_command(_group)
@@ -491,6 +494,7 @@ main.add_command(_api_commands)
 main.add_command(_import_commands)  # bihuan import opinion
 main.add_command(_volunteer_commands)
 main.add_command(_patrol_commands)
+main.add_command(_org_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,7 +6,7 @@ from .cases.models import AuditEntry, Case, CaseCounter, Incident, ReadyTask, Wo
 from .db import Base  # noqa: F401
 from .intake.models import RepeatCall  # noqa: F401
 from .notifications.models import Notification, OutboxMessage  # noqa: F401
-from .org.models import Department, Grid  # noqa: F401
+from .org.models import Department, Grid, GridTeamMember, OrgUnit  # noqa: F401
 from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401
 from .reports.report_models import JobRun, Report  # noqa: F401

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from .auth.models import User
 from .auth.services import create_user
+from .org.demo import seed_org
 from .org.models import Department, Grid
 from .processes.services import ensure_shipped_version
 
@@ -40,6 +41,8 @@ DEMO_USERS = {
     "volunteer_admin": ("志愿服务办公室", ["volunteer_admin"], None, None),
     "inspector": ("督查组小孙", ["inspector"], None, None),  # 社会治理督查组: patrol overview, spot checks
     "grid2": ("网格员小刘", ["grid_worker"], None, "G02"),  # a second grid worker for the patrol ranking
+    # 专业网格员: 和平社区's 食品安全 professional, directly responsible in G01 (app/org/demo.py).
+    "grid_pro": ("市场监管所专业网格员小刘", ["handler"], "market_supervision", None),
 }
 
 
@@ -64,6 +67,8 @@ def seed_demo(core) -> dict:
                 created["users"] += 1
         from .volunteers.demo import assign_demo_organisers
         assign_demo_organisers(session)
+        # The territory tree, grid polygons and 1+1+N teams (the 92 professionals unless turned off).
+        created["org"] = seed_org(session, DEMO_PASSWORD)
         version = ensure_shipped_version(session)
         return {"created": created, "process_version": version.version, "demo_password": DEMO_PASSWORD,
                 "users": {u: r[1] for u, r in DEMO_USERS.items()}}

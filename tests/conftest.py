@@ -35,7 +35,7 @@ from app.seed import DEMO_USERS, seed_demo
 os.environ.setdefault("BIHUAN_DATA_KEYS", "test1:" + "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LTAwMDA=")
 os.environ.setdefault("BIHUAN_INDEX_KEY", "dGVzdC1pbmRleC1rZXktdGVzdC1pbmRleC1rZXktMDA=")
 
-KEEP_TABLES = {"users", "user_roles", "departments", "grids", "alembic_version"}
+KEEP_TABLES = {"users", "user_roles", "departments", "grids", "alembic_version", "org_units", "grid_team_members"}
 CST = ZoneInfo("Asia/Shanghai")
 
 
@@ -307,3 +307,6 @@ def serve_app(app):
 
 # Volunteer organisers' communities belong with the demo users (app/volunteers/demo.py).
 KEEP_TABLES.add("vol_organisers")
+# gridorg: the suite seeds only grid_pro of the 92 professional grid workers (app/org/demo.py), so
+# the other tests' cases in G01–G03 keep going to their department's pool.
+os.environ.setdefault("BIHUAN_DEMO_PROFESSIONALS", "0")

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import chinese_calendar
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflows.clock import utcnow
@@ -27,6 +27,7 @@ from ..calendar.services import list_overrides as _list_overrides
 from ..cases.models import AuditEntry, Case, ReadyTask
 from ..errors import Forbidden, Invalid, NotFound
 from ..org.models import Department, Grid
+from ..org.services import release_tasks
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,50}$")
 DEPARTMENT_CODE = re.compile(r"^[a-z_]+$")
@@ -181,8 +182,9 @@ def set_user_active(core, actor: str, user_id: int, active: bool) -> dict:
         released = 0
         if not active:
             # A claimed task would otherwise stay hidden from colleagues behind someone who left.
-            released = session.execute(update(ReadyTask).where(ReadyTask.assignee == user.username)
-                                       .values(assignee=None)).rowcount or 0
+            # A professional grid worker's directly assigned tasks go back to the department pool,
+            # with an audit row on each case (app/org/services.py).
+            released = release_tasks(session, user.username, actor=actor)
         _audit(session, actor, "user_activate" if active else "user_deactivate",
                {"user": user.username, "released_tasks": released})
         return {"username": user.username, "active": active, "released": released}

@@ -83,6 +83,8 @@ class Case(Base):
                       Index("ix_cases_channel_registered_at", "channel", "registered_at"),
                       Index("ix_cases_category_registered_at", "category", "registered_at"),
                       Index("ix_cases_grid_registered_at", "grid", "registered_at"),
+                      # The map's open/overdue counts per grid: ranges over the open statuses only (0025).
+                      Index("ix_cases_status_grid_deadline", "status", "grid", "deadline"),
                       # The dashboard's overdue / due-today counts and most-overdue list read only
                       # open cases in deadline order (migration 0007).
                       Index("ix_cases_status_deadline", "status", "deadline"),

@@ -29,6 +29,7 @@ from ..api.webhooks import queue_events
 from ..calendar.services import record_provisional
 from ..notifications.services import notify_action
 from ..reports import kpi_rollup
+from ..org.services import direct_assignee
 from ..reports.rollups import case_changed, facts
 from ..supervision.projection import sync_supervision_items
 from .models import Case, ReadyTask, WorkflowInstance
@@ -81,6 +82,10 @@ class Snapshot:
     state: bytes | None = None
     provisional: list = field(default_factory=list)  # deadlines computed on a provisional year
     notices: list = field(default_factory=list)  # notify(...) calls of the diagram (reminder timers)
+    # The version's bundle and the script engine, for decisions taken outside the diagram
+    # (the grid field table, app/org/services.py direct_assignee).
+    bundle: Any = None
+    script_engine: Any = None
 
 
 EMPTY = Snapshot()
@@ -96,6 +101,7 @@ def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapsh
         state=engine.dump(wf) if with_state else None,
         provisional=engine.provisional_deadlines(wf),
         notices=engine.notices(wf),
+        bundle=bundle, script_engine=engine.script_engine,
     )
 
 
@@ -143,7 +149,9 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
     for task_id, task in after.ready.items():
         values = _row_values(task, case.department)
         if task_id not in before.ready:
-            session.add(ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=None, **values))
+            # A case with a grid goes straight to the grid's professional of its field (直接责任人).
+            assignee = direct_assignee(session, case, after, task.role)
+            session.add(ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=assignee, **values))
         elif values != _row_values(before.ready[task_id], department_before):
             session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
 

@@ -23,6 +23,7 @@ from typing import Iterator, Mapping
 
 from ..attachments.models import STAGES as ATTACHMENT_STAGES
 from ..cases import views as case_pages
+from ..org.demo import org_labels
 from . import errors, formatting, terms
 
 
@@ -42,6 +43,7 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "accountability_decision": case_pages.DECISIONS_3,
         "error_title": {**errors.TITLES, "default": "错误"},  # errors.error_response's fallback title
         "attachment_stage": ATTACHMENT_STAGES,  # attachments/_macros.html: where on the loop a file came in
+        **org_labels(),  # 组织架构 and 网格地图: levels, team positions, map figures, the demo organisation
         **shipped_terms(),
     }
 

@@ -26,6 +26,8 @@ NAV = (
     ("volunteers.index", _l("志愿者积分"), ("volunteer_organiser", "volunteer_admin")),
     ("patrol.overview", _l("巡查督查"), ("inspector", "viewer", "dispatcher", "admin")),
     ("patrol.ranking", _l("网格员考核"), ("inspector", "viewer", "dispatcher", "admin")),
+    ("org.map_page", _l("网格地图"), ("viewer", "dispatcher", "admin") + SUPERVISORS),
+    ("org.index", _l("组织架构"), ("admin",)),
     ("designer.library", _l("流程管理"), ("designer",)),
     ("admin.users", _l("系统管理"), ("admin",)),
     ("auth.totp_setup", _l("双重验证"), ("admin", "designer")),
