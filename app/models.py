@@ -12,3 +12,4 @@ from .supervision.models import SupervisionItem  # noqa: F401
 from .reports.report_models import JobRun, Report  # noqa: F401
 from .reports.score_models import ScoreMonth  # noqa: F401
 from .reports.rollup_models import DailyRollup, TaskDwell  # noqa: F401
+from .joint.models import CoHandler, DisposalRecord, JointMeeting, LeaderInstruction  # noqa: F401

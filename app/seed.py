@@ -35,7 +35,7 @@ DEMO_USERS = {
     "party": ("党工委督办员", ["supervisor_party"], None, None),
     "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
     "viewer": ("街道领导", ["viewer"], None, None),
-    "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
+    "leader": ("分管领导", ["viewer", "leader"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
 }
 
 

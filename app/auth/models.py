@@ -19,6 +19,7 @@ ROLES = {
     "supervisor_party": "党工委（三级督办）",
     "grid_worker": "网格员",
     "viewer": "领导/查看",
+    "leader": "分管领导（批示督办）",
 }
 
 
