@@ -51,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     from .designer.views import bp as designer
     from .documents.views import bp as documents
     from .intake.views import bp as intake
+    from .joint.views import bp as joint
     from .notifications.views import bp as notifications
     from .reports.dashboard_views import bp as dashboard
     from .reports.score_views import bp as scores
@@ -62,5 +63,6 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
                       dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
+    app.register_blueprint(joint)  # 联动处置 records, 批示督办
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)

@@ -204,6 +204,8 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
     details: list[tuple[str, str]] = []
     if entry.action == "complete":
         details += labels.form_data(entry.task_bpmn_id, changes.get("data") or {})
+        if changes.get("unit"):  # a co-handler's part (联动处置)
+            details.insert(0, (_("协办单位"), labels.department(changes["unit"])))
         columns = changes.get("columns") or {}
     elif entry.action == "register":
         details += [(_(FIELDS[k]), labels.column(k, changes.get(k))) for k in ("channel", "type", "category")

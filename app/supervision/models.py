@@ -50,4 +50,6 @@ class SupervisionItem(Base):
                       Index("ix_supervision_items_case_run_tier", "case_id", "run_key", "tier", unique=True),
                       # KPI ranges: items opened per tier, 追责 decisions by the time they closed (0005).
                       Index("ix_supervision_items_opened_at", "opened_at"),
-                      Index("ix_supervision_items_closed_at", "closed_at"))
+                      Index("ix_supervision_items_closed_at", "closed_at"),
+                      # 批示督办 (app/joint): its items listed and counted apart on the 督办台 (0027).
+                      Index("ix_supervision_items_reason_closed", "reason", "closed_at"))

@@ -75,9 +75,11 @@ def upgrade() -> None:
         sa.Column('sign_off_note', sa.Text(), nullable=True),
     )
     op.create_index('ix_leader_instructions_case_id', 'leader_instructions', ['case_id'])
+    op.create_index('ix_supervision_items_reason_closed', 'supervision_items', ['reason', 'closed_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_supervision_items_reason_closed', table_name='supervision_items')
     op.drop_index('ix_leader_instructions_case_id', table_name='leader_instructions')
     op.drop_table('leader_instructions')
     op.drop_index('ix_disposal_records_case_id', table_name='disposal_records')
