@@ -147,3 +147,20 @@ def test_bad_joint_dispatch_is_refused_at_the_field_and_changes_nothing(driver, 
     assert refused.value.fields[0][0] == field
     assert driver.ready(number) == ["dispatch"]
     assert driver.show(number)["status"] == "registered"
+
+
+def test_kpis_count_each_co_handlers_timeliness(driver, clock, units):
+    from app.reports.kpis import compute_kpis
+    from datetime import date
+    number = driver.register(type="咨询")  # co-handlers due 2026-11-04
+    joint_dispatch(driver, number)
+    co_do(driver, number, "co_sign_for", "community_building", units["community_building"])
+    co_do(driver, number, "co_handle", "community_building", units["community_building"], feedback_text="按期")
+    clock.move_to(at(2026, 11, 5, 9, 0))
+    driver.fire()
+    co_do(driver, number, "co_sign_for", "police", units["police"])
+    co_do(driver, number, "co_handle", "police", units["police"], feedback_text="迟了")
+    with driver.core.db.read() as session:
+        rows = {r["unit"]: r for r in compute_kpis(session, start=date(2026, 11, 1), end=date(2026, 11, 30))["co_handling"]}
+    assert {u: (r["parts"], r["on_time"], r["late"], r["open"], r["on_time_rate"]) for u, r in rows.items()} == {
+        "community_building": (1, 1, 0, 0, 1.0), "police": (1, 0, 1, 0, 0.0), "emergency": (1, 0, 1, 0, 0.0)}
