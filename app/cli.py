@@ -463,6 +463,7 @@ def process_deploy(directory, user) -> None:
 # Commands of other domains, kept in their folders (app/<domain>/commands.py); they use the helpers above.
 from .audit.commands import audit as _audit_commands  # noqa: E402
 from .intake.commands import call as _call_commands  # noqa: E402
+from .joint.commands import joint as _joint_commands  # noqa: E402
 from .notifications.commands import notify as _notify_commands  # noqa: E402
 from .privacy.commands import keys as _keys_commands, privacy as _privacy_commands  # noqa: E402
 from .reports import commands as _reports_commands  # noqa: E402,F401 - registers ledger export, kpi
@@ -470,7 +471,7 @@ from .reports import score_commands as _score_commands  # noqa: E402,F401 - regi
 from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 - bihuan reports rebuild
 
 for _group in (_audit_commands, _call_commands, _notify_commands, _keys_commands, _privacy_commands,
-               _rollup_commands):
+               _rollup_commands, _joint_commands):
     main.add_command(_group)
 
 if __name__ == "__main__":  # pragma: no cover

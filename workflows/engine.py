@@ -17,8 +17,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -26,6 +24,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import deadlines, notices, sandbox
 from .clock import now_iso, utcnow
+from .joint import (CO_FEEDBACK_TASK, CO_HANDLING_PROCESS, CO_OPEN, CO_WAIT_TASK, CoPart,  # noqa: F401
+                    JointMixin, in_co_handling as _in_co_handling, in_side_branch as _in_escalation)
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
@@ -37,15 +37,6 @@ REPLIED_MESSAGE = "department_replied"
 # The command center's own steps: an escalation opened because one of them was late is answered
 # when that step is done, not when the department replies (see ``_answer_center_runs``).
 CENTER_STEPS = frozenset({"dispatch", "reassign", "verify", "follow_up"})
-# 联动处置 (see case_lifecycle.bpmn): the multi-instance subprocess that runs one co-handler's part,
-# the task whose completion is its feedback, the lead's wait for them, and the messages between.
-CO_HANDLING_PROCESS = "co_handling"
-CO_FEEDBACK_TASK = "co_handle"
-CO_WAIT_TASK = "co_feedback_wait"
-CO_COMPLETE_MESSAGE = "co_feedback_complete"
-CO_WAIVED_MESSAGE = "co_feedback_waived"
-CO_ESCALATION_STEP = "co_handle"
-CO_OPEN = ("dispatched", "handling")
 
 
 class _ClockDatetime(datetime):
@@ -101,20 +92,6 @@ class ReadyTask:
 
 
 @dataclass(frozen=True)
-class CoPart:
-    """One co-handler's part of a joint disposal (联动处置), as the diagram currently sees it."""
-    unit: str
-    status: str                     # dispatched, handling (signed), fed_back, missing (lead explained)
-    dispatched_at: str | None = None
-    deadline: str | None = None
-    signed_at: str | None = None
-    fed_back_at: str | None = None
-    missing_at: str | None = None
-    feedback: str | None = None
-    people_deployed: int | None = None
-
-
-@dataclass(frozen=True)
 class SupervisionRun:
     """One escalation (one call of supervision_escalation) as the diagram currently sees it."""
     key: str
@@ -151,7 +128,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-class Engine:
+class Engine(JointMixin):
     """Runs bundles with sandboxed scripts and working-day helpers.
 
     ``calendar`` returns the WorkingCalendar to use right now (the caller merges
@@ -505,85 +482,6 @@ class Engine:
             self._co_fed_back(wf, ready.unit)
         return ready
 
-    # -- 联动处置 ----------------------------------------------------------------------
-    @staticmethod
-    def co_parts(wf: BpmnWorkflow) -> list[CoPart]:
-        """Every co-handler's part of the case, in the dispatcher's order (none for a plain case)."""
-        parts = []
-        for sub in wf.subprocesses.values():
-            if sub.spec.name != CO_HANDLING_PROCESS:
-                continue
-            done: dict[str, Any] = {}
-            for workflow in [sub, *(s for s in wf.subprocesses.values() if s.parent_workflow is sub
-                                    and s.spec.name != SUPERVISION_PROCESS)]:
-                for t in workflow.tasks.values():
-                    if t.state == TaskState.COMPLETED and t.task_spec.bpmn_id:
-                        done[t.task_spec.bpmn_id] = t.data
-            owner = sub.parent_workflow.get_task_from_id(sub.parent_task_id) if sub.parent_workflow else None
-            if owner is None or not owner.data.get("co_unit"):
-                continue
-            assigned, handled = done.get("co_assign", {}), done.get(CO_FEEDBACK_TASK, {})
-            status = ("missing" if "co_record_missing" in done else "fed_back" if CO_FEEDBACK_TASK in done
-                      else "handling" if "co_signed" in done else "dispatched")
-            people = handled.get("people_deployed")
-            parts.append((owner.internal_data.get("key_or_index") or 0, CoPart(
-                unit=owner.data["co_unit"], status=status, dispatched_at=assigned.get("co_dispatched_at"),
-                deadline=assigned.get("co_deadline"), signed_at=done.get("co_signed", {}).get("co_signed_at"),
-                fed_back_at=done.get("co_fed_back", {}).get("co_fed_back_at"),
-                missing_at=done.get("co_record_missing", {}).get("co_missing_at"),
-                feedback=handled.get("feedback_text"), people_deployed=people if isinstance(people, int) else None)))
-        return [part for _, part in sorted(parts, key=lambda p: p[0])]
-
-    def _deliver(self, wf: BpmnWorkflow, message: str, where) -> bool:
-        """Deliver ``message`` to the catch event waiting for it in workflow ``where`` alone.
-
-        Only when such an event waits: a targeted event nobody in ``where`` catches would travel
-        up to the parent workflow and, at the top, reach every waiting catch of that name."""
-        waiting = [t for t in wf.event_manager.tasks.values() if t.workflow is where
-                   and isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                   and t.task_spec.event_definition.name == message]
-        if not waiting:
-            return False
-        wf.catch(BpmnEvent(waiting[0].task_spec.event_definition, {}, target=where))
-        self._run(wf)
-        return True
-
-    def _co_subs(self, wf: BpmnWorkflow, units) -> list:
-        found = []
-        for sub in list(wf.subprocesses.values()):
-            if sub.spec.name != CO_HANDLING_PROCESS or sub.completed or sub.parent_workflow is None:
-                continue
-            owner = sub.parent_workflow.get_task_from_id(sub.parent_task_id)
-            if owner is not None and owner.data.get("co_unit") in units:
-                found.append(sub)
-        return found
-
-    def _waive_pending(self, wf: BpmnWorkflow) -> None:
-        """End the parts of the co-handlers still working: the lead recorded why they are missing."""
-        pending = {p.unit for p in self.co_parts(wf) if p.status in CO_OPEN}
-        for sub in self._co_subs(wf, pending):
-            self._deliver(wf, CO_WAIVED_MESSAGE, sub)
-
-    def _co_fed_back(self, wf: BpmnWorkflow, unit: str) -> None:
-        """A co-handler sent its feedback: its own escalations go to 核实销号, and once no co-handler
-        is still working the lead, if it waits for them, goes on to the reply."""
-        for sub in list(wf.subprocesses.values()):
-            if sub.spec.name != SUPERVISION_PROCESS or sub.completed:
-                continue
-            data = self._current_data(wf, sub)
-            if data.get("escalation_step") != CO_ESCALATION_STEP or data.get("escalation_department") != unit:
-                continue
-            self._deliver(wf, REPLIED_MESSAGE, sub)
-        if not any(p.status in CO_OPEN for p in self.co_parts(wf)):
-            self._deliver(wf, CO_COMPLETE_MESSAGE, wf)
-
-    def set_main_data(self, wf: BpmnWorkflow, values: dict) -> None:
-        """Give the case's main path new data (e.g. 批示督办's ``instructed_by``) from now on: the
-        live tasks of the top workflow outside escalation branches carry it to what follows."""
-        for task in wf.tasks.values():
-            if task.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED) and not _in_escalation(task):
-                task.data.update(values)
-
     def _answer_center_runs(self, wf: BpmnWorkflow, step: str) -> None:
         """The center did the late step: its open escalations for that step go to 核实销号.
 
@@ -624,27 +522,6 @@ def _is_reminder(task) -> bool:
     """A boundary timer marked ``reminder`` (到期预警) only tells people; it is not the task's deadline."""
     properties = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
     return str(properties.get("reminder", "")).lower() in ("true", "1", "yes")
-
-
-def _in_escalation(task) -> bool:
-    """Whether a task is an escalation call activity or lies after one (an escalation branch), or
-    belongs to the co-handlers' branch of a joint disposal (multi-instance): side branches whose
-    data is an older copy of the main path's."""
-    while task is not None:
-        if isinstance(task.task_spec, (SubWorkflowTask, MultiInstanceTask)):
-            return True
-        task = task.parent
-    return False
-
-
-def _in_co_handling(task) -> bool:
-    """Whether a task runs inside a co-handler's part (联动处置), at any depth."""
-    workflow = task.workflow
-    while workflow is not None and workflow is not workflow.top_workflow:
-        if workflow.spec.name == CO_HANDLING_PROCESS:
-            return True
-        workflow = workflow.parent_workflow
-    return False
 
 
 def _timer_due(event) -> datetime | None:

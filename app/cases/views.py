@@ -313,6 +313,8 @@ def diagram(number: str):
         bundle = _core().bundles.get(session, inst.process_version_id)
         wf = _core().engine.restore(bundle, inst.process_id, inst.state)
     path = _core().engine.path(wf)
+    from ..joint.views import diagram_parts
+    path["co_handling"] = diagram_parts(path.get("co_handling") or [])
     runs = path.pop("supervision")
     # The live escalation if there is one, else the latest: that is the one people ask about.
     run = next((r for r in reversed(runs) if not r["finished"]), runs[-1] if runs else None)

@@ -98,3 +98,16 @@ def joint_panel(case) -> dict:
 @bp.record_once
 def _template_globals(state) -> None:
     state.app.jinja_env.globals.update(joint_panel=joint_panel, unit_kinds=UNIT_KINDS)
+
+
+def diagram_parts(parts: list[dict]) -> list[dict]:
+    """The case diagram's co-handler parts with each unit's name and status in words."""
+    if not parts:
+        return []
+    with current_app.extensions["bihuan"].db.read() as session:
+        names = dict(session.query(Department.code, Department.name)
+                     .filter(Department.code.in_([p["unit"] for p in parts])).all())
+    from ..web.terms import term
+    return [{**p, "name": term(names.get(p["unit"], p["unit"])),
+             "label": _(CO_STATUSES[p["status"]]) if p.get("status") in CO_STATUSES else p.get("status")}
+            for p in parts]
