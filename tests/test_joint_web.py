@@ -31,7 +31,7 @@ def test_dispatch_form_refuses_a_lead_among_the_co_handlers_at_the_field(login, 
     assert driver.ready(number) == ["dispatch"]
     response = client.post(f"/tasks/{task_id}", data=dispatch_form(number, department="chengguan", joint="on",
                                                                    co_handlers="police，emergency"))
-    assert response.status_code == 302
+    assert response.status_code in (302, 303)
     assert sorted(t["department"] for t in driver.tasks(number) if t["task"] == "co_sign_for") == ["emergency",
                                                                                                    "police"]
 

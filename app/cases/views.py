@@ -191,7 +191,9 @@ def _action_label(entry: AuditEntry) -> str:
     if decision in DECISIONS:
         return _(DECISIONS[decision])
     if isinstance(data, dict):
-        choice = next((CHOICES[(k, v)] for k, v in data.items() if (k, v) in CHOICES), None)
+        # (a list value, e.g. 联动处置's co_handlers, is never a choice)
+        choice = next((CHOICES[(k, v)] for k, v in data.items()
+                       if not isinstance(v, (list, dict)) and (k, v) in CHOICES), None)
         if choice:
             return _(choice)
     if entry.task_bpmn_id in TASK_ACTIONS:
