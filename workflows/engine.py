@@ -469,9 +469,8 @@ class Engine(JointMixin):
             raise TaskNotReady(f"task {task_id} is not ready (already completed or not found)")
         ready = self._describe(bundle, task)
         clean = self.validate_form(bundle, ready.bpmn_id, data)
-        if task.workflow is wf and task.data.get("co_handling_started"):
-            # The lead's reply waits for the co-handlers still working (co_feedback_gate).
-            task.data["co_pending"] = [p.unit for p in self.co_parts(wf) if p.status in CO_OPEN]
+        if task.workflow is wf:
+            self.main_path_defaults(wf, task)
         if ready.bpmn_id == CO_WAIT_TASK and ready.supervision_key is None:
             self._waive_pending(wf)  # the lead stated why their feedback is missing
         task.data.update(clean)

@@ -75,6 +75,16 @@ class JointMixin:
                 feedback=handled.get("feedback_text"), people_deployed=people if isinstance(people, int) else None)))
         return [part for _, part in sorted(parts, key=lambda p: p[0])]
 
+    def main_path_defaults(self, wf: BpmnWorkflow, task) -> None:
+        """Before a main-path task completes: the units the lead's reply still waits for
+        (co_feedback_gate), and the joint/instruction variables a case begun on a version without
+        them lacks (migrated to this one), so that the gateways after it never meet a missing name."""
+        for name, value in (("joint", False), ("co_handlers", []), ("co_handling_started", False),
+                            ("instructed_by", None)):
+            task.data.setdefault(name, value)
+        task.data["co_pending"] = ([p.unit for p in self.co_parts(wf) if p.status in CO_OPEN]
+                                   if task.data.get("co_handling_started") else [])
+
     def _deliver(self, wf: BpmnWorkflow, message: str, where) -> bool:
         """Deliver ``message`` to the catch event waiting for it in workflow ``where`` alone.
 
