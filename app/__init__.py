@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     from .documents.views import bp as documents
     from .feeds.views import bp as feeds
     from .intake.views import bp as intake
+    from .joint.views import bp as joint
     from .notifications.views import bp as notifications
     from .open311.views import bp as open311
     from .public.views import bp as public
@@ -71,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
                       dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
     app.register_blueprint(org)  # 组织架构 /org, 网格地图 /map
+    app.register_blueprint(joint)  # 联动处置 records, 批示督办
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报
         app.register_blueprint(blueprint)
     app.register_blueprint(readiness)  # /readyz

@@ -474,6 +474,7 @@ def process_deploy(directory, user) -> None:
 from .audit.commands import audit as _audit_commands  # noqa: E402
 from .intake.commands import call as _call_commands  # noqa: E402
 from .feeds.commands import import_group as _import_commands  # noqa: E402
+from .joint.commands import joint as _joint_commands  # noqa: E402
 from .notifications.commands import notify as _notify_commands  # noqa: E402
 from .operations import commands as _ops  # noqa: E402 - backup, restore, check, archive
 from .org.commands import org as _org_commands  # noqa: E402
@@ -485,8 +486,6 @@ from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client
 from .volunteers.commands import volunteers as _volunteer_commands  # noqa: E402
 from .patrol.commands import patrol as _patrol_commands  # noqa: E402 - bihuan patrol score|summary
 
-
-
 for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands,
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
     main.add_command(_group)
@@ -495,6 +494,7 @@ main.add_command(_import_commands)  # bihuan import opinion
 main.add_command(_volunteer_commands)
 main.add_command(_patrol_commands)
 main.add_command(_org_commands)
+main.add_command(_joint_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,3 +18,4 @@ from .operations.models import ArchivedState  # noqa: F401
 from .api.models import ApiClient, ApiKey, IdempotentRequest, WebhookDelivery  # noqa: F401
 from .volunteers.models import Activity, Federation, LedgerEntry, Organiser, Redemption, Reward, Signup, Team, Volunteer  # noqa: F401
 from .patrol.models import Patrol, PatrolReport, SpotCheck  # noqa: F401
+from .joint.models import CoHandler, DisposalRecord, JointMeeting, LeaderInstruction  # noqa: F401

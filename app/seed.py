@@ -36,13 +36,14 @@ DEMO_USERS = {
     "party": ("党工委督办员", ["supervisor_party"], None, None),
     "grid": ("网格员小陈", ["grid_worker"], None, "G01"),
     "viewer": ("街道领导", ["viewer"], None, None),
-    "leader": ("分管领导", ["viewer"], None, None),  # 领导驾驶舱, ledgers and reports (viewer sees them all)
     "organiser": ("和平社区志愿服务站", ["volunteer_organiser"], None, None),  # community: app/volunteers/demo.py
     "volunteer_admin": ("志愿服务办公室", ["volunteer_admin"], None, None),
     "inspector": ("督查组小孙", ["inspector"], None, None),  # 社会治理督查组: patrol overview, spot checks
     "grid2": ("网格员小刘", ["grid_worker"], None, "G02"),  # a second grid worker for the patrol ranking
     # 专业网格员: 和平社区's 食品安全 professional, directly responsible in G01 (app/org/demo.py).
     "grid_pro": ("市场监管所专业网格员小刘", ["handler"], "market_supervision", None),
+    # 领导驾驶舱, ledgers and reports (viewer sees them all); 批示督办 (leader)
+    "leader": ("分管领导", ["viewer", "leader"], None, None),
 }
 
 

@@ -150,14 +150,17 @@ def test_parse_types_and_omissions():
     assert forms.parse({"properties": {"x": {"type": "number"}}}, {"x": "2.5"}) == {"x": 2.5}
     dispatch = forms.parse(schema("dispatch.schema.json"), {"decision": "dispatch", "category": "城市管理",
                                                            "difficulty": "normal", "department": "", "urgent": "true"})
-    assert dispatch == {"decision": "dispatch", "category": "城市管理", "difficulty": "normal", "urgent": True}
+    # (an unticked 联动处置 checkbox is false, like 紧急)
+    assert dispatch == {"decision": "dispatch", "category": "城市管理", "difficulty": "normal", "urgent": True,
+                        "joint": False}
     jsonschema.validate(dispatch, schema("dispatch.schema.json"))
 
 
 def test_conditions_of_the_shipped_forms():
     assert forms.conditions(schema("dispatch.schema.json")) == {
         "refuse_reason": [("decision", "refuse")], "duplicate_of": [("decision", "merge_duplicate")],
-        "category": [("decision", "dispatch")], "difficulty": [("decision", "dispatch")]}
+        "category": [("decision", "dispatch")], "difficulty": [("decision", "dispatch")],
+        "co_handlers": [("joint", True)]}
     assert forms.conditions(schema("verify.schema.json")) == {"verify_note": [("verify_result", "failed")]}
     assert forms.conditions(schema("approve_extension.schema.json")) == {
         "extension_note": [("extension_decision", "reject")]}
@@ -166,7 +169,8 @@ def test_conditions_of_the_shipped_forms():
 def test_initial_values_prefer_what_the_case_knows():
     spec = schema("dispatch.schema.json")
     values = forms.initial_values(spec, {"category": "物业管理", "urgent": True, "difficulty": None, "status": "x"})
-    assert values == {"decision": "dispatch", "difficulty": "normal", "urgent": True, "category": "物业管理"}
+    assert values == {"decision": "dispatch", "difficulty": "normal", "urgent": True, "category": "物业管理",
+                      "joint": False}
 
 
 def test_humanize_puts_chinese_messages_at_fields(app):

@@ -17,7 +17,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -25,6 +24,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import deadlines, notices, sandbox
 from .clock import now_iso, utcnow
+from .joint import (CO_FEEDBACK_TASK, CO_HANDLING_PROCESS, CO_OPEN, CO_WAIT_TASK, CoPart,  # noqa: F401
+                    JointMixin, in_co_handling as _in_co_handling, in_side_branch as _in_escalation)
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
@@ -87,6 +88,7 @@ class ReadyTask:
     supervision_key: str | None
     due: datetime | None
     data: dict
+    unit: str | None = None  # a co-handler's task (联动处置): the unit whose part it is
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-class Engine:
+class Engine(JointMixin):
     """Runs bundles with sandboxed scripts and working-day helpers.
 
     ``calendar`` returns the WorkingCalendar to use right now (the caller merges
@@ -276,12 +278,18 @@ class Engine:
     def _describe(self, bundle: Bundle, task) -> ReadyTask:
         bpmn_id = task.task_spec.bpmn_id
         meta = bundle.tasks.get(bpmn_id)
+        supervision_key = self._supervision_key(task)
+        # A co-handler's own tasks belong to its unit and fall due at its own deadline; the
+        # escalations inside its part are the supervisors' (their item names the unit).
+        unit = task.data.get("co_unit") if supervision_key is None and _in_co_handling(task) else None
+        due = self._attached_timer_due(task)
+        if due is None and unit and isinstance(task.data.get("co_deadline"), str):
+            due = _as_plain(TimerEventDefinition.get_datetime(task.data["co_deadline"]))
         return ReadyTask(
             id=str(task.id), bpmn_id=bpmn_id,
             name=(meta.name if meta else None) or task.task_spec.bpmn_name or bpmn_id,
             role=meta.role if meta else None, form=meta.form if meta else None,
-            supervision_key=self._supervision_key(task), due=self._attached_timer_due(task),
-            data=task.data,
+            supervision_key=supervision_key, due=due, data=task.data, unit=unit,
         )
 
     @staticmethod
@@ -398,23 +406,36 @@ class Engine:
             return {name: sorted(ids) for name, ids in found.items()}
 
         def run_of(sub):
-            while sub.parent_workflow is not None and sub.parent_workflow is not wf:
+            # An escalation may be started inside a co-handler's part: it is a run of its own.
+            while sub.spec.name != SUPERVISION_PROCESS and sub.parent_workflow is not None \
+                    and sub.parent_workflow is not wf:
                 sub = sub.parent_workflow
             return sub
 
         runs: dict = {}
         for sub in wf.subprocesses.values():
             runs.setdefault(id(run_of(sub)), []).append(sub)
-        supervision = []
+        supervision, co_parts = [], []
         for members in runs.values():
             run = run_of(members[0])
+            if run.spec.name == CO_HANDLING_PROCESS:
+                co_parts.append(members)
+                continue
             if run.spec.name != SUPERVISION_PROCESS:
                 continue
             call = wf.get_task_from_id(run.parent_task_id)
             started = min((t.last_state_change for t in run.tasks.values()), default=0.0)
             supervision.append((started, {"key": str(run.parent_task_id), "call": call.task_spec.bpmn_id,
                                           "finished": bool(run.completed), **collect(members)}))
-        return {**collect([wf]), "supervision": [entry for _, entry in sorted(supervision, key=lambda s: s[0])]}
+        main = collect([wf] + [w for members in co_parts for w in members])
+        units = {p.unit: p.status for p in Engine.co_parts(wf)}
+        parts = []
+        for members in co_parts:
+            unit = members[0].parent_workflow.get_task_from_id(members[0].parent_task_id).data.get("co_unit") \
+                if members[0].parent_workflow is not None else None
+            parts.append({"unit": unit, "status": units.get(unit), **collect(members)})
+        return {**main, "co_handling": parts,
+                "supervision": [entry for _, entry in sorted(supervision, key=lambda s: s[0])]}
 
     @staticmethod
     def _current_data(wf: BpmnWorkflow, sub) -> dict:
@@ -448,10 +469,16 @@ class Engine:
             raise TaskNotReady(f"task {task_id} is not ready (already completed or not found)")
         ready = self._describe(bundle, task)
         clean = self.validate_form(bundle, ready.bpmn_id, data)
+        if task.workflow is wf:
+            self.main_path_defaults(wf, task)
+        if ready.bpmn_id == CO_WAIT_TASK and ready.supervision_key is None:
+            self._waive_pending(wf)  # the lead stated why their feedback is missing
         task.data.update(clean)
         self._run(wf, task)
         if ready.bpmn_id in CENTER_STEPS and ready.supervision_key is None:
             self._answer_center_runs(wf, ready.bpmn_id)
+        if ready.bpmn_id == CO_FEEDBACK_TASK and ready.unit:
+            self._co_fed_back(wf, ready.unit)
         return ready
 
     def _answer_center_runs(self, wf: BpmnWorkflow, step: str) -> None:
@@ -494,15 +521,6 @@ def _is_reminder(task) -> bool:
     """A boundary timer marked ``reminder`` (到期预警) only tells people; it is not the task's deadline."""
     properties = (getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}
     return str(properties.get("reminder", "")).lower() in ("true", "1", "yes")
-
-
-def _in_escalation(task) -> bool:
-    """Whether a task is an escalation call activity or lies after one (an escalation branch)."""
-    while task is not None:
-        if isinstance(task.task_spec, SubWorkflowTask):
-            return True
-        task = task.parent
-    return False
 
 
 def _timer_due(event) -> datetime | None:

@@ -23,6 +23,7 @@ ROLES = {
     "volunteer_organiser": "志愿服务组织者（社区）",
     "volunteer_admin": "志愿服务办公室",
     "inspector": "社会治理督查组",
+    "leader": "分管领导（批示督办）",
 }
 
 

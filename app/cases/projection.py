@@ -27,6 +27,7 @@ from workflows.workdays import parse_instant
 
 from ..api.webhooks import queue_events
 from ..calendar.services import record_provisional
+from ..joint.projection import sync_co_handlers
 from ..notifications.services import notify_action
 from ..reports import kpi_rollup
 from ..org.services import direct_assignee
@@ -86,6 +87,7 @@ class Snapshot:
     # (the grid field table, app/org/services.py direct_assignee).
     bundle: Any = None
     script_engine: Any = None
+    co_parts: list = field(default_factory=list)  # 联动处置: each co-handler's part (CoPart)
 
 
 EMPTY = Snapshot()
@@ -102,6 +104,7 @@ def take_snapshot(engine: Engine, bundle, wf, with_state: bool = True) -> Snapsh
         provisional=engine.provisional_deadlines(wf),
         notices=engine.notices(wf),
         bundle=bundle, script_engine=engine.script_engine,
+        co_parts=engine.co_parts(wf),
     )
 
 
@@ -134,8 +137,9 @@ def _jsonable(value):
 def _row_values(task: EngineTask, department: str | None) -> dict:
     return {
         "bpmn_id": task.bpmn_id, "name": task.name, "role": task.role, "form": task.form,
-        # Handler work belongs to the case's department; every other role works across departments.
-        "department": department if task.role == "handler" else None,
+        # Handler work belongs to the case's department (a co-handler's part to its unit); every
+        # other role works across departments.
+        "department": (task.unit or department) if task.role == "handler" else None,
         "supervision_tier": int(task.data.get("supervision_tier") or 0) if task.supervision_key else 0,
         "due_at": task.due or (_instant(task.data.get("tier_due")) if task.supervision_key else None),
     }
@@ -149,8 +153,14 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
     for task_id, task in after.ready.items():
         values = _row_values(task, case.department)
         if task_id not in before.ready:
-            # A case with a grid goes straight to the grid's professional of its field (直接责任人).
-            assignee = direct_assignee(session, case, after, task.role)
+            if task.role == "leader":
+                # 批示督办: the leader's sign-off is the instructing leader's own task (claimed for them).
+                assignee = task.data.get("instructed_by")
+            elif task.unit:
+                assignee = None  # a co-handler's part (联动处置) goes to its unit's pool
+            else:
+                # A case with a grid goes straight to the grid's professional of its field (直接责任人).
+                assignee = direct_assignee(session, case, after, task.role)
             session.add(ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=assignee, **values))
         elif values != _row_values(before.ready[task_id], department_before):
             session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
@@ -190,6 +200,7 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
         sync_ready_tasks(session, case, before, after, department_before, now)
         opened: list = []  # the supervision items this action opens, for the notifications below
         tier = sync_supervision_items(session, case, before.runs, after.runs, now, opened=opened)
+        sync_co_handlers(session, case, before.co_parts, after.co_parts)
     if tier != case.supervision_tier:
         changes["supervision_tier"] = [case.supervision_tier, tier]
         case.supervision_tier = tier

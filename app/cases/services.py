@@ -18,6 +18,7 @@ from ..auth.models import User
 from ..auth.services import find_user, require_role
 from ..db import retry_transient
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
+from ..joint import hooks as joint
 from ..org.models import Department, Grid
 from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
 from ..supervision.models import CENTER_DEPARTMENT
@@ -157,7 +158,9 @@ class CaseService:
                 ready, case, inst = row
                 case_id, read_version = case.id, inst.version
                 person = find_user(session, user)
-                require_role(person, ready.role, ready.department)
+                if not joint.may_do_leader_task(ready, person):
+                    require_role(person, ready.role, ready.department)
+                joint.check_task_data(session, ready, case, data, person)
                 if ready.assignee and ready.assignee != person.username:
                     raise Conflict(f"task '{task_id}' is claimed by '{ready.assignee}'")
                 bundle = self.core.bundles.get(session, inst.process_version_id)
@@ -178,8 +181,11 @@ class CaseService:
                                         "at": now.isoformat(timespec="seconds"), "data": data})
                 changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
                 self._check_references(session, case, changes)
+                joint.after_task(session, case, ready, data, person, now)
+                # A co-handler's task names its unit (联动处置), so the timeline says whose part it was.
+                unit = {"unit": ready.department} if ready.department and ready.department != case.department else {}
                 audit(session, actor=person.username, action="complete", case=case, source=source,
-                      task=ready, changes={"data": data, "columns": changes}, at=now)
+                      task=ready, changes={"data": data, "columns": changes, **unit}, at=now)
                 if attach is not None:
                     attach(session, case, person.username, ready)
                 session.flush()

@@ -192,7 +192,9 @@ def _action_label(entry: AuditEntry) -> str:
     if decision in DECISIONS:
         return _(DECISIONS[decision])
     if isinstance(data, dict):
-        choice = next((CHOICES[(k, v)] for k, v in data.items() if (k, v) in CHOICES), None)
+        # (a list value, e.g. 联动处置's co_handlers, is never a choice)
+        choice = next((CHOICES[(k, v)] for k, v in data.items()
+                       if not isinstance(v, (list, dict)) and (k, v) in CHOICES), None)
         if choice:
             return _(choice)
     if entry.task_bpmn_id in TASK_ACTIONS:
@@ -205,6 +207,8 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
     details: list[tuple[str, str]] = []
     if entry.action == "complete":
         details += labels.form_data(entry.task_bpmn_id, changes.get("data") or {})
+        if changes.get("unit"):  # a co-handler's part (联动处置)
+            details.insert(0, (_("协办单位"), labels.department(changes["unit"])))
         columns = changes.get("columns") or {}
     elif entry.action == "register":
         details += [(_(FIELDS[k]), labels.column(k, changes.get(k))) for k in ("channel", "type", "category")
@@ -312,6 +316,8 @@ def diagram(number: str):
         bundle = _core().bundles.get(session, inst.process_version_id)
         wf = _core().engine.restore(bundle, inst.process_id, load_state(session, inst))  # archived too
     path = _core().engine.path(wf)
+    from ..joint.views import diagram_parts
+    path["co_handling"] = diagram_parts(path.get("co_handling") or [])
     runs = path.pop("supervision")
     # The live escalation if there is one, else the latest: that is the one people ask about.
     run = next((r for r in reversed(runs) if not r["finished"]), runs[-1] if runs else None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import false, or_, select, true
 
+from ..joint.models import CoHandler
 from .models import Case
 
 # Roles that see every case (read-only unless a task is theirs).
@@ -35,6 +36,8 @@ def case_scope(user):
     clauses = []
     if "handler" in roles and user.department:
         clauses.append(Case.department == user.department)
+        # A co-handling unit (联动处置) sees the cases it has a part in (indexed by unit).
+        clauses.append(Case.id.in_(select(CoHandler.case_id).where(CoHandler.unit == user.department)))
     if "grid_worker" in roles:
         clauses.append(Case.registered_by == user.username)
         if user.grid:

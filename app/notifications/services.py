@@ -115,7 +115,7 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
     for task_id, task in after.ready.items():
         if task_id in before.ready:
             continue
-        department = case.department if task.role == "handler" else None
+        department = (getattr(task, "unit", None) or case.department) if task.role == "handler" else None
         pending.append((_queue_users(session, task.role, department), "task_arrived", task_id,
                         {"task": task.name, "due": _local(task.due)}))
     for notice in notices:

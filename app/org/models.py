@@ -29,6 +29,8 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(100))
     # The department's WeCom/DingTalk group robot URL, for notifications (app/notifications/channels.py).
     robot_webhook: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # department, community or outside (an organisation registered as a unit for 联动处置; app/joint)
+    kind: Mapped[str] = mapped_column(String(20), default="department", server_default="department")
 
 
 class Grid(Base):

@@ -256,8 +256,11 @@ def compute_kpis(session: Session, *, start: date, end: date, by: str | None = N
     for row in rows:
         row["label"] = labels.get(row["key"], row["key"] if row["key"] is not None else N_("（未填）"))
     rows.sort(key=lambda r: (r["key"] is None, r["label"]))
+    from ..joint.kpis import co_handling_timeliness
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by,
-            "total": _finish(totals, all_days), "rows": rows if by else []}
+            "total": _finish(totals, all_days), "rows": rows if by else [],
+            # 联动处置: each co-handling unit's 协办及时率 (app/joint/kpis.py)
+            "co_handling": co_handling_timeliness(session, start, end, scope, now)}
 
 
 def _live(session, key, start, end, now, scope, put) -> dict:

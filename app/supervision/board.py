@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..cases.models import Case, ReadyTask
 from ..org.models import Department
-from .models import TIERS, SupervisionItem
+from .models import INSTRUCTION_REASON, TIERS, SupervisionItem
 
 # The user task each tier's supervisor completes on an open item, and who does it.
 TIER_TASKS = {1: "urge", 2: "interview_or_notice", 3: "accountability"}
@@ -93,7 +93,7 @@ def board_rows(session: Session, tier: int | None, now: datetime, status: str = 
         .join(Case, Case.id == SupervisionItem.case_id)
         .outerjoin(Department, Department.code == SupervisionItem.department)
         .outerjoin(ReadyTask, and_(ReadyTask.case_id == SupervisionItem.case_id, ReadyTask.bpmn_id == task_name))
-        .where(SupervisionItem.status == status)
+        .where(SupervisionItem.status == status, SupervisionItem.reason != INSTRUCTION_REASON)
         .order_by(SupervisionItem.opened_at, SupervisionItem.id))
     if tier is not None:
         query = query.where(SupervisionItem.tier == tier)
@@ -140,6 +140,8 @@ def _attach_last_actions(session: Session, runs: dict) -> None:
 
 
 def open_counts(session: Session) -> dict[int, int]:
-    counts = dict(session.execute(select(SupervisionItem.tier, func.count()).where(SupervisionItem.status == "open")
-                                  .group_by(SupervisionItem.tier)).all())
+    # 批示督办 items are counted apart (app/joint: 批示件 N, 已销号 M).
+    counts = dict(session.execute(select(SupervisionItem.tier, func.count()).where(
+        SupervisionItem.status == "open", SupervisionItem.reason != INSTRUCTION_REASON)
+        .group_by(SupervisionItem.tier)).all())
     return {tier: counts.get(tier, 0) for tier in TIERS}

@@ -41,7 +41,12 @@ def board():
         # The center also closes escalations the department has answered (核实销号), whatever the tier.
         replied = board_rows(session, None, now, status="replied", calendar=calendar) if tier == 1 else []
         counts = open_counts(session)
+        # 批示督办 (app/joint): listed and counted apart from the escalations.
+        from ..joint.services import instruction_counts, instruction_rows
+        instructions = instruction_rows(session) if tier == 3 else []
+        instructed = instruction_counts(session)
     return render_template("supervision/board.html", tier=tier, tiers=tiers, rows=rows, replied=replied,
-                           counts=counts, now=now, task_url=_task_url,
+                           counts=counts, now=now, task_url=_task_url, instructions=instructions,
+                           instructed=instructed,
                            may_act=TIER_ROLES[tier] in current_user.roles,
                            may_close="supervisor_center" in current_user.roles)

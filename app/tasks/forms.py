@@ -102,8 +102,11 @@ def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, error
     for name, prop in properties.items():
         if not isinstance(prop, Mapping):
             prop = {}  # a boolean sub-schema (true/false) is valid JSON Schema; render it as plain text
+        value = values.get(name)
+        if isinstance(value, list):  # an array field is typed as one comma-separated line
+            value = ", ".join(str(v) for v in value)
         f = Field(name=name, label=_t(prop.get("title")) or name, widget=_widget(name, prop), required=name in required,
-                  help=_t(prop.get("description", "")), value=values.get(name), error=errors.get(name, ""),
+                  help=_t(prop.get("description", "")), value=value, error=errors.get(name, ""),
                   when=when.get(name, []))
         if "enum" in prop:
             labels = [_t(n) for n in prop["enumNames"]] if prop.get("enumNames") else [str(v) for v in prop["enum"]]
@@ -157,6 +160,10 @@ def parse(schema: Mapping, form: Mapping[str, str]) -> dict:
             continue
         text = (raw or "").strip()
         if text == "":
+            continue
+        if kind == "array":
+            # A list of codes typed in one field (联动处置's 协办单位): comma, 、 or space separated.
+            data[name] = [part for part in re.split(r"[\s,，、]+", text) if part]
             continue
         if kind == "integer":
             # Bounded digits: Python refuses to convert very long digit strings (a 500 otherwise); the

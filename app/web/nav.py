@@ -5,7 +5,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-TASK_ROLES = ("dispatcher", "handler", "supervisor_center", "supervisor_discipline", "supervisor_party")
+TASK_ROLES = ("dispatcher", "handler", "supervisor_center", "supervisor_discipline", "supervisor_party", "leader")
 SUPERVISORS = ("supervisor_center", "supervisor_discipline", "supervisor_party")
 
 # (endpoint, label, roles that see it; None = every logged-in user)

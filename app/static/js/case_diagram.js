@@ -42,6 +42,22 @@
     });
   }
 
+  // 联动处置: every co-handler's part, by unit, under the co-handling subprocess (each unit runs
+  // its own instance of the same elements, so the diagram's colours are the union of them all).
+  function coParts(viewer, parts) {
+    if (!parts || !parts.length || !viewer.get("elementRegistry").get("co_handling")) { return; }
+    var list = document.createElement("div");
+    list.className = "co-parts";
+    parts.forEach(function (p) {
+      var item = document.createElement("span");
+      item.className = "co-part co-" + (p.status || "dispatched");
+      item.setAttribute("data-unit", p.unit || "");
+      item.textContent = (p.name || p.unit) + "：" + (p.label || p.status || "");
+      list.appendChild(item);
+    });
+    viewer.get("overlays").add("co_handling", { position: { top: -4 - 18 * parts.length, left: 0 }, html: list });
+  }
+
   // The diagram opens fitted to the box: all of it when that stays readable; a wide process is fitted
   // to the box's height instead (every lane shows) and scrolled so that where the case stands is in view.
   function focus(viewer, path) {
@@ -78,6 +94,7 @@
     var viewer = new BpmnJS({ container: el });
     return viewer.importXML(path.xml).then(function () {
       mark(viewer, path);
+      coParts(viewer, path.co_handling);
       focus(viewer, path);
       addFitButton(el, viewer);
       el.classList.add("bh-rendered");

@@ -1,0 +1,77 @@
+"""The checks and records 联动处置 and 批示督办 add to completing a task (called by
+app/cases/services.py inside the task's transaction; nothing here imports the case service)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..errors import Forbidden, Invalid
+from ..org.models import Department
+from ..supervision.models import SupervisionItem
+from .models import CoHandler, LeaderInstruction
+
+DISPATCH_TASK = "dispatch"
+WAIT_TASK = "co_feedback_wait"
+SIGN_OFF_TASK = "leader_sign_off"
+LEADER_ROLE = "leader"
+
+
+def may_do_leader_task(ready, person) -> bool:
+    """The leader's sign-off is the instructing leader's own, whatever tier role instructed it."""
+    return ready.role == LEADER_ROLE and bool(ready.assignee) and ready.assignee == person.username
+
+
+def check_task_data(session: Session, ready, case, data: dict, person) -> None:
+    """Refuse, at its field, what the form's JSON Schema cannot say (it compares fields)."""
+    if ready.role == LEADER_ROLE and not may_do_leader_task(ready, person):
+        raise Forbidden(f"only the instructing leader '{ready.assignee}' may sign off case '{case.number}'")
+    if ready.bpmn_id == DISPATCH_TASK and data.get("decision", "dispatch") == "dispatch":
+        validate_joint_dispatch(session, data)
+
+
+def validate_joint_dispatch(session: Session, data: dict) -> None:
+    joint = data.get("joint") is True
+    co_handlers = data.get("co_handlers")
+    if not joint:
+        if co_handlers:
+            raise Invalid("co-handling units are given only with 联动处置 (joint)",
+                          fields=[("co_handlers", "协办单位仅用于联动处置：请勾选联动处置或清空协办单位")])
+        return
+    lead = data.get("department")
+    if not isinstance(lead, str) or not lead.strip():
+        raise Invalid("联动处置 needs a lead department (主办)", fields=[("department", "联动处置须指定主办部门")])
+    if not isinstance(co_handlers, list) or not co_handlers:
+        raise Invalid("联动处置 needs at least one co-handling unit (协办)",
+                      fields=[("co_handlers", "联动处置须至少指定一个协办单位")])
+    if lead in co_handlers:
+        raise Invalid(f"the lead department '{lead}' is also among the co-handling units",
+                      fields=[("co_handlers", f"主办部门 {lead} 不能同时作为协办单位")])
+    if len(set(co_handlers)) != len(co_handlers):
+        raise Invalid("a co-handling unit is named twice", fields=[("co_handlers", "协办单位重复")])
+    known = set(session.scalars(select(Department.code).where(Department.code.in_([lead, *co_handlers]))))
+    unknown = [code for code in [lead, *co_handlers] if code not in known]
+    if unknown:
+        field = "department" if lead in unknown else "co_handlers"
+        raise Invalid(f"unknown unit '{unknown[0]}'", fields=[(field, f"单位 {unknown[0]} 不存在")])
+
+
+def after_task(session: Session, case, ready, data: dict, person, now: datetime) -> None:
+    """Records that follow a completed task: the lead's reason for missing feedback, and the
+    leader's sign-off closing the 批示督办 item."""
+    if ready.bpmn_id == WAIT_TASK:
+        session.execute(update(CoHandler).where(CoHandler.case_id == case.id, CoHandler.status == "missing",
+                                                CoHandler.missing_reason.is_(None))
+                        .values(missing_reason=data.get("missing_reason")))
+    elif ready.bpmn_id == SIGN_OFF_TASK:
+        for instruction in session.scalars(select(LeaderInstruction).where(
+                LeaderInstruction.case_id == case.id, LeaderInstruction.signed_off_at.is_(None))):
+            instruction.signed_off_at = now
+            instruction.sign_off_note = data.get("sign_off_note")
+            if instruction.item_id:
+                item = session.get(SupervisionItem, instruction.item_id)
+                item.status, item.closed_at = "closed", now
+                item.records = list(item.records or []) + [{
+                    "task": ready.bpmn_id, "name": ready.name, "by": person.username, "by_name": person.display_name,
+                    "at": now.isoformat(timespec="seconds"), "data": data}]
