@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises: None
 Create Date: 2026-11-26 04:54:11.009404
 """
 from alembic import op

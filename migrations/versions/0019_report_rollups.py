@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0019'
-down_revision = '0018'  # 0004 as assigned; chained after ledger-kpi's 0005 once merged
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

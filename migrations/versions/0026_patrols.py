@@ -1,7 +1,7 @@
 """patrols (网格巡查), the reports filed from them and the 督查组's spot checks
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 
 The reports stay in ``cases``; ``patrol_reports`` links a case to the patrol it was filed from (the
 cases table is not rebuilt). A partial unique index keeps one open patrol per worker.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0026'
-down_revision = '0024'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """联动处置 and 批示督办: units by kind, co-handlers' parts, joint meetings, disposal records, leaders' instructions
 
 Revision ID: 0027
-Revises: 0024
+Revises: 0026
 
 ``departments.kind`` makes a department row a unit (department, community or an outside
 organisation) that can co-handle a case. ``co_handlers`` mirrors each co-handler's part of the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0027'
-down_revision = '0024'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """timer claims (lease: owner + expiry) on workflow instances, and one heartbeat row per scheduler
 
 Revision ID: 0028
-Revises: 0024
+Revises: 0027
 
 Any live scheduler may fire any due timer: a sweep claims a batch of due instances by writing its
 owner and a lease expiry in one UPDATE, and a crashed scheduler's claims are taken over once the
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0028'
-down_revision = '0024'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """archived engine state of closed cases; open incidents counted by index
 
 Revision ID: 0029
-Revises: 0024
+Revises: 0028
 
 ``bihuan archive --closed-before DATE`` moves the serialized workflow of closed cases into
 ``archived_states`` and leaves an empty state in ``workflow_instances`` (app/operations/archive.py).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0029'
-down_revision = '0024'
+down_revision = '0028'
 branch_labels = None
 depends_on = None
 

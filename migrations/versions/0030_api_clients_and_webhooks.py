@@ -2,7 +2,7 @@
 by another system (external_source, external_id)
 
 Revision ID: 0030
-Revises: 0024
+Revises: 0029
 
 The two case columns are added with plain ADD COLUMN: the cases table is never rebuilt (its
 full-text triggers would have to be dropped and recreated with it).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0030'
-down_revision = '0024'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """volunteer points (志愿者积分): volunteers, teams, activities, sign-ups, the points ledger, rewards, redemptions
 
 Revision ID: 0032
-Revises: 0024
+Revises: 0030
 
 Volunteers are a kind of account of their own (not ``users``): phone (encrypted, with a blind index for
 login) and password. The ledger is append-only; a redemption row carries its own BPMN instance state.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0032'
-down_revision = '0024'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 

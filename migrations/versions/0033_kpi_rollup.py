@@ -1,7 +1,7 @@
 """the KPI page's rollup (counts per day and breakdown, a histogram of handling days); cases by status and closing time
 
 Revision ID: 0033
-Revises: 0024
+Revises: 0032
 
 Filled here from the cases (one pass), kept in step by the projection afterwards and rebuilt by
 ``bihuan reports rebuild``.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0033'
-down_revision = '0024'
+down_revision = '0032'
 branch_labels = None
 depends_on = None
 
