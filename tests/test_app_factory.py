@@ -42,6 +42,11 @@ PAGES = {
     "open311": ("/open311/v2/services.xml", "open311.service_list"),
     "volunteers": ("/volunteers/", "volunteers.index"),
     "vol": ("/v/login", "vol.login"),
+    "patrol": ("/patrol", "patrol.log"),
+    "joint": ("/joint/HD-1/instruct", "joint.instruct"),
+    "observability": ("/healthz", "observability.healthz"),
+    "readiness": ("/readyz", "readiness.readyz"),
+    "org": ("/org", "org.index"),
 }
 
 
