@@ -43,7 +43,7 @@ PAGES = {
     "volunteers": ("/volunteers/", "volunteers.index"),
     "vol": ("/v/login", "vol.login"),
     "patrol": ("/patrol", "patrol.log"),
-    "joint": ("/joint/HD-1/instruct", "joint.instruct"),
+    "joint": ("/joint/HD-1/instruct", "joint.instruct", "POST"),
     "observability": ("/healthz", "observability.healthz"),
     "readiness": ("/readyz", "readiness.readyz"),
     "org": ("/org", "org.index"),
@@ -55,8 +55,8 @@ def test_every_blueprint_is_registered(app):
     assert set(app.blueprints) == set(PAGES) | {"calendar"}
     assert "provisional" in app.jinja_env.filters
     urls = app.url_map.bind("localhost")
-    for path, endpoint in PAGES.values():
-        assert urls.match(path)[0] == endpoint, path
+    for path, endpoint, *method in PAGES.values():
+        assert urls.match(path, method=(method or ["GET"])[0])[0] == endpoint, path
 
 
 # -- the secret key -----------------------------------------------------------------------------

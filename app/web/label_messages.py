@@ -44,8 +44,14 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "error_title": {**errors.TITLES, "default": "错误"},  # errors.error_response's fallback title
         "attachment_stage": ATTACHMENT_STAGES,  # attachments/_macros.html: where on the loop a file came in
         **org_labels(),  # 组织架构 and 网格地图: levels, team positions, map figures, the demo organisation
+        "co_status": _co_statuses(),  # 联动处置: each co-handler's part on the case page
         **shipped_terms(),
     }
+
+
+def _co_statuses() -> Mapping[str, str]:
+    from ..joint.models import CO_STATUSES
+    return CO_STATUSES
 
 
 def shipped_terms() -> dict[str, Mapping[str, str]]:
