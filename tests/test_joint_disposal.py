@@ -138,6 +138,7 @@ def test_all_feedback_in_before_the_lead_replies_goes_straight_to_the_reply(driv
     ({"joint": True, "department": "chengguan", "co_handlers": ["nowhere"]}, "co_handlers"),
     ({"joint": True, "department": "chengguan", "co_handlers": ["police", "police"]}, "co_handlers"),
     ({"co_handlers": ["police"]}, "co_handlers"),                                    # co-handlers without joint
+    ({"joint": True, "department": "chengguan", "co_handlers": ["command_center"]}, "co_handlers"),
 ])
 def test_bad_joint_dispatch_is_refused_at_the_field_and_changes_nothing(driver, extra, field):
     number = driver.register()
