@@ -138,6 +138,7 @@ def test_all_feedback_in_before_the_lead_replies_goes_straight_to_the_reply(driv
     ({"joint": True, "department": "chengguan", "co_handlers": ["nowhere"]}, "co_handlers"),
     ({"joint": True, "department": "chengguan", "co_handlers": ["police", "police"]}, "co_handlers"),
     ({"co_handlers": ["police"]}, "co_handlers"),                                    # co-handlers without joint
+    ({"joint": True, "department": "chengguan", "co_handlers": ["command_center"]}, "co_handlers"),
 ])
 def test_bad_joint_dispatch_is_refused_at_the_field_and_changes_nothing(driver, extra, field):
     number = driver.register()
@@ -164,3 +165,21 @@ def test_kpis_count_each_co_handlers_timeliness(driver, clock, units):
         rows = {r["unit"]: r for r in compute_kpis(session, start=date(2026, 11, 1), end=date(2026, 11, 30))["co_handling"]}
     assert {u: (r["parts"], r["on_time"], r["late"], r["open"], r["on_time_rate"]) for u, r in rows.items()} == {
         "community_building": (1, 1, 0, 0, 1.0), "police": (1, 0, 1, 0, 0.0), "emergency": (1, 0, 1, 0, 0.0)}
+
+
+def test_a_late_co_handlers_feedback_answers_its_own_escalation_only(driver, clock, units):
+    number = driver.register(type="咨询")
+    joint_dispatch(driver, number, co=CO[:2])
+    driver.sign(number)
+    co_do(driver, number, "co_sign_for", "police", units["police"])
+    clock.move_to(at(2026, 11, 5, 9, 0))
+    driver.fire()
+    before = {(i["department"], i["reason"]): i["status"] for i in driver.show(number)["supervision"]}
+    assert before == {("chengguan", "delay"): "open", ("police", "delay"): "open",
+                      ("community_building", "delay"): "open"}
+    co_do(driver, number, "co_handle", "police", units["police"], feedback_text="迟到的反馈")
+    after = {(i["department"], i["reason"]): i["status"] for i in driver.show(number)["supervision"]}
+    # the police's item goes to 核实销号; the lead's and the other co-handler's stay open
+    assert after == {("chengguan", "delay"): "open", ("police", "delay"): "replied",
+                     ("community_building", "delay"): "open"}
+    assert "handle" in driver.ready(number)

@@ -46,6 +46,13 @@ def test_instruction_opens_a_tier_three_item_counted_apart_and_closing_waits_for
     with pytest.raises(Invalid):
         driver.do(number, "leader_sign_off", "leader")
     assert driver.show(number)["status"] == "verified"
+    from app.notifications.models import Notification
+    from sqlalchemy import select
+    with driver.core.db.read() as session:
+        from app.auth.models import User
+        told = set(session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
+                                   .where(Notification.task_id == sign_off["id"])))
+    assert told == {"leader"}
     case = driver.do(number, "leader_sign_off", "leader", sign_off_note="同意销号")
     assert case["status"] == "closed"
     with driver.core.db.read() as session:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Forbidden, Invalid
 from ..org.models import Department
-from ..supervision.models import SupervisionItem
+from ..supervision.models import CENTER_DEPARTMENT, SupervisionItem
 from .models import CoHandler, LeaderInstruction
 
 DISPATCH_TASK = "dispatch"
@@ -48,6 +48,10 @@ def validate_joint_dispatch(session: Session, data: dict) -> None:
     if lead in co_handlers:
         raise Invalid(f"the lead department '{lead}' is also among the co-handling units",
                       fields=[("co_handlers", f"主办部门 {lead} 不能同时作为协办单位")])
+    if CENTER_DEPARTMENT in co_handlers:
+        # the command center dispatches and supervises; it is not a unit that handles a part
+        raise Invalid("the command center cannot co-handle a case",
+                      fields=[("co_handlers", "指挥中心不能作为协办单位")])
     if len(set(co_handlers)) != len(co_handlers):
         raise Invalid("a co-handling unit is named twice", fields=[("co_handlers", "协办单位重复")])
     known = set(session.scalars(select(Department.code).where(Department.code.in_([lead, *co_handlers]))))

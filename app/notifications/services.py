@@ -116,7 +116,11 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
         if task_id in before.ready:
             continue
         department = (getattr(task, "unit", None) or case.department) if task.role == "handler" else None
-        pending.append((_queue_users(session, task.role, department), "task_arrived", task_id,
+        users = _queue_users(session, task.role, department)
+        if task.role == "leader" and task.data.get("instructed_by"):  # 领导签批销号: the instructing leader's own
+            users = list(session.scalars(select(User).where(User.username == task.data["instructed_by"],
+                                                            User.active.is_(True))))
+        pending.append((users, "task_arrived", task_id,
                         {"task": task.name, "due": _local(task.due)}))
     for notice in notices:
         rows = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id,
