@@ -96,7 +96,6 @@ def bare_engine_lifecycles(n: int, engine) -> tuple[float, float]:
 
     # The same script functions as the application's engine (deadlines on the working calendar),
     # in SpiffWorkflow's own Python script engine rather than our sandboxed one.
-    from app.core import Core as _Core  # noqa: F401 - the engine is the application's
     from workflows import notices
     functions = {"now": lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "working_days_after": engine._working_days_after, "working_days_before": engine._working_days_before,

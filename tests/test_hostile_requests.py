@@ -15,7 +15,8 @@ HOSTILE = [SCRIPT, "' OR 1=1 --", "../../../../etc/passwd", "9" * 5000, "\udcff\
 QUERY_NAMES = ["q", "text", "phone", "number", "page", "status", "department", "channel", "type", "category",
                "from", "to", "date_from", "date_to", "version", "tab", "next", "year", "before", "actor", "case",
                "week", "month", "kpi", "part", "by", "grid", "tier", "overdue", "format"]
-SKIP = {"static", "auth.logout"}
+# readiness.readyz takes no input and answers 503 by design while no scheduler has swept (tests/test_readiness.py).
+SKIP = {"static", "auth.logout", "readiness.readyz"}
 
 
 def _encode(value: str) -> str:
