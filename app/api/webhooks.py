@@ -187,8 +187,10 @@ def post(url: str, secret: str, event_id: str, event: str, body: bytes, now: dat
 def _claim(core, now: datetime) -> list[dict]:
     """The due head of each (client, case) queue, leased to this drain."""
     earlier = aliased(WebhookDelivery)
+    # Plain equality (not IS NOT DISTINCT FROM) so that both databases probe the index; a delivery
+    # without a case has no order to keep.
     blocked = exists().where(and_(earlier.client_id == WebhookDelivery.client_id,
-                                  earlier.case_id.is_not_distinct_from(WebhookDelivery.case_id),
+                                  earlier.case_id == WebhookDelivery.case_id,
                                   earlier.status == "pending", earlier.id < WebhookDelivery.id))
     with core.db.unit_of_work() as session:
         query = (select(WebhookDelivery, ApiClient).join(ApiClient, ApiClient.id == WebhookDelivery.client_id)
