@@ -8,7 +8,7 @@ a patrol on ~90 % of the working days of the last ``--days`` days per worker (ev
 spot-checked) and ``--cases`` cases over the past year (bench/ledgers.py's generator; the grid-channel
 ones are given to the grid workers), then measures:
 
-* the 督查组's overview (every grid × 31 days, the page's query): p50/p95;
+* the 督查组's overview page (its 50 grids × 31 days, the page's query): p50/p95;
 * ``patrol_summary`` (the map's grid panel) for one grid over 30 days: p50/p95 over 200 grids;
 * the monthly assessment (``grid_scores``, DMN priced) of the last full month: median of 3;
 * start / 走访 +1 / finish of one patrol through the services: ms per action.
@@ -125,7 +125,7 @@ def run(url: str | None, label: str, args) -> None:
         for _ in range(7):
             with core.db.read() as session:
                 samples.append(timed(lambda: overview(session, first, last)))
-        print(f"[{label}] overview, {args.grids} grids × 31 days:      {percentiles(samples)}")
+        print(f"[{label}] overview page, 50 of {args.grids} grids × 31 days: {percentiles(samples)}")
         rng = random.Random(1)
         calendar = core.calendar.current()  # cached, as the map page would pass it
         samples = []

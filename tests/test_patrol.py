@@ -79,6 +79,10 @@ def test_start_report_visit_finish_through_the_pages(core, login, clock):
     assert len(_audit(core, "patrol_visit")) == 3
     detail = grid.get(f"/patrol/{patrol.id}").get_data(as_text=True)
     assert links[0].number in detail and "12" in detail
+    # The 督查组 opens the patrol and the report behind it (read-only).
+    inspector = login("inspector")
+    assert links[0].number in inspector.get(f"/patrol/{patrol.id}").get_data(as_text=True)
+    assert inspector.get(f"/cases/{links[0].number}").status_code == 200
 
 
 def test_report_with_a_photo_still_carries_it_when_linked(core, login):

@@ -15,9 +15,10 @@ from sqlalchemy import false, or_, select, true
 from ..joint.models import CoHandler
 from .models import Case
 
-# Roles that see every case (read-only unless a task is theirs).
+# Roles that see every case (read-only unless a task is theirs). The 督查组 (inspector) reads the
+# reports behind the patrols it spot-checks, reporters masked.
 SEE_ALL_CASES = frozenset({"admin", "operator", "dispatcher", "supervisor_center", "supervisor_discipline",
-                           "supervisor_party", "viewer", "designer"})
+                           "supervisor_party", "viewer", "designer", "inspector"})
 # Roles that must be able to call the reporter back, so they see the phone unmasked (each look is audited).
 REVEAL_REPORTER = frozenset({"operator", "dispatcher"})
 
