@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -91,8 +92,9 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
                       seconds=float(os.environ.get("BIHUAN_WEBHOOK_DRAIN_SECONDS", 10)), coalesce=True,
                       misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True)
     # 志愿者积分: redemption approval timers and the yearly points expiry (job_runs: once per year).
+    # First run a little after start, so it never competes with the case sweep's catch-up.
     from .volunteers.jobs import volunteer_jobs
     scheduler.add_job(volunteer_jobs, "interval", args=[core], seconds=seconds * 6, id="volunteer_jobs",
-                      max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=utcnow(),
-                      replace_existing=True)
+                      max_instances=1, coalesce=True, misfire_grace_time=None, replace_existing=True,
+                      next_run_time=utcnow() + timedelta(seconds=30))
     return scheduler

@@ -126,3 +126,21 @@ def test_two_volunteers_racing_for_the_last_item_one_succeeds(core):
     assert sorted([balance(core, first), balance(core, second)]) == [10, 60]
     with core.db.read() as session:
         assert len(session.scalars(select(Redemption)).all()) == 1
+
+
+def test_the_scheduler_job_fires_timers_and_posts_expiry(core, clock):
+    from app.scheduler import build_scheduler
+    from app.volunteers.jobs import volunteer_jobs
+    assert build_scheduler(core, blocking=False).get_job("volunteer_jobs") is not None
+    vid, rid = funded(core, "13800002009", 60), reward(core, 50, 1)
+    with core.db.unit_of_work() as session:
+        ledger.post(session, vid, 4, "service", earned_year=2024, confirmed_by="organiser")
+    applied = redemption.apply(core, vid, rid)
+    assert balance(core, vid) == 14
+    clock.move_to(at(2026, 11, 10, 9, 0))
+    # The timer fires first: the 50 reserved come back (-50 + 50 = nothing spent). Then 2024's points,
+    # due since 2026-01-01: 4 earned, nothing spent, so all 4 expire; 2026's 60 stay.
+    assert volunteer_jobs(core) == {"timers_fired": 1, "expiry": {"posted": {"2024": 1}}}
+    with core.db.read() as session:
+        assert session.get(Redemption, applied["id"]).status == "timed_out"
+    assert balance(core, vid) == 60
