@@ -242,3 +242,22 @@ def test_org_pages(login, original):
         assert client.get("/org/export.xlsx").status_code == 403
         assert client.post("/org/import", data={}).status_code == 403
     assert login(None).get("/org").status_code in (302, 401)
+
+
+def test_a_grid_outside_the_tree_is_removed_only_when_unused(core, driver, original):
+    with core.db.unit_of_work() as session:
+        session.add(Grid(code="GX", name="临时网格", community=""))
+    try:
+        number = driver.register(grid="GX", text="临时网格里的诉求")
+        with pytest.raises(ImportRejected, match="grid 'GX' cannot be removed: 1 cases"):
+            services.import_xlsx(core, original, actor="admin", apply=True)
+        assert number
+    finally:
+        from app.cases.models import Case
+        with core.db.unit_of_work() as session:
+            session.execute(Case.__table__.update().where(Case.grid == "GX").values(grid=None))
+    dry = services.import_xlsx(core, original, actor="admin")
+    assert dry["removed"] == ["GX"]
+    services.import_xlsx(core, original, actor="admin", apply=True)
+    with core.db.read() as session:
+        assert session.scalar(select(Grid).where(Grid.code == "GX")) is None

@@ -427,7 +427,10 @@ def plan(session, content: bytes) -> Plan:
     # A grid that stops being a grid must not strand the cases and grid workers that name it.
     if errors:
         raise ImportRejected(sorted(errors, key=lambda e: (e["sheet"] != TREE_SHEET, e.get("row") or 0)))
-    gone_grids = [c for c in old_nodes if old_nodes[c].level == "grid"
+    # Grids never placed in the tree (rows of ``grids`` only) are removed by an import that leaves them out too.
+    unplaced = sorted(set(session.scalars(select(Grid.code))) - set(old_nodes))
+    p.removed += [c for c in unplaced if c not in new_nodes]
+    gone_grids = [c for c in list(old_nodes) + unplaced if (old_nodes[c].level == "grid" if c in old_nodes else True)
                   and (c not in new_nodes or new_nodes[c].level != "grid")]
     for code in sorted(gone_grids):
         used = session.scalar(select(func.count()).select_from(Case).where(Case.grid == code)) or 0
@@ -453,7 +456,8 @@ def write_plan(session, p: Plan) -> None:
     units = {u.code: u for u in session.scalars(select(OrgUnit))}
     grids = {g.code: g for g in session.scalars(select(Grid))}
     for code in p.removed:
-        session.delete(units[code])
+        if code in units:
+            session.delete(units[code])
     for code, grid in grids.items():
         if code not in p.nodes or p.nodes[code].level != "grid":
             session.execute(delete(GridTeamMember).where(GridTeamMember.grid == code))
