@@ -82,8 +82,11 @@ def test_cli_timers_fire_logs_to_stderr_at_info(driver, core, clock, database_ur
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"fired": 1}  # stdout stays pure JSON
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr  # that line alone: no library chatter
-    assert FIRED.search(lines[0]).group(2) == "1", lines[0]
+    # One line for the fired timer with its case number (app/observability/timer_log.py), then the
+    # sweep's summary: nothing else, no library chatter.
+    assert len(lines) == 2, proc.stderr
+    assert "timer fired on case HD-" in lines[0], lines[0]
+    assert FIRED.search(lines[1]).group(2) == "1", lines[1]
 
 
 def test_cli_one_shot_commands_are_quiet_by_default(driver, core, clock, database_url):

@@ -23,6 +23,7 @@ Modules (this is the only package that touches SpiffWorkflow; ``model`` is a lea
 * ``validation`` — every check a bundle must pass, as ``Problem`` lists; builds the ``Bundle``;
 * ``bundle`` — loading a bundle from a directory or from files, or refusing it (``BundleInvalid``);
 * ``engine`` — running processes: start, ready tasks, complete, timers, supervision runs;
+* ``joint`` — 联动处置: the co-handlers' parts of a case (mixed into ``Engine``);
 * ``workflow`` — the BpmnWorkflow subclass with a cheaper engine-step loop;
 * ``state`` — spec-less, compressed serialization of an instance;
 * ``migrate`` — rebasing an instance's state onto another version of its bundle;

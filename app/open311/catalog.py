@@ -29,7 +29,10 @@ GENERAL_NAME = "其他诉求"
 SHIPPED_CODES = {"城市管理": "city_management", "环境卫生": "sanitation", "市容环境": "cityscape",
                  "物业管理": "property_management", "邻里纠纷": "neighbour_dispute", "治安": "public_security",
                  "消防安全": "fire_safety", "劳动保障": "labour_security", "民政救助": "social_assistance",
-                 "市场监管": "market_supervision", "房屋建设": "housing_construction"}
+                 "市场监管": "market_supervision", "房屋建设": "housing_construction",
+                 # the grid fields' categories (grid_fields.dmn)
+                 "食品安全": "food_safety", "安全生产": "work_safety", "环境污染": "environmental_pollution",
+                 "国土资源": "land_resources"}
 DEFAULT_TYPE = "complaint"
 
 
