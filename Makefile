@@ -17,10 +17,10 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test setup bench clean translations
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # Prebuilt distribution bundles, served from our own origin (no CDN).
