@@ -27,10 +27,15 @@ STEPS = ("registered", "dispatched", "signed", "replied", "closed")
 PAST_REACH = 30  # calendar days: enough for the 12 working days the oldest past case goes back
 
 
-def _task(core, number: str, bpmn_id: str) -> str:
+
+def complete_demo_step(core, number: str, bpmn_id: str, user: str, data: dict):
+    """Complete as ``user``, or as the person the task went to directly (a grid's professional,
+    app/org/services.py direct_assignee): the demo's handler cannot take a task assigned to them."""
     with core.db.read() as session:
-        return session.scalars(select(ReadyTask.id).join(Case, Case.id == ReadyTask.case_id)
-                               .where(Case.number == number, ReadyTask.bpmn_id == bpmn_id)).one()
+        task_id, assignee = session.execute(select(ReadyTask.id, ReadyTask.assignee)
+                                            .join(Case, Case.id == ReadyTask.case_id)
+                                            .where(Case.number == number, ReadyTask.bpmn_id == bpmn_id)).one()
+    return core.cases.complete_task(task_id, user=assignee or user, data=data, source="demo", detail=False)
 
 
 def demo_calendar(core) -> list[int]:
@@ -52,8 +57,7 @@ def seed_demo_cases(core) -> int:
     with core.db.read() as session:
         if session.scalar(select(func.count()).select_from(Case)):
             return 0
-    done = lambda number, task, user, **data: core.cases.complete_task(  # noqa: E731
-        _task(core, number, task), user=user, data=data, source="demo", detail=False)
+    done = lambda number, task, user, **data: complete_demo_step(core, number, task, user, data)  # noqa: E731
     for channel, kind, text, address, name, phone, grid, stage in DEMO_CASES:
         number = core.cases.register(channel=channel, type=kind, text=text, address=address, reporter_name=name,
                                      reporter_phone=phone, grid=grid, user="grid" if channel == "grid" else "operator",
@@ -120,7 +124,7 @@ def seed_past_cases(core) -> int:
     today = utcnow().astimezone(SHANGHAI).date()
 
     def done(number, task, user, **data):
-        return core.cases.complete_task(_task(core, number, task), user=user, data=data, source="demo", detail=False)
+        return complete_demo_step(core, number, task, user, data)
 
     actions = {
         "dispatch": lambda n, arg: done(n, "dispatch", "dispatcher", decision="dispatch", difficulty="normal", **arg),

@@ -119,3 +119,16 @@ def test_demo_seed_starts_on_any_date(core, database_url, frozen_clock):
     assert core.calendar.current().coverage(last + 1) == ("provisional" if unknown else "imported")
     again = run("demo", "seed", url=database_url)  # idempotent
     assert again["provisional_calendar"] == [] and again["demo_cases"] == 0
+
+
+def test_demo_seed_with_the_whole_grid_organisation(tmp_path):
+    """`make run` seeds the 92 professional grid workers (the suite does not: BIHUAN_DEMO_PROFESSIONALS=0).
+    Their grids' demo cases then go to them directly, and the demo completes those steps as them,
+    not as the department's handler (who may not take a task assigned to someone else)."""
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    env = {**cli_env(url), "BIHUAN_DEMO_PROFESSIONALS": "1"}
+    for args in (("db", "upgrade"), ("demo", "seed")):
+        proc = subprocess.run([BIHUAN, *args], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    seeded = json.loads(proc.stdout)
+    assert seeded["demo_cases"] == 6 and seeded["created"]["org"]

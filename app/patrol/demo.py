@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from workflows.clock import shifted, utcnow
 from workflows.workdays import SHANGHAI, CalendarGap
 
-from ..cases.models import Case, ReadyTask
 from .models import Patrol
 from .services import add_visit, finish_patrol, link_reports, record_spot_check, start_patrol
 
@@ -31,17 +30,13 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute)).replace(tzinfo=SHANGHAI)
 
 
-def _task(core, number: str, bpmn_id: str) -> str:
-    with core.db.read() as session:
-        return session.scalars(select(ReadyTask.id).join(Case, Case.id == ReadyTask.case_id)
-                               .where(Case.number == number, ReadyTask.bpmn_id == bpmn_id)).one()
-
 
 def _close(core, number: str, day: date) -> None:
+    from ..demo_cases import complete_demo_step
     """The report's loop, the same day and the next: dispatched, signed, replied, verified, followed up."""
     def done(task, user, when, **data):
         with shifted(when):
-            core.cases.complete_task(_task(core, number, task), user=user, data=data, source="demo", detail=False)
+            complete_demo_step(core, number, task, user, data)
     done("dispatch", "dispatcher", _at(day, 11), decision="dispatch", category="城市管理", difficulty="normal")
     done("sign_for", "handler", _at(day, 14), decision="sign_for")
     done("handle", "handler", _at(day + timedelta(days=1), 10), decision="reply", reply_text="已到现场处置完毕。")

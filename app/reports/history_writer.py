@@ -72,6 +72,12 @@ class Writer:
         self.stats = {"bulk": 0, "engine": 0, "skipped_steps": 0, "timers_fired": 0}
 
     # -- engine --------------------------------------------------------------------------------
+    def _assignee(self, task_id: str) -> str | None:
+        """The person a task went to directly (a grid's professional), who alone may complete it."""
+        from ..cases.models import ReadyTask
+        with self.core.db.read() as session:
+            return session.scalar(select(ReadyTask.assignee).where(ReadyTask.id == task_id))
+
     def _ready(self, number: str, bpmn_id: str) -> str | None:
         with self.core.db.read() as session:
             return session.scalars(select(ReadyTask.id).join(Case, Case.id == ReadyTask.case_id)
@@ -93,7 +99,7 @@ class Writer:
             if step == "dispatch" and data.get("decision") == "merge_duplicate":
                 data = {**data, "duplicate_of": self.numbers[0]}
             data = {**SUPERVISION_DATA.get(step, {}), **data}
-            user = ACTOR.get(step) or handler_account(self._department(number))
+            user = ACTOR.get(step) or self._assignee(task) or handler_account(self._department(number))
             try:
                 self.core.cases.complete_task(task, user=user, data=data, source=SOURCE, detail=False)
             except BihuanError as exc:  # a plan step the engine's path does not allow now
