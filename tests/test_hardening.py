@@ -213,3 +213,16 @@ def test_numbers_in_the_complaint_text_are_masked_for_roles_that_may_not_unmask(
     assert "13911112222" in login("dispatcher").get(f"/cases/{number}").get_data(as_text=True)
     worklist = login("handler").get("/tasks").get_data(as_text=True)
     assert number in worklist and "13911112222" not in worklist
+
+
+def test_cheap_password_hashing_needs_the_testing_flag_too(monkeypatch):
+    """The suite's cheap argon2 parameters are never what a deployment gets from one stray variable."""
+    from argon2 import PasswordHasher
+
+    from app.auth.passwords import hasher
+    default = PasswordHasher()
+    monkeypatch.setenv("BIHUAN_TEST_CHEAP_PASSWORD_HASH", "1")
+    monkeypatch.delenv("BIHUAN_TESTING", raising=False)
+    assert hasher.__wrapped__().memory_cost == default.memory_cost
+    monkeypatch.setenv("BIHUAN_TESTING", "1")
+    assert hasher.__wrapped__().memory_cost < default.memory_cost

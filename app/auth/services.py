@@ -1,7 +1,6 @@
 """Users, passwords and role checks shared by the CLI, the web app and services."""
 from __future__ import annotations
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,17 +9,16 @@ from workflows.clock import utcnow
 
 from ..errors import Forbidden, Invalid, NotFound
 from .models import ROLES, User, UserRole
-
-_hasher = PasswordHasher()
+from .passwords import hasher
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return hasher().hash(password)
 
 
 def verify_password(user: User, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

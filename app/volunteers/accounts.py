@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,15 +21,22 @@ from ..cases.models import AuditEntry
 from ..cases.presenters import mask_name, mask_phone
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..privacy.crypto import blind_index, normalize_phone
+from ..auth.passwords import hasher
 from .models import Organiser, Team, Volunteer
 
-_hasher = PasswordHasher()
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8  # volunteers type on a phone; still refused when common (app/auth/passwords.py list)
 COMMUNITIES = ("和平社区", "光明社区", "刘公岛路社区", "唐岛湾社区", "阳光社区", "珠山社区", "海滨社区",
                "长兴岛社区", "灵山卫社区", "嘉陵江路社区")
 # A dummy hash verified when the phone is unknown, so a login takes as long either way.
-_DUMMY = _hasher.hash("no-such-volunteer")
+_DUMMY = None  # a hash to verify against when the phone is unknown (same time either way); made once
+
+
+def _dummy() -> str:
+    global _DUMMY
+    if _DUMMY is None:
+        _DUMMY = hasher().hash("no-such-volunteer")
+    return _DUMMY
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def register(session: Session, *, name: str, phone: str, password: str, communit
         if recruiter is None:
             raise Invalid("推荐人手机号未注册为志愿者", [("recruiter_phone", "推荐人手机号未注册为志愿者")])
     volunteer = Volunteer(name=name, phone=phone, phone_index=index, skills=skills, community=community,
-                          password_hash=password_hash or _hasher.hash(password), active=True, session_version=0,
+                          password_hash=password_hash or hasher().hash(password), active=True, session_version=0,
                           recruited_by_id=recruiter.id if recruiter else None, registered_at=utcnow())
     if team_id:
         volunteer.team_id = _team(session, team_id).id
@@ -127,7 +133,7 @@ def find_by_phone(session: Session, phone: str) -> Volunteer | None:
 def authenticate(session: Session, phone: str, password: str) -> Volunteer | None:
     volunteer = find_by_phone(session, phone or "")
     try:
-        ok = _hasher.verify(volunteer.password_hash if volunteer else _DUMMY, password or "")
+        ok = hasher().verify(volunteer.password_hash if volunteer else _dummy(), password or "")
     except (VerificationError, InvalidHashError):
         ok = False
     return volunteer if ok and volunteer is not None and volunteer.active else None
