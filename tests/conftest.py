@@ -31,8 +31,7 @@ from app.auth.models import User, UserRole
 from app.seed import DEMO_USERS, seed_demo
 
 # The suite logs in thousands of times: argon2 at its cheapest parameters here (app/auth/passwords.py
-# hasher, honoured only with BIHUAN_TESTING=1); the CLI subprocesses inherit both.
-os.environ.setdefault("BIHUAN_TESTING", "1")
+# hasher, never in production mode); the CLI subprocesses inherit it.
 os.environ.setdefault("BIHUAN_TEST_CHEAP_PASSWORD_HASH", "1")
 # Fixed keys for personal data, shared with the CLI subprocesses through the environment (a test
 # run must not write instance/data_keys.json into the checkout).

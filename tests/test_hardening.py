@@ -215,14 +215,14 @@ def test_numbers_in_the_complaint_text_are_masked_for_roles_that_may_not_unmask(
     assert number in worklist and "13911112222" not in worklist
 
 
-def test_cheap_password_hashing_needs_the_testing_flag_too(monkeypatch):
+def test_cheap_password_hashing_is_never_used_in_production_mode(monkeypatch):
     """The suite's cheap argon2 parameters are never what a deployment gets from one stray variable."""
     from argon2 import PasswordHasher
 
     from app.auth.passwords import hasher
     default = PasswordHasher()
     monkeypatch.setenv("BIHUAN_TEST_CHEAP_PASSWORD_HASH", "1")
-    monkeypatch.delenv("BIHUAN_TESTING", raising=False)
+    monkeypatch.setenv("BIHUAN_ENV", "production")
     assert hasher.__wrapped__().memory_cost == default.memory_cost
-    monkeypatch.setenv("BIHUAN_TESTING", "1")
+    monkeypatch.delenv("BIHUAN_ENV")
     assert hasher.__wrapped__().memory_cost < default.memory_cost

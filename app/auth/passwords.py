@@ -57,10 +57,10 @@ def policy_problem(password: str, username: str = "") -> str | None:
 def hasher():
     """argon2id at the library's default cost (RFC 9106's low-memory profile, about 0.1–0.2 s a
     hash). The test suite alone may ask for the cheapest parameters: it logs in thousands of times,
-    and at the default cost those logins were a third of its running time. Honoured only together
-    with BIHUAN_TESTING=1, so a stray variable cannot weaken a deployment's hashes."""
+    and at the default cost those logins were a third of its running time. Never in production mode
+    (BIHUAN_ENV=production), so a stray variable cannot weaken a deployment's hashes."""
     from argon2 import PasswordHasher
     from argon2.profiles import CHEAPEST
-    if os.environ.get("BIHUAN_TESTING") == "1" and os.environ.get("BIHUAN_TEST_CHEAP_PASSWORD_HASH") == "1":
+    if os.environ.get("BIHUAN_TEST_CHEAP_PASSWORD_HASH") == "1" and os.environ.get("BIHUAN_ENV") != "production":
         return PasswordHasher.from_parameters(CHEAPEST)
     return PasswordHasher()
