@@ -421,3 +421,14 @@ def test_the_kpi_rollup_equals_the_cases_themselves(core, autumn):
     with core.db.unit_of_work() as session:
         rebuild(session)
     assert table() == kept
+
+
+def test_ranges_take_exactly_yyyy_mm_dd():
+    """Like every date a person types (app/calendar/services.py iso_day): 20261101 is not accepted
+    as 2026-11-01, although the error text asks for YYYY-MM-DD."""
+    from app.errors import Invalid
+    from app.reports.kpis import parse_range
+    assert parse_range("2026-11-01", "2026-11-30") == (date(2026, 11, 1), date(2026, 11, 30))
+    for bad in ("20261101", "2026-W44-1", "2026-11-1"):
+        with pytest.raises(Invalid, match="YYYY-MM-DD"):
+            parse_range(bad, "2026-11-30")

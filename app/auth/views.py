@@ -68,7 +68,7 @@ def login():
                 session[TOTP_PENDING] = {"user": web_user.id, "username": web_user.username,
                                          "next": _safe_next(request.args.get("next")), "at": int(utcnow().timestamp())}
                 return redirect(url_for("auth.login_totp"))
-            return _logged_in(web_user, _safe_next(request.args.get("next")))
+            return _logged_in(web_user, _safe_next(request.args.get("next")), has_second_factor)
     response = make_response(render_template("auth/login.html", error=error, username=username), status)
     if wait:
         response.headers["Retry-After"] = str(wait)
@@ -89,16 +89,15 @@ def _fresh_session() -> None:
         session["lang"] = lang
 
 
-def _logged_in(web_user: WebUser, next_url: str | None):
+def _logged_in(web_user: WebUser, next_url: str | None, enrolled: bool):
+    """``enrolled``: the account has a second factor (the login already read the user)."""
     _fresh_session()
     login_user(web_user)
     sessions.start()
-    if totp.applies_to(web_user.roles) and current_app.config.get("TOTP_REQUIRED") in (True, "true", "1", 1):
-        with current_app.extensions["bihuan"].db.read() as db:
-            enrolled = bool(db.get(User, web_user.id).totp_secret)
-        if not enrolled:
-            session[TOTP_ENROL] = True
-            next_url = url_for("auth.totp_setup")
+    if totp.applies_to(web_user.roles) and current_app.config.get("TOTP_REQUIRED") in (True, "true", "1", 1) \
+            and not enrolled:
+        session[TOTP_ENROL] = True
+        next_url = url_for("auth.totp_setup")
     response = redirect(next_url or url_for(home_endpoint(web_user)))
     response.set_cookie(DEVICE_COOKIE, device_token(current_app.secret_key, web_user.username),
                         max_age=DEVICE_MAX_AGE, httponly=True, samesite="Lax",
@@ -132,7 +131,7 @@ def login_totp():
                 record_failure(db, username, addr)
                 error, status = _("验证码不正确或已使用过，请输入身份验证器上的最新验证码。"), 401
         if error is None:
-            return _logged_in(web_user, pending.get("next"))
+            return _logged_in(web_user, pending.get("next"), enrolled=True)
     response = make_response(render_template("auth/totp_login.html", error=error), status)
     if wait:
         response.headers["Retry-After"] = str(wait)

@@ -116,6 +116,14 @@ def strict_day(text: str) -> date | None:
         return None
 
 
+def iso_day(text: str) -> date:
+    """``date.fromisoformat`` for what people type: exactly YYYY-MM-DD, ValueError otherwise."""
+    parsed = strict_day(str(text))
+    if parsed is None:
+        raise ValueError(f"not a YYYY-MM-DD date: {text!r}")
+    return parsed
+
+
 def parse_day(day: str | date, field: str = "day") -> date:
     if isinstance(day, str):
         parsed = strict_day(day)

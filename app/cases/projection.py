@@ -189,8 +189,7 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     department_before = case.department
     # The dashboard's rollup and the heatmap's dwell times move in the same transaction (app/reports/rollups.py).
     facts_before = None if before is EMPTY else facts(case)
-    sign_overdue = False if before is EMPTY else kpi_rollup.has_sign_overdue(session, case)
-    kpi_before = None if before is EMPTY else kpi_rollup.facts(case, sign_overdue)
+    kpi_before = None if before is EMPTY else kpi_rollup.facts(case, False)  # the flag: see action_changed
     gone = [task_id for task_id in before.ready if task_id not in after.ready]
     left = session.execute(select(ReadyTask.bpmn_id, ReadyTask.created_at)
                            .where(ReadyTask.id.in_(gone))).all() if gone else []
@@ -207,8 +206,7 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     # Flagged in the same transaction, so every 暂定 deadline can be listed and later recomputed.
     record_provisional(session, case.id, after.provisional)
     case_changed(session, facts_before, case, [tuple(row) for row in left], now)
-    sign_overdue = sign_overdue or any(item.reason == "sign_overdue" for item in opened)
-    kpi_rollup.case_changed(session, kpi_before, kpi_rollup.facts(case, sign_overdue))
+    kpi_rollup.action_changed(session, case, kpi_before, opened)
     # Who is told what (and the outbox rows for email, robots, SMS) commits with the action, too.
     notify_action(session, case, before, after, changes,
                   [n for n in after.notices if n not in before.notices], now, opened=opened)

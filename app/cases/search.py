@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflows.workdays import SHANGHAI
 
+from ..calendar.services import iso_day
 from ..org.models import Department
 from ..privacy.crypto import blind_index
 from . import fulltext
@@ -66,7 +67,7 @@ class Criteria:
             raw = args.get(name, "").strip()
             if raw:
                 try:
-                    setattr(c, name, date.fromisoformat(raw))
+                    setattr(c, name, iso_day(raw))
                 except ValueError:
                     c.errors[name] = _("日期格式应为 YYYY-MM-DD")
         return c

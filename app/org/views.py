@@ -15,6 +15,7 @@ from markupsafe import Markup
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
+from ..calendar.services import iso_day
 from ..errors import Invalid
 from ..web.access import roles_required
 from . import map as grid_map
@@ -77,8 +78,8 @@ def _range() -> tuple[date, date]:
     """?from=&to= (Shanghai days), default the last 30 days."""
     today = utcnow().astimezone(SHANGHAI).date()
     try:
-        end = date.fromisoformat(request.args.get("to") or today.isoformat())
-        start = date.fromisoformat(request.args.get("from") or (end - timedelta(days=29)).isoformat())
+        end = iso_day(request.args.get("to") or today.isoformat())
+        start = iso_day(request.args.get("from") or (end - timedelta(days=29)).isoformat())
     except ValueError:
         raise Invalid(_("日期格式应为 YYYY-MM-DD"), fields=[("from", "YYYY-MM-DD")]) from None
     if start > end:

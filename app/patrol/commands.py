@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..calendar.services import iso_day
 from ..cli import _emit, _opened, user_errors
 from ..errors import Invalid
 
@@ -29,11 +30,9 @@ def patrol_score(month: str) -> None:
 @click.option("--to", "end", required=True, help="YYYY-MM-DD")
 @user_errors
 def patrol_summary_command(grid: str, start: str, end: str) -> None:
-    from datetime import date
-
     from .services import patrol_summary
     try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        first, last = iso_day(start), iso_day(end)
     except ValueError:
         raise Invalid("dates must be YYYY-MM-DD") from None
     with _opened() as core:

@@ -18,6 +18,7 @@ from workflows.clock import utcnow
 from workflows.workdays import CalendarGap, WorkingCalendar
 
 from ..auth.models import User, UserRole
+from ..calendar.services import iso_day
 from ..auth.services import find_user
 from ..calendar.services import load_calendar
 from ..cases.models import AuditEntry, Case
@@ -245,8 +246,8 @@ def parse_range(start: str | None, end: str | None, default_days: int = 14) -> t
     """(from, to) inclusive local days from the query; the last ``default_days`` days by default."""
     today = local_date(utcnow())
     try:
-        last = date.fromisoformat(end) if end else today
-        first = date.fromisoformat(start) if start else last - timedelta(days=default_days - 1)
+        last = iso_day(end) if end else today
+        first = iso_day(start) if start else last - timedelta(days=default_days - 1)
     except (TypeError, ValueError):
         raise Invalid(_("日期格式应为 YYYY-MM-DD")) from None
     if first > last:

@@ -6,14 +6,13 @@ Reports are filed on the 网格上报 page (/intake/patrol); while a patrol is o
 """
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from workflows.clock import utcnow
 
+from ..calendar.services import iso_day
 from ..errors import BihuanError, Invalid
 from ..reports.periods import local_date, month_of
 from ..web.access import roles_required
@@ -146,7 +145,7 @@ def overview():
         patrols = []
         if grid and day_text:
             try:
-                day = date.fromisoformat(day_text)
+                day = iso_day(day_text)
             except ValueError:
                 raise Invalid(_("日期格式应为 YYYY-MM-DD")) from None
             patrols = services.patrols_of(session, grid, day)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
+from ..calendar.services import iso_day
 from ..cases.models import CHANNELS, STATUSES
 from ..processes.models import ProcessVersion
 from ..supervision.models import TIERS
@@ -55,8 +56,8 @@ def _range() -> tuple[date, date] | tuple[None, str]:
     """?from=&to= (Shanghai days), default the last 30 days; returns (None, message) when bad."""
     today = utcnow().astimezone(SHANGHAI).date()
     try:
-        end = date.fromisoformat(request.args.get("to") or today.isoformat())
-        start = date.fromisoformat(request.args.get("from") or (end - timedelta(days=29)).isoformat())
+        end = iso_day(request.args.get("to") or today.isoformat())
+        start = iso_day(request.args.get("from") or (end - timedelta(days=29)).isoformat())
     except ValueError:
         return None, _("日期格式应为 YYYY-MM-DD")
     if start > end:

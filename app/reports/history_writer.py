@@ -72,15 +72,11 @@ class Writer:
         self.stats = {"bulk": 0, "engine": 0, "skipped_steps": 0, "timers_fired": 0}
 
     # -- engine --------------------------------------------------------------------------------
-    def _assignee(self, task_id: str) -> str | None:
-        """The person a task went to directly (a grid's professional), who alone may complete it."""
-        from ..cases.models import ReadyTask
+    def _ready(self, number: str, bpmn_id: str) -> tuple[str, str | None] | None:
+        """(task id, assignee) of a ready task; the assignee is the person it went to directly (a
+        grid's professional), who alone may complete it."""
         with self.core.db.read() as session:
-            return session.scalar(select(ReadyTask.assignee).where(ReadyTask.id == task_id))
-
-    def _ready(self, number: str, bpmn_id: str) -> str | None:
-        with self.core.db.read() as session:
-            return session.scalars(select(ReadyTask.id).join(Case, Case.id == ReadyTask.case_id)
+            return session.execute(select(ReadyTask.id, ReadyTask.assignee).join(Case, Case.id == ReadyTask.case_id)
                                    .where(Case.number == number, ReadyTask.bpmn_id == bpmn_id)).first()
 
     def _step(self, plan: Plan, number: str | None, at: datetime, step: str, data: dict) -> str | None:
@@ -92,14 +88,15 @@ class Writer:
                     source=SOURCE, detail=False)["number"]
             if step == "timer":
                 return number  # the sweep fires timers on its own
-            task = self._ready(number, step)
-            if task is None:
+            ready = self._ready(number, step)
+            if ready is None:
                 self.stats["skipped_steps"] += 1
                 return number
+            task, assignee = ready
             if step == "dispatch" and data.get("decision") == "merge_duplicate":
                 data = {**data, "duplicate_of": self.numbers[0]}
             data = {**SUPERVISION_DATA.get(step, {}), **data}
-            user = ACTOR.get(step) or self._assignee(task) or handler_account(self._department(number))
+            user = ACTOR.get(step) or assignee or handler_account(self._department(number))
             try:
                 self.core.cases.complete_task(task, user=user, data=data, source=SOURCE, detail=False)
             except BihuanError as exc:  # a plan step the engine's path does not allow now

@@ -77,13 +77,38 @@ def facts(case, sign_overdue: bool) -> tuple:
     return tuple(getattr(case, name) for name in FIELDS) + (bool(sign_overdue),)
 
 
-def has_sign_overdue(session: Session, case) -> bool:
-    """Whether a 签收超时 item was ever opened on the case (never, before its first dispatch)."""
+# The fields the 及时签收率 contributions read besides the flag: their day and their buckets' keys.
+SIGN_FIELDS = tuple(FIELDS.index(name) for name in ("dispatched_at", "signed_at", "department", "channel", "type",
+                                                   "category", "grid"))
+
+
+def has_sign_overdue(session: Session, case, exclude: list = ()) -> bool:
+    """Whether a 签收超时 item was opened on the case before this action (``exclude``: its own)."""
     from ..supervision.models import SupervisionItem
     if case.id is None or case.dispatched_at is None:
         return False
-    return bool(session.scalar(select(exists().where(SupervisionItem.case_id == case.id,
-                                                     SupervisionItem.reason == "sign_overdue"))))
+    query = exists().where(SupervisionItem.case_id == case.id, SupervisionItem.reason == "sign_overdue")
+    own = [item.id for item in exclude if item.id is not None]
+    if own:
+        query = query.where(SupervisionItem.id.not_in(own))
+    with session.no_autoflush:
+        return bool(session.scalar(select(query)))
+
+
+def action_changed(session: Session, case, before: tuple | None, opened: list) -> None:
+    """The projection's hook: ``before`` is ``facts(case, False)`` taken before the action, ``opened``
+    the supervision items the action opened.
+
+    The 签收超时 flag enters only the 及时签收率 contributions, together with SIGN_FIELDS. When none
+    of those moves and no such item opens, those contributions are the same before and after
+    whatever the flag is, so the query for it is spent only on the actions that can change them
+    (派单, 改派, 签收, the sign-for timer), not on every action and timer of the case."""
+    after = facts(case, False)
+    opened_now = any(item.reason == "sign_overdue" for item in opened)
+    flag = False
+    if before is not None and (opened_now or any(before[i] != after[i] for i in SIGN_FIELDS)):
+        flag = has_sign_overdue(session, case, exclude=opened)
+    case_changed(session, None if before is None else before[:-1] + (flag,), after[:-1] + (flag or opened_now,))
 
 
 def contributions(values: tuple | None, working_days) -> tuple[dict, dict]:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI, CalendarGap
 
+from ..calendar.services import iso_day
 from ..cases.models import CHANNELS, TYPES, Case
 from ..errors import Invalid
 from ..org.models import Department, Grid
@@ -134,7 +135,7 @@ def parse_range(start, end) -> tuple[date, date]:
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(str(value or "").strip())
+            return iso_day(str(value or ""))
         except ValueError:
             raise Invalid(f"invalid {name} date '{value}': use YYYY-MM-DD", fields=[(name, "YYYY-MM-DD")]) from None
     first, last = one(start, "from"), one(end, "to")
@@ -380,27 +381,16 @@ def _handling_days(session, key, start, end, scope) -> dict:
     query = _scoped(select(key, reg, closed, func.count()).select_from(Case)
                     .where(in_range(Case.closed_at, start, end), _status_is("closed")), scope) \
         .group_by(key, reg, closed)
-    ordinal_cache: dict[date, int] = {}
+    working_days = kpi_rollup.calendar_counter(calendar)  # the rollup's count, so both paths agree
     out: dict = {}
     for k, first, last, count in session.execute(query):
         try:
-            n = _working_days(calendar, _as_date(first), _as_date(last), ordinal_cache)
+            n = working_days(_as_date(first), _as_date(last))
         except CalendarGap:
             continue  # a year the calendar does not know: no honest count, so none (docs/kpis.md)
         bucket = out.setdefault(k, {})
         bucket[n] = bucket.get(n, 0) + int(count)
     return out
-
-
-def _working_days(calendar, first: date, last: date, cache: dict) -> int:
-    count, day = 0, first
-    while day < last:
-        day += timedelta(days=1)
-        hit = cache.get(day)
-        if hit is None:
-            hit = cache[day] = int(calendar.is_workday(day))
-        count += hit
-    return count
 
 
 def _labels(session, by, keys) -> dict:

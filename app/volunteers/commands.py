@@ -1,10 +1,9 @@
 """``bihuan volunteers ...``: demo data, the timer and expiry sweeps, totals, a volunteer's balance."""
 from __future__ import annotations
 
-from datetime import date
-
 import click
 
+from ..calendar.services import iso_day
 from ..cli import _emit, _opened, user_errors
 from ..errors import Invalid
 
@@ -42,7 +41,7 @@ def sweep() -> None:
 def totals(start: str, end: str) -> None:
     from .reports import totals as compute
     try:
-        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        first, last = iso_day(start), iso_day(end)
     except ValueError:
         raise Invalid("dates must be YYYY-MM-DD") from None
     with _opened() as core, core.db.read() as session:

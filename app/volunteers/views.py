@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from workflows.clock import utcnow
 
+from ..calendar.services import iso_day
 from ..documents.facts import qr_png
 from ..errors import BihuanError, Invalid, NotFound
 from ..reports.periods import SHANGHAI
@@ -49,7 +50,7 @@ def _act(fn, success: str, target: str):
 
 def _date(value: str | None, default: date) -> date:
     try:
-        return date.fromisoformat(value) if value else default
+        return iso_day(value) if value else default
     except ValueError:
         raise Invalid(_("日期格式应为 YYYY-MM-DD")) from None
 
