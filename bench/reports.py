@@ -3,6 +3,11 @@ report. Prints figures; asserts nothing.
 
     .venv/bin/python bench/reports.py [--cases 1000000] [--months 12]            # SQLite in a temp dir
     .venv/bin/python bench/reports.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/reports.py --keep /var/tmp/bihuan-1m.db [--skip-sqlite --postgres URL --keep-schema S]
+
+``--keep`` (SQLite file) and ``--keep-schema`` (PostgreSQL schema) build the database once and keep
+it: a later run with the same option finds the cases there and only measures. Generating 1 M
+cases takes tens of minutes, so re-measuring after a change should not pay for it again.
 
 The cases come from the demo history generator (app/reports/history*.py): finished cases bulk-
 inserted with the rows the engine writes, ``--open-limit`` open ones driven through the engine,
@@ -56,25 +61,52 @@ def login(app, username: str):
     return client
 
 
-def run(url: str | None, cases: int, months: int, open_limit: int, label: str) -> None:
+def kept_database(url: str | None, keep: str) -> tuple[str, callable, bool]:
+    """(url, drop, fresh): a SQLite file or a PostgreSQL schema that outlives the run."""
+    if url is None:
+        path = Path(keep).resolve()
+        db_url, fresh = f"sqlite:///{path}", not path.exists()
+    else:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+        admin = create_engine(url)
+        with admin.begin() as conn:
+            fresh = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+                                 {"s": keep}).first() is None
+            if fresh:
+                conn.execute(text(f'CREATE SCHEMA "{keep}"'))
+        admin.dispose()
+        db_url = make_url(url).update_query_dict({"options": f"-csearch_path={keep}"}).render_as_string(False)
+    if fresh:
+        from lifecycle import upgrade
+        upgrade(db_url)
+    return db_url, lambda: None, fresh
+
+
+def run(url: str | None, cases: int, months: int, open_limit: int, label: str, keep: str | None = None) -> None:
     from app import create_app
     from app.reports.history_writer import generate
-    db_url, drop = fresh_database(url)
+    db_url, drop, fresh = kept_database(url, keep) if keep else (*fresh_database(url), True)
     core = Core(db_url)
     try:
-        seed_demo(core)
-        start = time.perf_counter()
-        made = generate(core, cases=cases, months=months, open_limit=open_limit)
-        print(f"[{label}] generated {cases} cases ({made['open']} open, through the engine) in "
-              f"{time.perf_counter() - start:.0f} s; rollup rows {made['rollup']['daily_rows']}", flush=True)
-        if core.db.engine.dialect.name == "postgresql":
-            with core.db.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
-        start = time.perf_counter()
-        with core.db.unit_of_work() as session:
-            from app.reports.rollups import rebuild
-            rebuild(session)
-        print(f"[{label}] bihuan reports rebuild: {time.perf_counter() - start:.1f} s", flush=True)
+        if fresh:
+            seed_demo(core)
+            start = time.perf_counter()
+            made = generate(core, cases=cases, months=months, open_limit=open_limit)
+            print(f"[{label}] generated {cases} cases ({made['open']} open, through the engine) in "
+                  f"{time.perf_counter() - start:.0f} s; rollup rows {made['rollup']['daily_rows']}", flush=True)
+            if core.db.engine.dialect.name == "postgresql":
+                with core.db.engine.begin() as conn:
+                    conn.execute(text("ANALYZE"))
+            start = time.perf_counter()
+            with core.db.unit_of_work() as session:
+                from app.reports.rollups import rebuild
+                rebuild(session)
+            print(f"[{label}] bihuan reports rebuild: {time.perf_counter() - start:.1f} s", flush=True)
+        else:
+            with core.db.read() as session:
+                have = session.execute(text("SELECT count(*) FROM cases")).scalar_one()
+            print(f"[{label}] kept database: {have} cases, not regenerated", flush=True)
 
         app = create_app({"TESTING": True, "SECRET_KEY": "bench" * 8, "WTF_CSRF_ENABLED": False}, core=core)
         leader, handler = login(app, "leader"), login(app, "handler")
@@ -139,11 +171,13 @@ def main() -> None:
     parser.add_argument("--open-limit", type=int, default=2000)
     parser.add_argument("--postgres", default=os.environ.get("BIHUAN_BENCH_POSTGRES"))
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--keep", help="a SQLite file to build once and keep (measured again on later runs)")
+    parser.add_argument("--keep-schema", help="a PostgreSQL schema to build once and keep")
     args = parser.parse_args()
     if not args.skip_sqlite:
-        run(None, args.cases, args.months, args.open_limit, "sqlite")
+        run(None, args.cases, args.months, args.open_limit, "sqlite", args.keep)
     if args.postgres:
-        run(args.postgres, args.cases, args.months, args.open_limit, "postgresql")
+        run(args.postgres, args.cases, args.months, args.open_limit, "postgresql", args.keep_schema)
 
 
 if __name__ == "__main__":

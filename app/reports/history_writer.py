@@ -187,7 +187,8 @@ class Writer:
             return
         with self.core.db.unit_of_work() as session:
             if link_rows is not None:
-                link_rows(session, rows["audit"])
+                first, last = rows["cases"][0]["id"], rows["cases"][-1]["id"]
+                link_rows(session, rows["audit"], new_cases=range(first, last + 1))
             session.execute(insert(Case.__table__), rows["cases"])
             session.execute(insert(WorkflowInstance.__table__), rows["inst"])
             session.execute(insert(AuditEntry.__table__), rows["audit"])
