@@ -110,3 +110,33 @@ def test_grid_workers_search_only_their_grid_and_their_reports(driver, core, log
     body = login("grid").get(f"/cases/search?q={q}").get_data(as_text=True)
     assert own_grid in body and reported in body
     assert elsewhere not in body and no_grid not in body
+
+
+def test_newest_window_first_gives_the_same_pages_as_the_index(driver, core, clock, monkeypatch):
+    """PostgreSQL looks for an indexed fragment in the newest cases first (search.RECENT_WINDOW) and
+    asks the trigram index only when they do not fill the page. Every page must be the one the index
+    alone gives: a full page from the window, a short one from the index (older matches included)."""
+    from app.cases import search as search_module
+    monkeypatch.setattr(search_module, "PAGE_SIZE", 2)
+    monkeypatch.setattr(search_module, "RECENT_WINDOW", 4)
+    texts = ["路灯不亮一", "噪音扰民", "路灯不亮二", "路灯不亮三", "井盖缺失", "路灯不亮四", "路灯不亮五", "占道经营"]
+    made = []
+    for body in texts:
+        made.append(driver.register(text=body))
+        clock.shift(60)
+    lamps = [n for n, body in zip(made, texts) if "路灯" in body][::-1]  # newest first
+
+    def pages(window: bool):
+        monkeypatch.setattr(search_module, "_newest_first", lambda session, criteria: window)
+        out = []
+        with core.db.read() as session:
+            for page in (1, 2, 3):
+                result = search_cases(session, VIEWER, Criteria(q="路灯不亮"), page=page)
+                out.append(([r.number for r in result.rows], result.has_next))
+        return out
+
+    expected = [(lamps[0:2], True), (lamps[2:4], True), (lamps[4:5], False)]
+    assert pages(False) == expected
+    assert pages(True) == expected  # page 1 from the window; pages 2-3 need the older cases
+    monkeypatch.setattr(search_module, "RECENT_WINDOW", 1)  # the window holds no match at all
+    assert pages(True) == expected
