@@ -55,6 +55,10 @@ def test_bad_clients_are_refused_with_the_field(core):
         assert dict(exc.value.fields).keys() == {"department"}
         with pytest.raises(Invalid):
             register_client(session, "x2", ["read"], actor="admin", department="nowhere")
+        for own_feed in ("opinion", "open311"):  # the external_source of Bihuan's own feeds
+            with pytest.raises(Invalid) as exc:
+                register_client(session, own_feed, ["intake"], actor="admin")
+            assert "reserved" in dict(exc.value.fields)["name"]
 
 
 def test_the_cli_prints_a_key_once_and_never_again(core, database_url):

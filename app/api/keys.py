@@ -63,10 +63,17 @@ def _audit(session: Session, actor: str, action: str, changes: dict, source: str
     session.add(AuditEntry(at=utcnow(), actor=actor, case_id=None, action=action, changes=changes, source=source))
 
 
+RESERVED_NAMES = ("opinion", "open311")  # app/feeds/opinion.py and app/open311/posting.py SOURCE
+
+
 def check_client_fields(session: Session, name: str, scopes, department: str | None) -> list[tuple[str, str]]:
     errors = []
     if not NAME.match(name or ""):
         errors.append(("name", "2-40 lowercase letters, digits, - or _, starting with a letter or digit"))
+    elif name in RESERVED_NAMES:
+        # A client's name is the external_source of the cases it pushes; these two are Bihuan's own
+        # feeds, and a client named so would see and update their cases by external_id.
+        errors.append(("name", f"'{name}' is reserved for Bihuan's own feed; choose another name"))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         errors.append(("scopes", f"unknown scope(s): {', '.join(unknown)}; use {', '.join(SCOPES)}"))
