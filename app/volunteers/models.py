@@ -132,7 +132,9 @@ class Reward(Base):
 class Redemption(Base):
     """One application to redeem, and its own instance of volunteer_redemption.bpmn."""
     __tablename__ = "vol_redemptions"
-    __table_args__ = (Index("ix_vol_redemptions_volunteer_id_quarter", "volunteer_id", "quarter"),)
+    # (status, finished_at): what was handed over in a range, for the dashboard and the weekly 专报.
+    __table_args__ = (Index("ix_vol_redemptions_volunteer_id_quarter", "volunteer_id", "quarter"),
+                      Index("ix_vol_redemptions_status_finished_at", "status", "finished_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
     reward_id: Mapped[int] = mapped_column(ForeignKey("vol_rewards.id"), index=True)
