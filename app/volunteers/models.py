@@ -28,6 +28,9 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     community: Mapped[str] = mapped_column(String(50), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The team's leader (队长): one of its own volunteers, chosen by the office.
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", use_alter=True, ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -46,6 +49,20 @@ class Volunteer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ResetCode(Base):
+    """A one-time password reset code the office or the volunteer's organiser issued. Only its SHA-256 is
+    stored (the code is shown once, to the staff member who hands it over); used at most once, and a newer
+    code for the same volunteer ends the older ones."""
+    __tablename__ = "vol_reset_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(50))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Organiser(Base):
