@@ -115,8 +115,10 @@ class LedgerEntry(Base):
     __tablename__ = "vol_ledger"
     # (volunteer_id, id): a volunteer's history newest first; (volunteer_id, points): the balance, a SUM
     # read from the index alone (10 000 entries in a few milliseconds, bench/volunteers.py).
+    # (reason, at, points): points issued and expired in a range (dashboard, weekly 专报) from the index alone.
     __table_args__ = (Index("ix_vol_ledger_volunteer_id_id", "volunteer_id", "id"),
-                      Index("ix_vol_ledger_volunteer_id_points", "volunteer_id", "points"))
+                      Index("ix_vol_ledger_volunteer_id_points", "volunteer_id", "points"),
+                      Index("ix_vol_ledger_reason_at_points", "reason", "at", "points"))
     id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
     kind: Mapped[str] = mapped_column(String(10))  # credit, debit

@@ -1,5 +1,5 @@
-"""volunteer office: handed-over redemptions by date (dashboard, weekly 专报), a team's leader, and the
-volunteers' one-time password reset codes
+"""volunteer office: handed-over redemptions and ledger entries by date (dashboard, weekly 专报), a team's
+leader, and the volunteers' one-time password reset codes
 
 Revision ID: 0037
 Revises: 0034
@@ -18,6 +18,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("vol_redemptions") as batch:
         batch.create_index("ix_vol_redemptions_status_finished_at", ["status", "finished_at"], unique=False)
+    with op.batch_alter_table("vol_ledger") as batch:
+        batch.create_index("ix_vol_ledger_reason_at_points", ["reason", "at", "points"], unique=False)
     with op.batch_alter_table("vol_teams") as batch:
         batch.add_column(sa.Column("leader_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(op.f("fk_vol_teams_leader_id_volunteers"), "volunteers", ["leader_id"], ["id"],
@@ -47,5 +49,7 @@ def downgrade() -> None:
     with op.batch_alter_table("vol_teams") as batch:
         batch.drop_constraint(op.f("fk_vol_teams_leader_id_volunteers"), type_="foreignkey")
         batch.drop_column("leader_id")
+    with op.batch_alter_table("vol_ledger") as batch:
+        batch.drop_index("ix_vol_ledger_reason_at_points")
     with op.batch_alter_table("vol_redemptions") as batch:
         batch.drop_index("ix_vol_redemptions_status_finished_at")
