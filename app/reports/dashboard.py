@@ -197,6 +197,17 @@ def most_overdue(session, now: datetime, limit: int = 5) -> list[dict]:
              "summary": (r.text or "")[:40], "days": (now - r.deadline).days} for r in rows]
 
 
+def volunteer_figures(session, today: date) -> dict:
+    """志愿服务 this month to date and last month: app/volunteers/reports.py ``summary``, a handful of indexed
+    range queries (the ledger only within the month), so the page stays fast however long the ledger grows."""
+    from ..volunteers.reports import summary
+    this_start = month_start(today)
+    last_start, last_end = prev_month(today)
+    return {part: {"from": start, "to": end, **summary(session, local_midnight(start),
+                                                       local_midnight(end + timedelta(days=1)))}
+            for part, start, end in (("this", this_start, today), ("last", last_start, last_end))}
+
+
 def dashboard(session, now: datetime) -> dict:
     today = now.astimezone(SHANGHAI).date()
     recent = today - timedelta(days=29)
@@ -204,7 +215,7 @@ def dashboard(session, now: datetime) -> dict:
             "trend": weekly_trend(session, today, now), "recent": {"from": recent, "to": today},
             "channels": channel_mix(session, recent, today, now),
             "departments": department_ranking(session, recent, today, now),
-            "overdue_cases": most_overdue(session, now)}
+            "overdue_cases": most_overdue(session, now), "volunteers": volunteer_figures(session, today)}
 
 
 def chart_data(data: dict) -> tuple[list, list]:

@@ -19,6 +19,7 @@ from ..calendar.services import iso_day
 from ..cases.models import CHANNELS, STATUSES
 from ..processes.models import ProcessVersion
 from ..supervision.models import TIERS
+from ..volunteers.reports import SUMMARY as VOLUNTEER_FIGURES
 from .dashboard import chart_data, dashboard
 from .heatmap import cases_at, mean_dwell, open_now
 
@@ -49,7 +50,7 @@ def index():
         latest = session.scalar(select(ProcessVersion.version).order_by(ProcessVersion.version.desc()))
     trend, channels = chart_data(data)
     return render_template("reports/dashboard.html", d=data, channels=CHANNELS, tiers=TIERS, latest=latest,
-                           chart_trend=trend, chart_channels=channels)
+                           chart_trend=trend, chart_channels=channels, volunteer_figures=VOLUNTEER_FIGURES)
 
 
 def _range() -> tuple[date, date] | tuple[None, str]:

@@ -8,7 +8,9 @@ Counting, for the week [Monday 00:00, next Monday 00:00) Shanghai:
 * new: registered in the week; closed: status 已销号 with ``closed_at`` in the week;
 * open: registered before the week's end and not finished (closed, refused or merged) by then;
 * overdue: open, not replied by the week's end, and the deadline passed before it;
-* on-time reply rate: ``app/reports/kpis.py`` (the one definition of 按期回复率) over the week.
+* on-time reply rate: ``app/reports/kpis.py`` (the one definition of 按期回复率) over the week;
+* volunteers (志愿服务): ``app/volunteers/reports.py`` ``summary`` over the week. Reports stored before this
+  section existed have no ``volunteers`` key and render without it.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..cases.presenters import mask_phone
 from ..org.models import Department
 from ..processes.problem_text import N_
 from ..supervision.models import SupervisionItem
+from ..volunteers.reports import summary as volunteer_summary
 from . import scoring
 from .kpis import compute_kpis
 from .periods import Period, local_date, month_of, previous_week, week_of
@@ -276,7 +279,8 @@ def weekly_figures(core, session: Session, period: Period, previous_items: list[
             "previous_period": before.key, "rules_version": meta["rules_version"], "rules_hash": meta["rules_hash"],
             "score_month": meta["month"], "channels": channels, "total": total, "trend": trend(session, period),
             "key_items": items, "repeats": repeats, "rising_categories": rising_categories(session, period),
-            "departments": departments, "follow_ups": follow_ups(session, period, previous_items)}
+            "departments": departments, "follow_ups": follow_ups(session, period, previous_items),
+            "volunteers": volunteer_summary(session, period.start, period.end)}
 
 
 def week_for_instant(instant: datetime) -> Period:

@@ -18,7 +18,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from .weekly_text import OFFICE, TITLE, channel_rows, department_rows, key_item_rows, rate, sections_text
+from .weekly_text import (OFFICE, TITLE, channel_rows, department_rows, key_item_rows, rate, sections_text,
+                          volunteer_rows)
 
 RED = RGBColor(0xE6, 0x00, 0x12)
 FANGSONG, XIAOBIAOSONG, HEITI, KAITI, SONG = "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312", "宋体"
@@ -136,6 +137,8 @@ def render_docx(figures: dict) -> bytes:
         elif table == "key_items":
             headers, rows = key_item_rows(figures, limit=20)
             _table(doc, headers, rows)
+        elif table == "volunteers":
+            _table(doc, *volunteer_rows(figures))
 
     _para(doc)
     generated = date.fromisoformat(figures["generated_at"][:10])

@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..processes.problem_text import tr
+from ..volunteers.reports import SUMMARY
 from .weekly_text import rate, signed, signed_rate
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -20,7 +21,7 @@ CHARTS = STATIC / "js" / "weekly_charts.js"
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    env.globals.update(_=tr, rate=rate, signed=signed, signed_rate=signed_rate)
+    env.globals.update(_=tr, rate=rate, signed=signed, signed_rate=signed_rate, volunteer_labels=SUMMARY)
     return env
 
 

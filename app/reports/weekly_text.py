@@ -55,6 +55,29 @@ def key_item_rows(figures: dict, limit: int | None = None) -> tuple[list[str], l
     return KEY_ITEM_HEADERS, rows
 
 
+VOLUNTEER_HEADERS = ["项目", "本周"]
+
+
+def volunteer_rows(figures: dict) -> tuple[list[str], list[list]] | None:
+    """The 志愿服务 figures, one row each; None for a report stored before the section existed."""
+    from ..volunteers.reports import SUMMARY
+    figures = figures.get("volunteers")
+    if not figures:
+        return None
+    return VOLUNTEER_HEADERS, [[label, figures[key]] for key, label in SUMMARY.items() if key in figures]
+
+
+def _number(value) -> str:
+    return f"{value:g}"
+
+
+def _volunteers(figures: dict) -> str:
+    v = figures["volunteers"]
+    return (f"截至本周末共有注册志愿者{v['registered_total']}人，本周新注册{v['registered']}人；开展志愿活动"
+            f"{v['activities']}场，{v['active']}人参加，服务时长{_number(v['hours'])}小时；发放积分{_number(v['issued'])}分，"
+            f"兑换积分{_number(v['redeemed'])}分（奖励价值{_number(v['money'])}元），过期积分{_number(v['expired'])}分。")
+
+
 def _overview(figures: dict) -> str:
     t = figures["total"]
     parts = [f"本周共受理诉求{t['new']}件（环比{signed(t['change']['new'])}件），办结{t['closed']}件，"
@@ -109,5 +132,7 @@ def sections_text(figures: dict) -> list[tuple[str, list[tuple[str, str]], str |
                                   "计分依据《规范督查事项考核计分办法》决策表。")], "departments"),
         ("上次调度事项进展", [("（一）督办事项日日有进展", _follow_ups(figures))], None),
     ]
+    if figures.get("volunteers"):  # absent from reports stored before the section existed
+        sections.append(("志愿服务", [("", _volunteers(figures))], "volunteers"))
     return [(f"{CHINESE_NUMBERS[i]}、{heading}", paragraphs, table)
             for i, (heading, paragraphs, table) in enumerate(sections)]

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from workflows.clock import utcnow
 
+from ..volunteers.reports import SUMMARY as VOLUNTEER_LABELS
 from ..web.access import roles_required
 from .periods import local_date, parse_week, previous_week, week_of
 from .weekly_store import FORMATS, MIMETYPES, list_reports, weekly_report
@@ -23,7 +24,7 @@ def _core():
 
 @bp.app_context_processor
 def _formatters():
-    return {"rate": rate, "signed": signed, "signed_rate": signed_rate}
+    return {"rate": rate, "signed": signed, "signed_rate": signed_rate, "volunteer_labels": VOLUNTEER_LABELS}
 
 
 @bp.get("")

@@ -1,5 +1,6 @@
 """The .xlsx appendix of the weekly 专报: the key and difficult items, then the channel and department tables
-with the same figures as the page. Real dates and numbers, Chinese headers, frozen header rows."""
+with the same figures as the page, and the 志愿服务 figures when the report has them. Real dates and numbers,
+Chinese headers, frozen header rows."""
 from __future__ import annotations
 
 import io
@@ -12,7 +13,7 @@ from openpyxl.utils import get_column_letter
 from workflows.workdays import parse_instant
 
 from .periods import SHANGHAI
-from .weekly_text import CHANNEL_HEADERS, DEPARTMENT_HEADERS, KEY_ITEM_HEADERS
+from .weekly_text import CHANNEL_HEADERS, DEPARTMENT_HEADERS, KEY_ITEM_HEADERS, volunteer_rows
 
 TITLE_FONT, HEADER_FONT = Font(bold=True, size=14), Font(bold=True)
 
@@ -57,6 +58,9 @@ def render_xlsx(figures: dict) -> bytes:
     departments = [[r["label"], r["received"], r["on_time"], r["overdue"], r["supervision_items"], r["score"]]
                    for r in figures["departments"]]
     _sheet(wb, "部门情况", f"部门办理与考核计分 {period}", DEPARTMENT_HEADERS, departments, [20, 10, 10, 10, 10, 10])
+    volunteers = volunteer_rows(figures)
+    if volunteers is not None:  # reports stored before the section existed have none
+        _sheet(wb, "志愿服务", f"志愿服务 {period}", *volunteers, [22, 12])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

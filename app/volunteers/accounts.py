@@ -21,6 +21,7 @@ from ..cases.models import AuditEntry
 from ..cases.presenters import mask_name, mask_phone
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..privacy.crypto import blind_index, normalize_phone
+from ..processes.problem_text import tr as _
 from ..auth.passwords import hasher
 from .models import Organiser, Team, Volunteer
 
@@ -59,7 +60,7 @@ class Staff:
 
     def require(self, community: str | None) -> None:
         if not self.may_manage(community):
-            raise Forbidden("您只能管理本社区的志愿服务")
+            raise Forbidden(_("您只能管理本社区的志愿服务"))
 
 
 def staff_of(session: Session, user_id: int, username: str, roles) -> Staff:
@@ -78,11 +79,12 @@ def volunteer_actor(volunteer_id: int) -> str:
 def _check_password(password: str, phone: str) -> None:
     from ..auth.passwords import _is_common
     if len(password or "") < MIN_PASSWORD:
-        raise Invalid(f"密码至少 {MIN_PASSWORD} 位", [("password", f"密码至少 {MIN_PASSWORD} 位")])
+        message = _("密码至少 %(n)s 位", n=MIN_PASSWORD)
+        raise Invalid(message, [("password", message)])
     if len(password) > MAX_LENGTH:
-        raise Invalid("密码太长", [("password", "密码太长")])
+        raise Invalid(_("密码太长"), [("password", _("密码太长"))])
     if _is_common(password) or phone in password:
-        raise Invalid("这个密码太常见或包含手机号，请换一个", [("password", "这个密码太常见或包含手机号，请换一个")])
+        raise Invalid(_("这个密码太常见或包含手机号，请换一个"), [("password", _("这个密码太常见或包含手机号，请换一个"))])
 
 
 def register(session: Session, *, name: str, phone: str, password: str, community: str, skills: str = "",
@@ -91,25 +93,25 @@ def register(session: Session, *, name: str, phone: str, password: str, communit
     name, phone, skills = (name or "").strip(), normalize_phone(phone), (skills or "").strip()
     problems = []
     if not 1 <= len(name) <= 50:
-        problems.append(("name", "请填写姓名（最多 50 字）"))
+        problems.append(("name", _("请填写姓名（最多 50 字）")))
     if not MOBILE.match(phone):
-        problems.append(("phone", "请填写 11 位手机号"))
+        problems.append(("phone", _("请填写 11 位手机号")))
     if community not in COMMUNITIES:
-        problems.append(("community", "请选择所在社区"))
+        problems.append(("community", _("请选择所在社区")))
     if len(skills) > 500:
-        problems.append(("skills", "特长最多 500 字"))
+        problems.append(("skills", _("特长最多 500 字")))
     if problems:
         raise Invalid("；".join(m for _f, m in problems), problems)
     if check_password:
         _check_password(password, phone)
     index = blind_index(phone)
     if session.scalar(select(Volunteer.id).where(Volunteer.phone_index == index)):
-        raise Conflict("这个手机号已经注册过，请直接登录")
+        raise Conflict(_("这个手机号已经注册过，请直接登录"))
     recruiter = None
     if recruiter_phone and recruiter_phone.strip():
         recruiter = find_by_phone(session, recruiter_phone)
         if recruiter is None:
-            raise Invalid("推荐人手机号未注册为志愿者", [("recruiter_phone", "推荐人手机号未注册为志愿者")])
+            raise Invalid(_("推荐人手机号未注册为志愿者"), [("recruiter_phone", _("推荐人手机号未注册为志愿者"))])
     volunteer = Volunteer(name=name, phone=phone, phone_index=index, skills=skills, community=community,
                           password_hash=password_hash or hasher().hash(password), active=True, session_version=0,
                           recruited_by_id=recruiter.id if recruiter else None, registered_at=utcnow())
@@ -120,7 +122,7 @@ def register(session: Session, *, name: str, phone: str, password: str, communit
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict("这个手机号已经注册过，请直接登录") from None
+        raise Conflict(_("这个手机号已经注册过，请直接登录")) from None
     audit(session, volunteer_actor(volunteer.id), "volunteer_register", {"community": community})
     return volunteer
 
@@ -142,7 +144,7 @@ def authenticate(session: Session, phone: str, password: str) -> Volunteer | Non
 def _team(session: Session, team_id: int) -> Team:
     team = session.get(Team, team_id)
     if team is None or not team.active:
-        raise NotFound("志愿服务队不存在")
+        raise NotFound(_("志愿服务队不存在"))
     return team
 
 
@@ -157,11 +159,11 @@ def create_team(session: Session, staff: Staff, name: str, community: str, feder
     staff.require(community)
     name = (name or "").strip()
     if not 2 <= len(name) <= 100:
-        raise Invalid("队名 2–100 字", [("name", "队名 2–100 字")])
+        raise Invalid(_("队名 2–100 字"), [("name", _("队名 2–100 字"))])
     if community not in COMMUNITIES:
-        raise Invalid("请选择社区", [("community", "请选择社区")])
+        raise Invalid(_("请选择社区"), [("community", _("请选择社区"))])
     if session.scalar(select(Team.id).where(Team.name == name)):
-        raise Conflict("已有同名的志愿服务队")
+        raise Conflict(_("已有同名的志愿服务队"))
     team = Team(name=name, community=community, federation_id=federation_id, active=True, created_at=utcnow())
     session.add(team)
     session.flush()

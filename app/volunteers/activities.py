@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 
 from ..errors import Conflict, Invalid, NotFound
+from ..processes.problem_text import tr as _
 from . import ledger
 from .accounts import COMMUNITIES, Staff, audit, volunteer_actor
 from .models import Activity, LedgerEntry, Signup, Volunteer
@@ -45,19 +46,19 @@ def publish(session: Session, staff: Staff, *, title: str, type: str, place: str
     staff.require(community)
     problems = []
     if not 2 <= len((title or "").strip()) <= 200:
-        problems.append(("title", "请填写活动名称（2–200 字）"))
+        problems.append(("title", _("请填写活动名称（2–200 字）")))
     if type not in TYPES:
-        problems.append(("type", "请选择活动类型"))
+        problems.append(("type", _("请选择活动类型")))
     if not (place or "").strip():
-        problems.append(("place", "请填写地点"))
+        problems.append(("place", _("请填写地点")))
     if community not in COMMUNITIES:
-        problems.append(("community", "请选择社区"))
+        problems.append(("community", _("请选择社区")))
     if ends_at <= starts_at:
-        problems.append(("ends_at", "结束时间须晚于开始时间"))
+        problems.append(("ends_at", _("结束时间须晚于开始时间")))
     elif ends_at - starts_at > timedelta(hours=24):
-        problems.append(("ends_at", "一次活动不超过 24 小时"))
+        problems.append(("ends_at", _("一次活动不超过 24 小时")))
     if not 1 <= int(capacity) <= 5000:
-        problems.append(("capacity", "人数 1–5000"))
+        problems.append(("capacity", _("人数 1–5000")))
     if problems:
         raise Invalid("；".join(m for _f, m in problems), problems)
     activity = Activity(title=title.strip(), type=type, place=place.strip(), community=community, team_id=team_id,
@@ -72,7 +73,7 @@ def publish(session: Session, staff: Staff, *, title: str, type: str, place: str
 def get_activity(session: Session, activity_id: int, lock: bool = False) -> Activity:
     activity = session.get(Activity, activity_id, with_for_update=lock or None)
     if activity is None:
-        raise NotFound("活动不存在")
+        raise NotFound(_("活动不存在"))
     return activity
 
 
@@ -91,19 +92,19 @@ def sign_up(session: Session, volunteer: Volunteer, activity_id: int) -> Signup:
     activity = get_activity(session, activity_id, lock=True)  # PostgreSQL: places are counted under the lock
     now = utcnow()
     if activity.status != "published" or activity.ends_at <= now:
-        raise Invalid("活动已结束或已取消，不能报名")
+        raise Invalid(_("活动已结束或已取消，不能报名"))
     if session.scalar(select(Signup.id).where(Signup.activity_id == activity.id,
                                               Signup.volunteer_id == volunteer.id)):
-        raise Conflict("您已经报名了这个活动")
+        raise Conflict(_("您已经报名了这个活动"))
     if taken(session, activity.id) >= activity.capacity:
-        raise Conflict("活动名额已满")
+        raise Conflict(_("活动名额已满"))
     signup = Signup(activity_id=activity.id, volunteer_id=volunteer.id, signed_up_at=now, rating_note="")
     session.add(signup)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict("您已经报名了这个活动") from None
+        raise Conflict(_("您已经报名了这个活动")) from None
     audit(session, volunteer_actor(volunteer.id), "volunteer_sign_up", {"activity": activity.id})
     return signup
 
@@ -131,19 +132,19 @@ def check_token(secret, token: str, activity: Activity, action: str, now: dateti
     """Refuse (Invalid, with the reason a volunteer can act on) unless the token is good right now."""
     parts = (token or "").split(".")
     if len(parts) != 5 or not all(parts):
-        raise Invalid("二维码无效：请重新扫描组织者展示的二维码")
+        raise Invalid(_("二维码无效：请重新扫描组织者展示的二维码"))
     payload, mac = ".".join(parts[:4]), parts[4]
     if not hmac.compare_digest(_sign(secret, payload), mac):
-        raise Invalid("二维码无效（签名不符），请重新扫描组织者展示的二维码")
+        raise Invalid(_("二维码无效（签名不符），请重新扫描组织者展示的二维码"))
     activity_id, token_action, qr_session, expires = parts[:4]
     if activity_id != str(activity.id):
-        raise Invalid("这个二维码属于另一个活动，不能在本活动签到")
+        raise Invalid(_("这个二维码属于另一个活动，不能在本活动签到"))
     if token_action != action:
-        raise Invalid("这是签退二维码，请扫描签到二维码" if action == "in" else "这是签到二维码，请扫描签退二维码")
+        raise Invalid(_("这是签退二维码，请扫描签到二维码") if action == "in" else _("这是签到二维码，请扫描签退二维码"))
     if qr_session != str(activity.qr_session):
-        raise Invalid("二维码已被组织者更换，请扫描最新的二维码")
+        raise Invalid(_("二维码已被组织者更换，请扫描最新的二维码"))
     if not expires.isdigit() or now.timestamp() > int(expires):
-        raise Invalid("二维码已过期，请请组织者刷新后重新扫描")
+        raise Invalid(_("二维码已过期，请组织者刷新后重新扫描"))
 
 
 def renew_qr(session: Session, staff: Staff, activity_id: int) -> Activity:
@@ -160,33 +161,33 @@ def check(session: Session, secret, volunteer: Volunteer, activity_id: int, acti
     activity = get_activity(session, activity_id, lock=True)
     check_token(secret, token, activity, action, now)
     if activity.status != "published":
-        raise Invalid("活动已取消")
+        raise Invalid(_("活动已取消"))
     if now < activity.starts_at - EARLY_CHECKIN:
-        raise Invalid("活动还没开始，开始前 1 小时内才能签到")
+        raise Invalid(_("活动还没开始，开始前 1 小时内才能签到"))
     if now > activity.ends_at + LATE_CHECKOUT:
-        raise Invalid("活动已结束，不能再签到或签退")
+        raise Invalid(_("活动已结束，不能再签到或签退"))
     signup = session.scalars(select(Signup).where(Signup.activity_id == activity.id,
                                                   Signup.volunteer_id == volunteer.id)).first()
     if action == "in":
         if signup is None:  # walk-in: sign up at the door while places are left
             if taken(session, activity.id) >= activity.capacity:
-                raise Conflict("活动名额已满，不能签到")
+                raise Conflict(_("活动名额已满，不能签到"))
             signup = Signup(activity_id=activity.id, volunteer_id=volunteer.id, signed_up_at=now, rating_note="")
             session.add(signup)
         elif signup.checked_in_at is not None:
-            raise Conflict("您已经签到过了，不能重复签到")
+            raise Conflict(_("您已经签到过了，不能重复签到"))
         signup.checked_in_at = now
     else:
         if signup is None or signup.checked_in_at is None:
-            raise Invalid("您还没有签到，不能签退")
+            raise Invalid(_("您还没有签到，不能签退"))
         if signup.checked_out_at is not None:
-            raise Conflict("您已经签退过了")
+            raise Conflict(_("您已经签退过了"))
         signup.checked_out_at = now
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:  # the same volunteer scanning twice at the same instant
-        raise Conflict("您已经签到过了，不能重复签到") from None
+        raise Conflict(_("您已经签到过了，不能重复签到")) from None
     audit(session, volunteer_actor(volunteer.id), f"volunteer_check_{action}", {"activity": activity.id})
     return signup
 
@@ -221,13 +222,13 @@ def confirm(core, session: Session, staff: Staff, signup_id: int) -> Signup:
     """The organiser confirms one attendance: hours counted and points posted, in this transaction."""
     signup = session.get(Signup, signup_id, with_for_update=True)
     if signup is None:
-        raise NotFound("报名记录不存在")
+        raise NotFound(_("报名记录不存在"))
     activity = get_activity(session, signup.activity_id)
     staff.require(activity.community)
     if signup.confirmed_at is not None:
-        raise Conflict("这次服务已经确认过了")
+        raise Conflict(_("这次服务已经确认过了"))
     if signup.checked_in_at is None:
-        raise Invalid("志愿者没有签到，不能确认服务时长（可评为未到岗）")
+        raise Invalid(_("志愿者没有签到，不能确认服务时长（可评为未到岗）"))
     now = utcnow()
     span = _interval(signup, activity)
     raw = 0.0 if span is None else (span[1] - span[0]).total_seconds() / 3600 - _overlap_hours(session, signup, span)
@@ -265,16 +266,16 @@ def _recruit_bonus(core, session, rules, signup: Signup, activity: Activity, sta
 def rate(session: Session, staff: Staff, signup_id: int, rating: str, note: str = "") -> Signup:
     """Rate a session; a no-show or complaint zeroes its points (a reversing entry if already posted)."""
     if rating not in RATINGS:
-        raise Invalid("请选择评价", [("rating", "请选择评价")])
+        raise Invalid(_("请选择评价"), [("rating", _("请选择评价"))])
     if rating in ZEROING and not (note or "").strip():
-        raise Invalid("未到岗或被投诉须写明情况", [("note", "未到岗或被投诉须写明情况")])
+        raise Invalid(_("未到岗或被投诉须写明情况"), [("note", _("未到岗或被投诉须写明情况"))])
     signup = session.get(Signup, signup_id, with_for_update=True)
     if signup is None:
-        raise NotFound("报名记录不存在")
+        raise NotFound(_("报名记录不存在"))
     activity = get_activity(session, signup.activity_id)
     staff.require(activity.community)
     if signup.rating in ZEROING and rating not in ZEROING:
-        raise Conflict("已评为未到岗或被投诉，积分已清零；如评错，请在积分明细中更正")
+        raise Conflict(_("已评为未到岗或被投诉，积分已清零；如评错，请在积分明细中更正"))
     signup.rating, signup.rating_note, signup.rated_by = rating, (note or "").strip()[:500], staff.username
     if rating in ZEROING:
         posted = session.scalars(select(LedgerEntry).where(

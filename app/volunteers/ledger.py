@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from workflows.clock import utcnow
 
 from ..errors import Conflict, Invalid, NotFound
+from ..processes.problem_text import tr as _
 from ..reports.jobruns import run_once
 from ..reports.periods import SHANGHAI
 from .models import LedgerEntry, Volunteer
@@ -64,13 +65,13 @@ def reverse(session: Session, entry_id: int, actor: str, note: str) -> LedgerEnt
     """A correction: a new entry of the opposite amount. An entry is reversed at most once."""
     entry = session.get(LedgerEntry, entry_id)
     if entry is None:
-        raise NotFound(f"积分记录 {entry_id} 不存在")
+        raise NotFound(_("积分记录 %(id)s 不存在", id=entry_id))
     if entry.reverses_id is not None:
-        raise Invalid("更正记录本身不能再更正")
+        raise Invalid(_("更正记录本身不能再更正"))
     if session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id)):
-        raise Conflict("这条积分记录已经更正过")
+        raise Conflict(_("这条积分记录已经更正过"))
     if not (note or "").strip():
-        raise Invalid("请填写更正原因")
+        raise Invalid(_("请填写更正原因"))
     return post(session, entry.volunteer_id, -entry.points, "correction", activity_id=entry.activity_id,
                 redemption_id=entry.redemption_id, earned_year=entry.earned_year, rule_version=entry.rule_version,
                 confirmed_by=actor, note=note.strip(), reverses_id=entry.id)
@@ -125,6 +126,6 @@ def post_expiry(core, now: datetime | None = None) -> dict:
 def volunteer_exists(session: Session, volunteer_id: int) -> Volunteer:
     volunteer = session.get(Volunteer, volunteer_id)
     if volunteer is None:
-        raise NotFound(f"志愿者 {volunteer_id} 不存在")
+        raise NotFound(_("志愿者 %(id)s 不存在", id=volunteer_id))
     return volunteer
 

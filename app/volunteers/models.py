@@ -28,6 +28,9 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     community: Mapped[str] = mapped_column(String(50), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The team's leader (队长): one of its own volunteers, chosen by the office.
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", use_alter=True, ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -46,6 +49,20 @@ class Volunteer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ResetCode(Base):
+    """A one-time password reset code the office or the volunteer's organiser issued. Only its SHA-256 is
+    stored (the code is shown once, to the staff member who hands it over); used at most once, and a newer
+    code for the same volunteer ends the older ones."""
+    __tablename__ = "vol_reset_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(50))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Organiser(Base):
@@ -98,8 +115,10 @@ class LedgerEntry(Base):
     __tablename__ = "vol_ledger"
     # (volunteer_id, id): a volunteer's history newest first; (volunteer_id, points): the balance, a SUM
     # read from the index alone (10 000 entries in a few milliseconds, bench/volunteers.py).
+    # (reason, at, points): points issued and expired in a range (dashboard, weekly 专报) from the index alone.
     __table_args__ = (Index("ix_vol_ledger_volunteer_id_id", "volunteer_id", "id"),
-                      Index("ix_vol_ledger_volunteer_id_points", "volunteer_id", "points"))
+                      Index("ix_vol_ledger_volunteer_id_points", "volunteer_id", "points"),
+                      Index("ix_vol_ledger_reason_at_points", "reason", "at", "points"))
     id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
     kind: Mapped[str] = mapped_column(String(10))  # credit, debit
@@ -132,7 +151,9 @@ class Reward(Base):
 class Redemption(Base):
     """One application to redeem, and its own instance of volunteer_redemption.bpmn."""
     __tablename__ = "vol_redemptions"
-    __table_args__ = (Index("ix_vol_redemptions_volunteer_id_quarter", "volunteer_id", "quarter"),)
+    # (status, finished_at): what was handed over in a range, for the dashboard and the weekly 专报.
+    __table_args__ = (Index("ix_vol_redemptions_volunteer_id_quarter", "volunteer_id", "quarter"),
+                      Index("ix_vol_redemptions_status_finished_at", "status", "finished_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
     reward_id: Mapped[int] = mapped_column(ForeignKey("vol_rewards.id"), index=True)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from workflows.clock import utcnow
 
 from ..errors import BihuanError, Invalid
-from . import activities, ledger, redemption
+from . import activities, ledger, password_reset, redemption
 from .accounts import COMMUNITIES, authenticate, join_team, register
 from .models import Reward, Team, Volunteer
 
@@ -91,6 +91,29 @@ def login():
 def logout():
     session.pop(KEY, None)
     return redirect(url_for("vol.login"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset():
+    """Set a new password with the one-time code the organiser or the office gave (typed, or in the link of
+    the QR code as ?c=). Every session of the volunteer ends; they log in again with the new password."""
+    code = (request.values.get("c") or request.values.get("code") or "").strip()
+    errors: dict = {}
+    try:
+        if request.method == "POST":
+            with _core().db.unit_of_work() as db:
+                password_reset.redeem(db, code, request.form.get("password", ""), request.form.get("again", ""))
+            session.pop(KEY, None)
+            flash(_("密码已重置，请用新密码登录。"), "success")
+            return redirect(url_for("vol.login"))
+        if code:  # opened from the link: say at once whether the code still works
+            with _core().db.read() as db:
+                password_reset.check(db, code)
+    except BihuanError as exc:
+        errors = dict(getattr(exc, "fields", []) or [])
+        errors[""] = str(exc)
+        return render_template("volunteers/v_reset.html", code=code, errors=errors), exc.http_status
+    return render_template("volunteers/v_reset.html", code=code, errors=errors)
 
 
 @bp.route("/register", methods=["GET", "POST"])

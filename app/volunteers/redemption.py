@@ -23,6 +23,7 @@ from workflows.engine import FormInvalid, ScriptIncident, TaskNotReady
 from workflows.workdays import CalendarGap
 
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
+from ..processes.problem_text import tr as _
 from ..processes.services import ensure_shipped_version, latest_version
 from ..reports.periods import SHANGHAI
 from . import ledger
@@ -50,24 +51,25 @@ def _bundle(core, session: Session, version_id: int | None = None):
         version_id = row.id
     bundle = core.bundles.get(session, version_id)
     if PROCESS not in bundle.specs:
-        raise Invalid("当前发布的流程版本不含积分兑换流程（volunteer_redemption.bpmn），请在流程管理中发布包含它的版本")
+        raise Invalid(_("当前发布的流程版本不含积分兑换流程（volunteer_redemption.bpmn），请在流程管理中发布包含它的版本"))
     return version_id, bundle
 
 
 def apply(core, volunteer_id: int, reward_id: int, quantity: int = 1) -> dict:
     if not isinstance(quantity, int) or not 1 <= quantity <= 10:
-        raise Invalid("数量为 1–10", [("quantity", "数量为 1–10")])
+        raise Invalid(_("数量为 1–10"), [("quantity", _("数量为 1–10"))])
     now = utcnow()
     with core.db.unit_of_work() as session:
         volunteer = session.get(Volunteer, volunteer_id, with_for_update=True)  # one application at a time
         if volunteer is None or not volunteer.active:
-            raise NotFound("志愿者不存在")
+            raise NotFound(_("志愿者不存在"))
         reward = session.get(Reward, reward_id)
         if reward is None or not reward.active:
-            raise NotFound("兑换项目不存在或已下架")
+            raise NotFound(_("兑换项目不存在或已下架"))
         points = reward.points_price * quantity
         if ledger.balance(session, volunteer.id) < points:
-            raise Invalid(f"积分不足：兑换需要 {points:g} 分，当前余额 {ledger.balance(session, volunteer.id):g} 分")
+            raise Invalid(_("积分不足：兑换需要 %(points)s 分，当前余额 %(balance)s 分", points=f"{points:g}",
+                            balance=f"{ledger.balance(session, volunteer.id):g}"))
         quarter = quarter_of(now)
         count = len(session.scalars(select(Redemption.id).where(
             Redemption.volunteer_id == volunteer.id, Redemption.quarter == quarter,
@@ -78,18 +80,18 @@ def apply(core, volunteer_id: int, reward_id: int, quantity: int = 1) -> dict:
                 "applied_at": now.isoformat(timespec="seconds"), "points": points, "quarter_count": count,
                 "reward": reward.name, "quantity": quantity, "community": volunteer.community})
         except ScriptIncident as exc:
-            raise Blocked(f"兑换流程出错：{exc}") from None
+            raise Blocked(_("兑换流程出错：%(error)s", error=exc)) from None
         except CalendarGap as exc:
             raise Invalid(str(exc)) from None
         if wf.completed:  # the rules refused it (redemption_refused): nothing is kept
             data = core.engine.main_path_data(wf)
-            raise Invalid(str(data.get("refusal") or "不符合兑换规则"))
+            raise Invalid(str(data.get("refusal") or _("不符合兑换规则")))
         # Stock: a conditional decrement is the check and the reservation at once; of two applications
         # racing for the last item, the second one updates no row.
         taken = session.execute(update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity)
                                 .values(stock=Reward.stock - quantity)).rowcount
         if taken != 1:
-            raise Conflict(f"“{reward.name}”库存不足")
+            raise Conflict(_("“%(reward)s”库存不足", reward=reward.name))
         row = Redemption(volunteer_id=volunteer.id, reward_id=reward.id, community=volunteer.community,
                          quantity=quantity, points=points, money_value=reward.money_value * quantity, quarter=quarter,
                          status="applied", reason="", applied_at=now, process_version_id=version_id, state=b"")
@@ -138,13 +140,15 @@ def complete(core, staff: Staff, redemption_id: int, data: dict) -> dict:
         with core.db.unit_of_work() as session:
             row = session.get(Redemption, redemption_id)
             if row is None:
-                raise NotFound("兑换申请不存在")
+                raise NotFound(_("兑换申请不存在"))
             _version, bundle = _bundle(core, session, row.process_version_id)
             if row.current_task is None:
-                raise Conflict("这个兑换申请已经办结")
+                raise Conflict(_("这个兑换申请已经办结"))
             role = bundle.tasks[row.current_task].role
             if role not in staff.roles:
-                raise Forbidden(f"“{bundle.tasks[row.current_task].name}”由{'志愿服务办公室' if role == 'volunteer_admin' else '社区组织者'}办理")
+                step = _(bundle.tasks[row.current_task].name)  # a shipped BPMN name: in the catalog
+                raise Forbidden(_("“%(step)s”由志愿服务办公室办理", step=step) if role == "volunteer_admin"
+                                else _("“%(step)s”由社区组织者办理", step=step))
             if role == "volunteer_organiser":
                 staff.require(row.community)
             wf = core.engine.restore(bundle, PROCESS, row.state)
@@ -154,9 +158,9 @@ def complete(core, staff: Staff, redemption_id: int, data: dict) -> dict:
             except FormInvalid as exc:
                 raise Invalid("；".join(m for _f, m in exc.errors), exc.errors) from None
             except TaskNotReady:
-                raise Conflict("这一步已由他人办理，请刷新") from None
+                raise Conflict(_("这一步已由他人办理，请刷新")) from None
             except ScriptIncident as exc:
-                raise Blocked(f"兑换流程出错：{exc}") from None
+                raise Blocked(_("兑换流程出错：%(error)s", error=exc)) from None
             except CalendarGap as exc:
                 raise Invalid(str(exc)) from None
             _project(core, bundle, row, wf, actor=staff.username, reason=str(data.get("reason") or ""))
@@ -165,7 +169,7 @@ def complete(core, staff: Staff, redemption_id: int, data: dict) -> dict:
                    "status": row.status})
             return describe(row)
     except StaleDataError:
-        raise Conflict("这个兑换申请刚被他人处理，请刷新后再看") from None
+        raise Conflict(_("这个兑换申请刚被他人处理，请刷新后再看")) from None
 
 
 def fire_due(core, now: datetime | None = None) -> int:

@@ -90,6 +90,41 @@ def totals(session: Session, start: date, end: date, community: str | None = Non
             "communities": dict(sorted(by["community"].items())), "teams": dict(sorted(by["team"].items()))}
 
 
+SUMMARY = {"registered_total": "注册志愿者", "registered": "新注册志愿者", "active": "参加服务的志愿者",
+           "activities": "开展活动", "hours": "服务时长（小时）", "issued": "发放积分", "redeemed": "兑换积分",
+           "expired": "过期积分", "money": "兑换奖励价值（元）"}
+
+
+def summary(session: Session, lo: datetime, hi: datetime) -> dict:
+    """The whole sub-district's figures for [lo, hi) (UTC instants), for the leaders' dashboard and the weekly
+    专报: the same definitions as ``totals`` but ungrouped, so each is one indexed range query (volunteers by
+    registered_at, activities by starts_at then their sign-ups, ledger entries by ``at``, handed-over
+    redemptions by (status, finished_at)). The ledger is read only within the range, never whole."""
+    new, total = session.execute(select(
+        func.count(Volunteer.id).filter(Volunteer.registered_at >= lo), func.count(Volunteer.id))
+        .where(Volunteer.registered_at < hi)).one()
+    held = (Activity.starts_at >= lo, Activity.starts_at < hi, Activity.status == "published")
+    activities = session.scalar(select(func.count(Activity.id)).where(*held)) or 0
+    active, hours = session.execute(
+        select(func.count(distinct(Signup.volunteer_id)), func.coalesce(func.sum(Signup.hours), 0.0))
+        .select_from(Signup).join(Activity, Activity.id == Signup.activity_id)
+        .where(*held, Signup.confirmed_at.is_not(None), Signup.hours > 0)).one()
+    issued = expired = 0.0
+    for reason, value in session.execute(select(LedgerEntry.reason, func.sum(LedgerEntry.points)).where(
+            LedgerEntry.at >= lo, LedgerEntry.at < hi, LedgerEntry.reason.in_(ISSUED + ("expiry",)))
+            .group_by(LedgerEntry.reason)).all():
+        if reason == "expiry":
+            expired -= value or 0
+        else:
+            issued += value or 0
+    redeemed, money = session.execute(
+        select(func.coalesce(func.sum(Redemption.points), 0.0), func.coalesce(func.sum(Redemption.money_value), 0.0))
+        .where(Redemption.status == "handed_over", Redemption.finished_at >= lo, Redemption.finished_at < hi)).one()
+    return {"registered_total": int(total or 0), "registered": int(new or 0), "active": int(active or 0),
+            "activities": int(activities), "hours": round(float(hours), 2), "issued": round(issued, 2),
+            "redeemed": round(float(redeemed), 2), "expired": round(expired, 2), "money": round(float(money), 2)}
+
+
 def honour_list(session: Session, year: int, limit: int = 20, community: str | None = None) -> list[dict]:
     """The year's volunteers by confirmed service hours (names masked: the list is shown publicly)."""
     lo, hi = bounds(date(year, 1, 1), date(year, 12, 31))

@@ -15,6 +15,7 @@ from workflows.model import Bundle, hash_files
 from workflows.rules import DecisionError, evaluate
 
 from ..errors import Invalid
+from ..processes.problem_text import tr as _
 from ..processes.services import SHIPPED_BUNDLE, latest_version
 
 DECISION = "volunteer_points"
@@ -45,9 +46,9 @@ def decide(core, rules: Rules, event: str, activity_type: str | None = None) -> 
         result = evaluate(rules.bundle, DECISION, {"event": event, "activity_type": activity_type or ""},
                           core.engine.script_engine)
     except DecisionError as exc:
-        raise Invalid(f"积分规则表出错：{exc}") from None
+        raise Invalid(_("积分规则表出错：%(error)s", error=exc)) from None
     if not result:
-        raise Invalid(f"积分规则表没有适用于“{event}/{activity_type or '-'}”的规则")
+        raise Invalid(_("积分规则表没有适用于“%(event)s/%(type)s”的规则", event=event, type=activity_type or "-"))
     return result
 
 

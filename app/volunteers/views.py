@@ -234,8 +234,8 @@ def teams():
         if not staff.office:
             query = query.where(Team.community == (staff.community or "-"))
         rows = db.execute(query).all()
-        federation = db.scalars(select(Federation).limit(1)).first()
-    return render_template("volunteers/teams.html", rows=rows, federation=federation,
+        federation = db.scalars(select(Federation).order_by(Federation.id).limit(1)).first()
+    return render_template("volunteers/teams.html", rows=rows, federation=federation, staff=staff,
                            communities=[c for c in COMMUNITIES if staff.may_manage(c)])
 
 
@@ -323,3 +323,6 @@ def rules():
     return render_template("volunteers/rules.html")
 
 
+
+
+from . import office_views  # noqa: E402,F401  (the office editing pages, registered on this blueprint)

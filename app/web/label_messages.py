@@ -45,8 +45,14 @@ def label_dicts() -> dict[str, Mapping[str, str]]:
         "attachment_stage": ATTACHMENT_STAGES,  # attachments/_macros.html: where on the loop a file came in
         **org_labels(),  # 组织架构 and 网格地图: levels, team positions, map figures, the demo organisation
         "co_status": _co_statuses(),  # 联动处置: each co-handler's part on the case page
+        "volunteer_figure": _volunteer_figures(),  # /volunteers, the dashboard and the weekly 专报's 志愿服务
         **shipped_terms(),
     }
+
+
+def _volunteer_figures() -> Mapping[str, str]:
+    from ..volunteers.reports import FIGURES, SUMMARY
+    return {**FIGURES, **SUMMARY}
 
 
 def _co_statuses() -> Mapping[str, str]:
