@@ -173,6 +173,15 @@ def test_a_departments_system_completes_its_tasks_under_the_browsers_rules(api, 
     row = [r for r in __import__("tests.conftest", fromlist=["audit_rows"]).audit_rows(core, number, "complete")
            if r.task_bpmn_id == "sign_for"][0]
     assert row.actor == "api-chengguan-sys" and row.source == "api:chengguan-sys"
+    # The department's people hear of their new tasks; its system account's bell stays empty.
+    from sqlalchemy import func, select
+    from app.auth.models import User
+    from app.notifications.models import Notification
+    with core.db.read() as session:
+        bells = dict(session.execute(select(User.username, func.count(Notification.id))
+                                     .join(Notification, Notification.user_id == User.id)
+                                     .group_by(User.username)).all())
+    assert bells.get("handler", 0) > 0 and "api-chengguan-sys" not in bells, bells
 
 
 def test_supervision_items_of_the_clients_cases(api, core, driver, frozen_clock):

@@ -69,8 +69,11 @@ def _queue_users(session: Session, role: str | None, department: str | None) -> 
 
 
 def _select_queue_users(session: Session, role: str, department: str | None) -> list[User]:
+    from ..api.keys import UNUSABLE_PASSWORD
+    # An API client's system account (app/api/keys.py) holds a department's role so that it may
+    # complete its tasks, but nobody reads its bell: the webhook is how a system hears of things.
     query = (select(User).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == role, User.active.is_(True)))
+             .where(UserRole.role == role, User.active.is_(True), User.password_hash != UNUSABLE_PASSWORD))
     if role == "handler":
         if not department:
             return []
