@@ -62,10 +62,10 @@ def ledger_export(type_, difficulty, department, channel, category, status, over
     _emit({"rows": result["rows"], "out": out})
 
 
-@main.command("kpi", help="KPIs for a date range, totals and per department|channel|type|category|grid.")
+@main.command("kpi", help="KPIs for a date range, totals and per department|channel|type|category|grid|person.")
 @click.option("--from", "start", required=True, help="YYYY-MM-DD")
 @click.option("--to", "end", required=True, help="YYYY-MM-DD")
-@click.option("--by", help="department|channel|type|category|grid")
+@click.option("--by", help="department|channel|type|category|grid|person (责任人: who replied, or holds the case now)")
 @click.option("--user", help="compute as this user (a handler sees only their department)")
 @user_errors
 def kpi(start, end, by, user) -> None:
