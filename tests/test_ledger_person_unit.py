@@ -153,7 +153,7 @@ def test_export_and_cli_take_the_same_filters(core, made, tmp_path, database_url
 
 def test_migration_fills_replied_by_from_the_audit_log(core, made):
     """0036 on an existing database: the reply's author comes back from the audit log."""
-    spec = importlib.util.spec_from_file_location("m0036", "migrations/versions/0036_replied_by.py")
+    spec = importlib.util.spec_from_file_location("m0036", "migrations/versions/0036_replied_by_unit_active.py")
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     with core.db.unit_of_work() as session:

@@ -1,4 +1,4 @@
-"""责任人: cases.replied_by (who completed the lead's 办理 with 答复), indexed with registered_at for
+"""departments.active (a co-handling unit can be deactivated) and 责任人: cases.replied_by (who completed the lead's 办理 with 答复), indexed with registered_at for
 the ledger's person filter; filled for existing cases from the audit log
 
 Revision ID: 0036
@@ -32,9 +32,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("replied_by", sa.String(length=50), nullable=True))
     op.create_index("ix_cases_replied_by_registered_at", "cases", ["replied_by", "registered_at"])
     op.execute(BACKFILL)
+    with op.batch_alter_table("departments") as batch:
+        batch.add_column(sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("departments") as batch:
+        batch.drop_column("active")
     op.drop_index("ix_cases_replied_by_registered_at", table_name="cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("replied_by")
