@@ -24,6 +24,15 @@ class Core:
         self.engine = Engine(self.calendar.current)
         self.bundles = BundleCache()
         self.cases = CaseService(self)
+        _wire_domains()
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _wire_domains() -> None:
+    """Hooks by which a lower domain reads a higher one without importing it: the map's grid panel
+    (app/org) shows the patrol record (app/patrol, which imports the org models)."""
+    from .org import map as grid_map
+    from .patrol.services import map_record
+    grid_map.PATROL_RECORD = map_record

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from app.org import map as grid_map
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, at
 
 
 def _data(html: str, part: str = "map-data") -> dict:
@@ -76,11 +76,49 @@ def test_grid_panel_shows_team_cases_and_patrol_hook(driver, login, monkeypatch)
     viewer = login("viewer")
     html = viewer.get("/map/grids/G01").get_data(as_text=True)
     assert "专业网格员：市场监管所专业网格员小刘（食品安全" in html and "专职网格员：网格员小陈" in html
-    assert number in html and "暂无巡查记录" in html
-    monkeypatch.setattr(grid_map, "PATROL_RECORD",
-                        lambda session, code, start, end: {"days": 12, "households_visited": 87, "url": None})
-    html = viewer.get("/map/grids/G01").get_data(as_text=True)
-    assert "巡查天数 12" in html and "走访入户 87" in html
+    assert number in html and 'id="grid-patrol"' in html  # the core wired the patrol record
+    monkeypatch.setattr(grid_map, "PATROL_RECORD", None)
+    assert "暂无巡查记录" in viewer.get("/map/grids/G01").get_data(as_text=True)
+
+
+def _patrol(core, clock, worker, day, households, report=None):
+    """A finished patrol of ``worker`` on ``day`` (09:00–11:00 Shanghai), optionally filing a report."""
+    from app.patrol.services import finish_patrol, link_reports, start_patrol
+    clock.move_to(at(day.year, day.month, day.day, 9))
+    patrol = start_patrol(core, worker)
+    if report:
+        core.cases.register(channel="grid", type="投诉", text=report, category="城市管理", grid=patrol["grid"],
+                            user=worker, attach=link_reports())
+    clock.move_to(at(day.year, day.month, day.day, 11))
+    finish_patrol(core, patrol["id"], worker, {"households": str(households)})
+
+
+def test_grid_panel_shows_the_patrol_record_with_missing_working_days(core, login, clock):
+    """Mon 10-26 .. Mon 11-02 (today, not yet missing): G01's worker patrols Mon 10-26 (5 households, one
+    report) and Thu 10-29 (7); Tue 10-27, Wed 10-28 and Fri 10-30 are missing working days."""
+    _patrol(core, clock, "grid", date(2026, 10, 26), 5, report="楼道堆放杂物堵塞消防通道")
+    _patrol(core, clock, "grid", date(2026, 10, 29), 7)
+    clock.move_to(at(2026, 11, 2, 10))
+    with core.db.read() as session:
+        record = grid_map.PATROL_RECORD(session, "G01", date(2026, 10, 26), date(2026, 11, 2))
+    assert (record["days"], record["patrols"], record["households_visited"], record["reports"]) == (2, 2, 12, 1)
+    assert record["missing_days"] == ["2026-10-27", "2026-10-28", "2026-10-30"] and record["workdays"] == 5
+    assert record["staffed"] and record["last_patrol"]["worker"] == "grid"
+
+    inspector_like = login("viewer")
+    html = inspector_like.get("/map/grids/G01?from=2026-10-26&to=2026-11-02").get_data(as_text=True)
+    assert "巡查天数 2" in html and "走访入户 12" in html and "巡查上报 1" in html
+    assert "工作日缺巡 3 / 5：2026-10-27、2026-10-28、2026-10-30" in html
+    assert "/patrol/overview?grid=G01" in html  # the viewer reads the overview
+    # The center supervises from the map but does not read patrols: no link for it.
+    center = login("center").get("/map/grids/G01?from=2026-10-26&to=2026-11-02").get_data(as_text=True)
+    assert "巡查天数 2" in center and "/patrol/overview" not in center
+    # G03 has no grid worker: nothing is flagged as missing there.
+    g03 = inspector_like.get("/map/grids/G03?from=2026-10-26&to=2026-11-02").get_data(as_text=True)
+    assert "巡查天数 0" in g03 and "不标记缺巡" in g03 and "missing-days" not in g03
+    # The default range is the last 30 days; a five-year range is cut to the overview's quarter.
+    wide = inspector_like.get("/map/grids/G01?from=2022-01-01&to=2026-11-02").get_data(as_text=True)
+    assert 'data-from="2026-08-02"' in wide and "巡查天数 2" in wide
 
 
 @pytest.mark.parametrize("user,status", [("viewer", 200), ("dispatcher", 200), ("admin", 200), ("center", 200),

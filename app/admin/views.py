@@ -179,6 +179,59 @@ def department_rename(code: str):
     return redirect(url_for("admin.departments"))
 
 
+# -- co-handling units (联动处置 协办单位; rules in app/joint/units.py) ------------------------------
+def _units_page(form: dict | None = None, errors: dict | None = None, rename: dict | None = None, status: int = 200):
+    from ..joint import units
+    from ..joint.models import UNIT_KINDS
+    with _core().db.read() as session:
+        rows = units.listing(session)
+    return render_template("admin/units.html", units=rows, kinds={k: UNIT_KINDS[k] for k in units.PAGE_KINDS},
+                           form=form or {"code": "", "name": "", "kind": "outside"}, errors=errors or {},
+                           rename=rename or {}), status
+
+
+@bp.route("/units", methods=["GET", "POST"])
+@roles_required("admin")
+def units():
+    if request.method == "GET":
+        return _units_page()
+    from ..joint import units as unit_rules
+    form = {"code": _text("code", 100).strip(), "name": _text("name", 200).strip(), "kind": _text("kind", 20)}
+    try:
+        with _core().db.unit_of_work() as session:
+            unit_rules.add(session, current_user.username, **form)
+    except Invalid as exc:
+        return _units_page(form, _errors(exc), status=400)
+    flash(_("已新增协办单位 %(name)s。", name=form["name"]), "success")
+    return redirect(url_for("admin.units"))
+
+
+@bp.post("/units/<code>/rename")
+@roles_required("admin")
+def unit_rename(code: str):
+    from ..joint import units as unit_rules
+    name = _text("name", 200).strip()
+    try:
+        with _core().db.unit_of_work() as session:
+            unit_rules.rename(session, current_user.username, code, name)
+    except Invalid as exc:
+        return _units_page(rename={"code": code, "name": name, "error": _errors(exc).get("name", str(exc))},
+                           status=400)
+    flash(_("已更名为 %(name)s。", name=name), "success")
+    return redirect(url_for("admin.units"))
+
+
+@bp.post("/units/<code>/active")
+@roles_required("admin")
+def unit_active(code: str):
+    from ..joint import units as unit_rules
+    active = request.form.get("active") == "1"
+    with _core().db.unit_of_work() as session:
+        unit_rules.set_active(session, current_user.username, code, active)
+    flash(_("已启用。") if active else _("已停用：新的联动处置不能再选它，进行中的协办照常。"), "success")
+    return redirect(url_for("admin.units"))
+
+
 # -- the working-day calendar ----------------------------------------------------------------
 def _calendar_page(form: dict, errors: dict, status: int = 200, import_form: dict | None = None,
                    import_errors: dict | None = None):

@@ -45,6 +45,9 @@ class Case(Base):
     reassigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # the latest 改派
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # 责任人 who replied: whoever completed the lead department's 办理 with 答复 (the latest reply after
+    # a 重办); the ledger's and the KPI page's 按责任人 (migration 0036, app/reports/responsible.py).
+    replied_by: Mapped[str | None] = mapped_column(String(50), nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -88,7 +91,9 @@ class Case(Base):
                       # The dashboard's overdue / due-today counts and most-overdue list read only
                       # open cases in deadline order (migration 0007).
                       Index("ix_cases_status_deadline", "status", "deadline"),
-                      Index("uq_cases_external", "external_source", "external_id", unique=True))
+                      Index("uq_cases_external", "external_source", "external_id", unique=True),
+                      # The ledger of one person's cases, newest first (migration 0036).
+                      Index("ix_cases_replied_by_registered_at", "replied_by", "registered_at"))
 
     @validates("reporter_phone")
     def _index_phone(self, _key, value):

@@ -33,6 +33,7 @@ TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 # Who may register (受理) a case. Grid workers do it from the patrol page (app/intake/views.py).
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
+REPLY_TASK = "handle"  # the lead department's 办理; completed with decision "reply" it sets replied_by
 log = logging.getLogger(__name__)
 
 
@@ -180,6 +181,12 @@ class CaseService:
                                         "by_name": person.display_name,
                                         "at": now.isoformat(timespec="seconds"), "data": data})
                 changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
+                if ready.bpmn_id == REPLY_TASK and data.get("decision", "reply") == "reply" \
+                        and case.replied_by != person.username:
+                    # 责任人: the person whose reply this is, even when a joint case's reply waits for
+                    # the co-handlers' feedback (replied_at then comes with the last feedback).
+                    changes["replied_by"] = [case.replied_by, person.username]
+                    case.replied_by = person.username
                 self._check_references(session, case, changes)
                 joint.after_task(session, case, ready, data, person, now)
                 # A co-handler's task names its unit (联动处置), so the timeline says whose part it was.

@@ -54,11 +54,15 @@ def validate_joint_dispatch(session: Session, data: dict) -> None:
                       fields=[("co_handlers", "指挥中心不能作为协办单位")])
     if len(set(co_handlers)) != len(co_handlers):
         raise Invalid("a co-handling unit is named twice", fields=[("co_handlers", "协办单位重复")])
-    known = set(session.scalars(select(Department.code).where(Department.code.in_([lead, *co_handlers]))))
+    known = dict(session.execute(select(Department.code, Department.active)
+                                 .where(Department.code.in_([lead, *co_handlers]))).all())
     unknown = [code for code in [lead, *co_handlers] if code not in known]
     if unknown:
         field = "department" if lead in unknown else "co_handlers"
         raise Invalid(f"unknown unit '{unknown[0]}'", fields=[(field, f"单位 {unknown[0]} 不存在")])
+    inactive = [code for code in co_handlers if not known[code]]
+    if inactive:  # deactivated on /admin/units: its running parts go on, it takes no new one
+        raise Invalid(f"unit '{inactive[0]}' is deactivated", fields=[("co_handlers", f"单位 {inactive[0]} 已停用")])
 
 
 def after_task(session: Session, case, ready, data: dict, person, now: datetime) -> None:

@@ -213,26 +213,9 @@ class JointService:
     # -- units ---------------------------------------------------------------------------------
     def register_unit(self, *, user: str, code: str, name: str, kind: str, source: str = "cli") -> dict:
         """An admin registers a unit that can co-handle cases (a community, an outside organisation)."""
-        code, name = (code or "").strip(), (name or "").strip()
-        if kind not in UNIT_KINDS:
-            raise Invalid(f"unknown kind '{kind}': use one of {', '.join(UNIT_KINDS)}", fields=[("kind", "类型不正确")])
-        if not code or len(code) > 50 or not code.replace("_", "").isalnum() or not code.isascii():
-            raise Invalid("the code is letters, digits and _ (at most 50)", fields=[("code", "代码格式不正确")])
-        if not name or len(name) > 100:
-            raise Invalid("the name is required (at most 100 characters)", fields=[("name", "请填写名称")])
+        from . import units
         with self.core.db.unit_of_work() as session:
-            person = find_user(session, user)
-            if "admin" not in person.roles:
-                raise Forbidden(f"user '{person.username}' may not register units (admin only)")
-            row = session.scalars(select(Department).where(Department.code == code)).first()
-            if row is None:
-                row = Department(code=code, name=name, kind=kind)
-                session.add(row)
-            else:
-                row.name, row.kind = name, kind
-            audit(session, actor=person.username, action="unit", case=None, source=source,
-                  changes={"code": code, "name": name, "kind": kind})
-            return {"code": code, "name": name, "kind": kind}
+            return units.register(session, user, code=code, name=name, kind=kind, source=source)
 
 
 def case_joint(session: Session, case: Case) -> dict:

@@ -21,10 +21,11 @@ METRICS = ("open", "overdue", "reports")
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINISHED_STATUSES)
 CASE_LIST_LIMIT = 20
 
-# Hook for the patrol log (网格巡查, built by the patrol work of issue 10): set it to a callable
-# ``(session, grid_code, start: date, end: date) -> dict | None`` whose dict the grid panel shows
-# as the patrol record ({"days": int, "households_visited": int, "last": datetime | None,
-# "url": str | None}). None (as now): the panel says there is no patrol record yet.
+# The grid panel's patrol record (网格巡查): a callable ``(session, grid_code, start: date, end: date)
+# -> dict | None``, set by the composition root (app/core.py) to app/patrol/services.py ``map_record``,
+# so this module need not import the patrol domain (which imports the org models). Its dict has
+# "from", "to", "days" (patrol days), "patrols", "households_visited", "reports", "workdays",
+# "missing_days" (ISO days), "staffed", "spot_checks" and "last_patrol". None: no patrol record shown.
 PATROL_RECORD = None
 
 

@@ -8,7 +8,7 @@ the polygon and the household/resident counts.
 """
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -31,6 +31,9 @@ class Department(Base):
     robot_webhook: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # department, community or outside (an organisation registered as a unit for 联动处置; app/joint)
     kind: Mapped[str] = mapped_column(String(20), default="department", server_default="department")
+    # A deactivated unit keeps its history (cases, parts) but is offered for no new 联动处置 part
+    # (app/joint/units.py; migration 0036).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Grid(Base):

@@ -123,4 +123,6 @@ def grid_panel(code: str):
         detail = grid_map.grid_detail(session, code, utcnow(), start, end)
     if detail is None:
         abort(404)
-    return render_template("org/_grid_panel.html", g=detail, team_roles=TEAM_ROLE_LABELS)
+    from ..patrol.services import OVERSIGHT_ROLES  # the patrol domain imports this one's models
+    return render_template("org/_grid_panel.html", g=detail, team_roles=TEAM_ROLE_LABELS,
+                           may_see_patrols=current_user.has(*OVERSIGHT_ROLES))

@@ -369,3 +369,17 @@ def patrol_summary(session: Session, grid_code: str, start: date, end: date,
             "workdays": sum(1 for d, k in kinds.items() if k == "workday" and d < today),
             "missing_days": missing,
             "last_patrol": {"at": last[0].isoformat(), "worker": last[1]} if last else None}
+
+
+MAP_RECORD_DAYS = MAX_RANGE_DAYS  # the panel links to the overview, which shows at most a quarter
+
+
+def map_record(session: Session, grid_code: str, start: date, end: date) -> dict:
+    """The map's grid panel (app/org/map.py ``PATROL_RECORD``, wired by app/core.py): the patrol record
+    of [start, end], cut to its last ``MAP_RECORD_DAYS`` days. Missing working days are flagged only
+    for a grid that has an active grid worker, as on the 督查组's overview."""
+    start = max(start, end - timedelta(days=MAP_RECORD_DAYS - 1))
+    summary = patrol_summary(session, grid_code, start, end)
+    staffed = bool(staffed_grids(session, [grid_code]).get(grid_code))
+    return {**summary, "days": summary["patrol_days"], "households_visited": summary["households"],
+            "staffed": staffed, "missing_days": summary["missing_days"] if staffed else []}

@@ -37,6 +37,8 @@ def ledger() -> None:
 @click.option("--overdue", is_flag=True, help="only cases past their deadline that still owe the reply")
 @click.option("--tier", help="current supervision tier 1|2|3")
 @click.option("--grid")
+@click.option("--co-handler", help="unit code: cases that unit co-handles (联动处置 协办单位)")
+@click.option("--person", help="username: the cases down to that person (责任人: assigned now, or who replied)")
 @click.option("--date-field", default="registered", show_default=True, help="registered|closed")
 @click.option("--from", "start", help="YYYY-MM-DD")
 @click.option("--to", "end", help="YYYY-MM-DD")
@@ -46,12 +48,12 @@ def ledger() -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
 @click.option("--user", help="export as this user: their department scope; unmasked phones if their role may")
 @user_errors
-def ledger_export(type_, difficulty, department, channel, category, status, overdue, tier, grid, date_field,
-                  start, end, kpi, part, fmt, out, user) -> None:
+def ledger_export(type_, difficulty, department, channel, category, status, overdue, tier, grid, co_handler, person,
+                  date_field, start, end, kpi, part, fmt, out, user) -> None:
     from .exports import export_ledger
     args = {"type": type_, "difficulty": difficulty, "department": department, "channel": channel,
             "category": category, "status": status, "overdue": "1" if overdue else None, "tier": tier,
-            "grid": grid, "date_field": date_field, "from": start, "to": end, "kpi": kpi, "part": part}
+            "grid": grid, "co_handler": co_handler, "person": person, "date_field": date_field, "from": start, "to": end, "kpi": kpi, "part": part}
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise Invalid(f"cannot write {out}: no writable folder {folder}")  # before any work
@@ -60,10 +62,10 @@ def ledger_export(type_, difficulty, department, channel, category, status, over
     _emit({"rows": result["rows"], "out": out})
 
 
-@main.command("kpi", help="KPIs for a date range, totals and per department|channel|type|category|grid.")
+@main.command("kpi", help="KPIs for a date range, totals and per department|channel|type|category|grid|person.")
 @click.option("--from", "start", required=True, help="YYYY-MM-DD")
 @click.option("--to", "end", required=True, help="YYYY-MM-DD")
-@click.option("--by", help="department|channel|type|category|grid")
+@click.option("--by", help="department|channel|type|category|grid|person (责任人: who replied, or holds the case now)")
 @click.option("--user", help="compute as this user (a handler sees only their department)")
 @user_errors
 def kpi(start, end, by, user) -> None:

@@ -12,6 +12,9 @@ them; the export and ``bihuan ledger export`` take the same filter):
     overdue=1              past the deadline and the department still owes the reply
     tier=1|2|3             current supervision tier
     grid=G01               grid code
+    co_handler=CODE        a unit co-handles the case (联动处置 协办单位: a row in co_handlers)
+    person=USERNAME        the case's 责任人: its lead handler task is assigned to that person now, or,
+                           none being assigned, that person replied (app/reports/responsible.py)
     date_field=registered|closed   which timestamp from/to apply to (default registered)
     from=YYYY-MM-DD&to=YYYY-MM-DD  Shanghai days, both inclusive
     kpi=<key>&part=num|den together with from/to: exactly the cases counted in that KPI's
@@ -40,10 +43,13 @@ from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI, CalendarGap, parse_instant
 
 from ..cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES, Case
+from ..auth.models import User
 from ..errors import Invalid
+from ..joint.models import CoHandler
 from ..org.models import Department
 from ..supervision.models import TIERS
 from .kpis import KPI_KEYS, in_range, kpi_clause, parse_range
+from .responsible import person_is
 
 PAGE_SIZE = 50
 SORTS = {"registered_at": Case.registered_at, "deadline": Case.deadline, "closed_at": Case.closed_at,
@@ -61,7 +67,7 @@ DIFFICULTY_BY_LABEL = {label: key for key, label in DIFFICULTIES.items()}
 OWED_REPLY = ("dispatched", "handling")  # statuses in which the department still owes its reply
 SATISFACTION = {"satisfied": "满意", "mostly_satisfied": "基本满意", "unsatisfied": "不满意", "unreachable": "联系不上"}
 FILTER_KEYS = ("type", "difficulty", "department", "channel", "category", "status", "overdue", "tier", "grid",
-               "date_field", "from", "to", "kpi", "part", "sort", "order")
+               "co_handler", "person", "date_field", "from", "to", "kpi", "part", "sort", "order")
 
 
 @dataclass
@@ -75,6 +81,8 @@ class LedgerFilter:
     overdue: bool = False
     tier: int | None = None
     grid: str | None = None
+    co_handler: str | None = None
+    person: str | None = None
     date_field: str = "registered"
     start: date | None = None
     end: date | None = None
@@ -83,6 +91,8 @@ class LedgerFilter:
     sort: str = "registered_at"
     order: str = "desc"
     department_name: str | None = field(default=None, compare=False)
+    co_handler_name: str | None = field(default=None, compare=False)
+    person_name: str | None = field(default=None, compare=False)
 
     def query_args(self) -> dict:
         """The URL parameters that reproduce this filter (for links, exports and the next page)."""
@@ -90,6 +100,7 @@ class LedgerFilter:
                "department": self.department, "channel": self.channel, "category": self.category,
                "status": self.status, "overdue": "1" if self.overdue else None,
                "tier": str(self.tier) if self.tier else None, "grid": self.grid,
+               "co_handler": self.co_handler, "person": self.person,
                "date_field": self.date_field if self.start and self.date_field != "registered" else None,
                "from": self.start.isoformat() if self.start else None,
                "to": self.end.isoformat() if self.end else None, "kpi": self.kpi, "part": self.part,
@@ -119,6 +130,10 @@ class LedgerFilter:
             parts.append(f"督办：{TIERS[self.tier]}")
         if self.grid:
             parts.append(f"网格：{self.grid}")
+        if self.co_handler:
+            parts.append(f"协办单位：{self.co_handler_name or self.co_handler}")
+        if self.person:
+            parts.append(f"责任人：{self.person_name or self.person}")
         if self.start:
             which = "指标" if self.kpi else ("办结" if self.date_field == "closed" else "登记")
             parts.append(f"{which}日期：{self.start.isoformat()} 至 {self.end.isoformat()}")
@@ -137,6 +152,15 @@ def _choice(value, allowed: Mapping, name: str, by_label: Mapping | None = None)
     if value in allowed:
         return value
     raise Invalid(f"unknown {name} '{value}': use one of {', '.join(allowed)}", fields=[(name, "unknown")])
+
+
+def _printable(value: str, name: str) -> str:
+    """A code or username as typed: at most 50 printable characters (a NUL byte would be a database
+    error on PostgreSQL, not the user's clear message)."""
+    if len(value) > 50 or not value.isprintable():
+        what = {"co_handler": "co-handling unit", "person": "person"}[name]
+        raise Invalid(f"unknown {what} {value[:50]!r}", fields=[(name, "unknown")])
+    return value
 
 
 def parse_filter(session: Session, args: Mapping) -> LedgerFilter:
@@ -159,6 +183,18 @@ def parse_filter(session: Session, args: Mapping) -> LedgerFilter:
         if name is None:
             raise Invalid(f"unknown department '{get('department')}'", fields=[("department", "unknown")])
         f.department, f.department_name = get("department"), name
+    if get("co_handler"):
+        code = _printable(get("co_handler"), "co_handler")
+        name = session.scalar(select(Department.name).where(Department.code == code))
+        if name is None:
+            raise Invalid(f"unknown co-handling unit '{code}'", fields=[("co_handler", "unknown")])
+        f.co_handler, f.co_handler_name = code, name
+    if get("person"):
+        username = _printable(get("person"), "person")
+        name = session.scalar(select(User.display_name).where(User.username == username))
+        if name is None:
+            raise Invalid(f"unknown person '{username}': give a username", fields=[("person", "unknown")])
+        f.person, f.person_name = username, name
     f.date_field = _choice(get("date_field"), {"registered": 1, "closed": 1}, "date_field") or "registered"
     if get("from") or get("to"):
         if not (get("from") and get("to")):
@@ -194,6 +230,10 @@ def where_clauses(f: LedgerFilter, scope=None, now: datetime | None = None) -> l
                           (Case.grid, f.grid), (Case.supervision_tier, f.tier)):
         if value is not None:
             clauses.append(column == value)
+    if f.co_handler is not None:  # the unit's parts: one range of ix_co_handlers_unit_dispatched
+        clauses.append(Case.id.in_(select(CoHandler.case_id).where(CoHandler.unit == f.co_handler)))
+    if f.person is not None:
+        clauses.append(person_is(f.person))
     if f.overdue:
         clauses += [Case.deadline < now, Case.status.in_(OWED_REPLY)]
     if f.kpi:

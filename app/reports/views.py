@@ -57,6 +57,7 @@ def ledgers():
     error, result, f = None, {"rows": [], "next": None}, ledger.LedgerFilter()
     with _core().db.read() as session:
         departments = _departments(session)
+        units = ledger.department_names(session)  # any unit may co-handle another department's case
         try:
             f = ledger.parse_filter(session, args)
             result = ledger.page(session, f, scope=case_scope(current_user), after=args.get("after"))
@@ -66,7 +67,7 @@ def ledgers():
     query = f.query_args() if not error else {k: v for k, v in args.items() if k in ledger.FILTER_KEYS and v}
     return render_template(
         "reports/ledgers.html", f=f, rows=result["rows"], next_cursor=result["next"], error=error, args=query,
-        first_page=bool(args.get("after")), departments=departments, types=TYPES, difficulties=DIFFICULTIES,
+        first_page=bool(args.get("after")), departments=departments, units=units, types=TYPES, difficulties=DIFFICULTIES,
         channels=CHANNELS, statuses=STATUSES, tiers=TIERS, kpi_labels=KPI_LABELS,
     ), 400 if error else 200
 
