@@ -75,8 +75,12 @@ def page(client, url: str) -> str:
 
 
 # -- the bundle file ---------------------------------------------------------------------------------
-def test_the_labels_file_is_part_of_the_bundle_and_checked():
+def test_the_labels_file_is_part_of_the_bundle_and_checked(tmp_path):
     files = read_directory(SHIPPED_BUNDLE)
+    assert LABELS_FILE not in files  # the shipped names are the catalog's
+    (tmp_path / LABELS_FILE).write_text('{"签收": "Take over"}', encoding="utf-8")
+    (tmp_path / LIFECYCLE).write_bytes(files[LIFECYCLE])
+    assert set(read_directory(tmp_path)) == {LABELS_FILE, LIFECYCLE}  # `bihuan deploy DIR` carries it
     plain, _problems = analyze(files)
     assert plain.labels == {}
     with_labels = {**files, LABELS_FILE: json.dumps({"签收": "Take over"}, ensure_ascii=False).encode()}
@@ -138,6 +142,11 @@ def test_a_designers_label_reads_in_english_on_every_page_and_as_written_in_chin
     assert "Confirm receipt" in heading and "Receipt confirmation" in title
     assert not CJK.search(heading) and not CJK.search(title)
     assert "签收确认" not in task
+    claimed = handler.post(f"/tasks/{task_id}/claim", data={"next": "/tasks"})
+    assert claimed.status_code == 303
+    flash = page(handler, "/tasks")
+    assert "Confirm receipt" in re.search(r'class="flash[^"]*"[^>]*>(.*?)<', flash, re.S).group(1)
+    handler.post(f"/tasks/{task_id}/unclaim", data={"next": "/tasks"})
 
     chinese = login("handler")
     assert ">签收确认</a>" in page(chinese, "/tasks")

@@ -32,7 +32,8 @@ from typing import Callable, Iterator, Mapping
 
 from sqlalchemy.orm import Session
 
-from workflows.reading import LABELS_FILE, MAX_LABEL_CHARS, Unreadable, model_kind, parse_form, parse_labels, parse_xml
+from workflows.reading import (LABELS_FILE, MAX_LABEL_CHARS, Unreadable, model_kind, parse_form, parse_labels,
+                              parse_xml)
 
 from ..errors import Invalid
 from .drafts import _audit, _require_revision, _write, open_draft

@@ -23,7 +23,7 @@ from ..supervision.models import TIERS
 from ..web.access import roles_required
 from ..web.formatting import local
 from ..web.nav import TASK_ROLES
-from ..web.terms import in_english
+from ..web.terms import in_english, term
 from . import claims, decision as decisions, forms, worklist
 from .context import TaskContext, conflict_details, load_task
 
@@ -49,7 +49,7 @@ def worklist_page():
     with _core().db.read() as session:
         rows, has_next = worklist.page(session, current_user, filters, now)
         # a task name a designer wrote has its English in the case's process version
-        version_labels = worklist.version_labels(_core(), session, rows) if in_english() else {}
+        version_labels = worklist.version_labels(_core(), session, (r.number for r in rows)) if in_english() else {}
         counts = worklist.counts(session, current_user, filters, now)
         departments = dict(session.execute(select(Department.code, Department.name)).all())
     return render_template("tasks/worklist.html", rows=rows, has_next=has_next, counts=counts, filters=filters,
@@ -96,7 +96,11 @@ def _claim_action(task_id: str, action, message: str):
         raise NotFound(_("此任务不存在或已办理完毕。")) from None
     except Forbidden:
         raise Forbidden(_("您不能认领此任务：它不属于您的角色或部门。")) from None
-    flash(message % {"case": done["case"], "task": done["task"]}, "success")
+    translations = None
+    if in_english():
+        with _core().db.read() as session:
+            translations = worklist.version_labels(_core(), session, [done["case"]]).get(done["case"])
+    flash(message % {"case": done["case"], "task": term(done["task"], translations)}, "success")
     return redirect(_safe_back(request.form.get("next")), 303)
 
 

@@ -173,10 +173,10 @@ def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
-def version_labels(core, session, rows: list[Row]) -> dict[str, dict[str, str]]:
+def version_labels(core, session, numbers) -> dict[str, dict[str, str]]:
     """case number -> the English of its process version's own labels (``Bundle.labels``), for the
-    task names of one page: one query by the cases' unique numbers, each version parsed once (cached)."""
-    numbers = {row.number for row in rows}
+    task names of a page: one query by the cases' unique numbers, each version parsed once (cached)."""
+    numbers = set(numbers)
     if not numbers:
         return {}
     found = session.execute(select(Case.number, WorkflowInstance.process_version_id)
