@@ -135,7 +135,7 @@ def clean_translations(translations, labels: list[Label]) -> dict[str, str]:
     naming the first bad entry (nothing is stored then). Empty English means no translation; one
     equal to the catalog's is left to the catalog."""
     if not isinstance(translations, Mapping):
-        raise Invalid(_("标签翻译必须是 {中文: 英文} 形式的对象。"), fields=[("translations", "not an object")])
+        raise Invalid(_("标签翻译必须是对象：键是中文标签，值是英文。"), fields=[("translations", "not an object")])
     known = {label.text: label for label in labels}
     kept: dict[str, str] = {}
     for text, value in translations.items():
