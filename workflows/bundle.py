@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .model import Bundle
-from .reading import MODEL_PATHS, model_kind
+from .reading import LABELS_FILE, MODEL_PATHS, model_kind
 from .validation import Problem, analyze
 
 
@@ -21,9 +21,12 @@ class BundleInvalid(Exception):
 
 
 def read_directory(root: str | Path) -> dict[str, bytes]:
-    """Every model file under ``root`` (see ``reading.MODEL_PATHS``), keyed by its bundle path."""
+    """Every model file under ``root`` (see ``reading.MODEL_PATHS``) and the English of its labels
+    (``reading.LABELS_FILE``) when there is one, keyed by its bundle path."""
     root = Path(root)
     files = {}
+    if (root / LABELS_FILE).is_file():
+        files[LABELS_FILE] = (root / LABELS_FILE).read_bytes()
     for pattern, _kind in MODEL_PATHS:
         for path in sorted(root.glob(pattern)):
             name = path.relative_to(root).as_posix()

@@ -23,7 +23,7 @@ from typing import Mapping
 
 from lxml import etree
 
-from .reading import Unreadable, model_kind, parse_form, parse_xml
+from .reading import LABELS_FILE, Unreadable, model_kind, parse_form, parse_labels, parse_xml
 
 DI_NAMESPACES = frozenset({
     "http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
@@ -57,6 +57,13 @@ def diff_bundles(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> list[dic
     for path in sorted(set(old) | set(new)):
         a, b = old.get(path), new.get(path)
         if a == b:
+            continue
+        try:
+            if path == LABELS_FILE:  # no file is no translation: say which labels gained or lost one
+                out.extend(diff_labels(path, parse_labels(a or b"{}"), parse_labels(b or b"{}")))
+                continue
+        except Unreadable as exc:
+            out.append(_entry(path, "", "file", path, "changed", [f"cannot compare: {exc}"]))
             continue
         if a is None or b is None:
             out.append(_entry(path, "", "file", path, "added" if a is None else "removed"))
@@ -305,6 +312,18 @@ def _keyword_details(a: dict, b: dict) -> list[str]:
         else:
             details.append(f"{key}: {_short(old)} → {_short(new)}")
     return details
+
+
+def diff_labels(file: str, old: dict, new: dict) -> list[dict]:
+    """One entry per Chinese label whose English was added, removed or changed (``element_type`` 'label')."""
+    out = []
+    for text in list(old) + [t for t in new if t not in old]:
+        a, b = old.get(text), new.get(text)
+        if a == b:
+            continue
+        change = "added" if a is None else "removed" if b is None else "changed"
+        out.append(_entry(file, "", "label", text, change, [f"{_short(a or '')} → {_short(b or '')}"]))
+    return out
 
 
 def diff_forms(file: str, old: dict, new: dict) -> list[dict]:

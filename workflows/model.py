@@ -1,7 +1,8 @@
 """What a loaded bundle is: its files, identity, parsed processes, forms and user tasks.
 
 A bundle is what gets deployed as one process version: every ``*.bpmn`` file, every
-``rules/*.dmn`` table and every ``forms/*.schema.json`` form, keyed by their path relative to the
+``rules/*.dmn`` table, every ``forms/*.schema.json`` form and the English of its labels
+(``labels.en.json``, when there is one), keyed by their path relative to the
 bundle root. Its identity is a SHA-256 over the sorted contents, so the same files always hash to
 the same version.
 
@@ -35,6 +36,8 @@ class Bundle:
     # bpmn id -> name of every named flow node (task, event, gateway, call activity) of every
     # process, so pages can name what a case passed without walking the engine's specs.
     element_names: dict[str, str] = field(default_factory=dict)
+    # The English of the bundle's own Chinese labels (reading.LABELS_FILE), {} when it has none.
+    labels: dict[str, str] = field(default_factory=dict)
 
     def form_for(self, bpmn_id: str) -> dict | None:
         meta = self.tasks.get(bpmn_id)

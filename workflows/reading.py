@@ -162,6 +162,41 @@ def parse_form(content: bytes) -> dict:
     return schema
 
 
+# -- the bundle's own English labels ---------------------------------------------------------------
+# A bundle may carry the English of its own Chinese labels (element names, form texts) next to its
+# models: one JSON object {"中文 as written": "English"} at LABELS_FILE. It is not a model (nothing
+# runs from it) but it is part of the bundle, so it is hashed, deployed and versioned with it;
+# app/processes/labels.py says why it is keyed by the text.
+LABELS_FILE = "labels.en.json"
+MAX_LABEL_CHARS = 200       # a task name is stored in String(200) columns (ready tasks, the audit log)
+MAX_LABELS = 5_000
+
+
+def parse_labels(content: bytes) -> dict[str, str]:
+    """The labels file as {Chinese text: English text}, or Unreadable saying why."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not UTF-8 text (byte {exc.start})", "form_not_utf8", byte=exc.start) from None
+    if json_depth(text) > 2:
+        raise Unreadable("labels must be one JSON object of texts", "labels_invalid",
+                         error="nested values")
+    try:
+        labels = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
+                         error=str(exc).splitlines()[0]) from None
+    if not isinstance(labels, dict):
+        raise Unreadable("labels must be one JSON object of texts", "labels_invalid", error="not an object")
+    if len(labels) > MAX_LABELS:
+        raise Unreadable(f"more than {MAX_LABELS} labels", "labels_invalid", error=f"> {MAX_LABELS}")
+    for key, value in labels.items():
+        if not isinstance(value, str) or not key or not value or max(len(key), len(value)) > MAX_LABEL_CHARS:
+            raise Unreadable(f"label {key[:40]!r}: each translation is a text of 1 to {MAX_LABEL_CHARS} "
+                             "characters", "labels_invalid", error=key[:40])
+    return labels
+
+
 # -- where models live in a bundle -----------------------------------------------------------------
 # Each kind of model at its place, relative to the bundle root (the shipped bpmn/ folder, a version).
 MODEL_PATHS: tuple[tuple[str, str], ...] = (

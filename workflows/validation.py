@@ -5,8 +5,9 @@ its name, and says what is wrong. ``bundle.load_bundle`` runs the same analysis 
 ``BundleInvalid`` with the errors, so what validates is exactly what deploys and runs. ``analyze``
 is where a ``model.Bundle`` is built: its specs, forms, user tasks and element names.
 
-Checks: every file is at a model path (``reading.MODEL_PATHS``); the XML is safe and well-formed
-(no DOCTYPE or entities) with a BPMN/DMN ``definitions`` root; SpiffWorkflow parses every process
+Checks: every file is at a model path (``reading.MODEL_PATHS``) or is the labels file
+(``reading.LABELS_FILE``, a JSON object of texts that becomes ``Bundle.labels``); the XML is
+safe and well-formed (no DOCTYPE or entities) with a BPMN/DMN ``definitions`` root; SpiffWorkflow parses every process
 and table; every user task sits in a lane whose id is a known role and names an existing, valid
 JSON Schema form; scripts and gateway conditions compile in the sandbox; timer expressions evaluate
 in the sandbox against sample data and yield a date-time (timeDate), a duration (timeDuration) or a
@@ -30,7 +31,8 @@ from lxml import etree
 
 from . import sandbox
 from .model import Bundle, TaskMeta, hash_files
-from .reading import MAX_FILE_BYTES, MODEL_PATHS, Unreadable, model_kind, parse_form, parse_xml
+from .reading import (LABELS_FILE, MAX_FILE_BYTES, MODEL_PATHS, Unreadable, model_kind, parse_form, parse_labels,
+                      parse_xml)
 
 BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_MODELS = frozenset({
@@ -65,7 +67,7 @@ CODES: tuple[str, ...] = (
     "timer_without_expression", "timer_iso_literal", "timer_too_complex", "timer_no_sample", "timer_unchecked",
     "timer_fails", "timer_naive", "timer_invalid_value",
     "dmn_no_decision", "dmn_rule_cells", "dmn_missing_attribute", "dmn_cannot_parse",
-    "dmn_input_without_expression",
+    "dmn_input_without_expression", "labels_invalid",
 )
 # What a sandbox_refused / cannot_compile problem is about (its ``subject`` param) ...
 SUBJECTS: tuple[str, ...] = ("script", "prescript", "postscript", "condition", "timer", "dmn_input", "dmn_cell",
@@ -179,7 +181,7 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
 
     for name, content in sorted(files.items()):
         kind = model_kind(name)
-        if kind is None:
+        if kind is None and name != LABELS_FILE:
             places = ", ".join(pattern for pattern, _kind in MODEL_PATHS)
             ctx.add(name, "", f"not a model file: a bundle keeps models at {places}", "not_a_model_path",
                     {"places": places})
@@ -187,6 +189,12 @@ def analyze(files: Mapping[str, bytes], known_roles: Iterable[str] | None = None
         if len(content) > MAX_FILE_BYTES:
             ctx.add(name, "", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB", "file_too_large",
                     {"mb": MAX_FILE_BYTES // 1024 // 1024})
+            continue
+        if name == LABELS_FILE:
+            try:
+                bundle.labels = parse_labels(content)
+            except Unreadable as exc:
+                ctx.add(name, "", str(exc), exc.code, exc.params)
             continue
         if kind == "form":
             try:

@@ -22,7 +22,7 @@ from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
 from ..web.formatting import label, local
-from ..web.terms import term, translate_bpmn_names
+from ..web.terms import form_text, term, translate_bpmn_names
 from ..operations.archive import load_state
 from .models import (CHANNELS, FINISHED_STATUSES, STATUSES, TYPES, AuditEntry, Case, Incident, ReadyTask,
                      WorkflowInstance)
@@ -88,20 +88,21 @@ def _task_url(task_id: str) -> str:
     return url_for("tasks.task", task_id=task_id)
 
 
-def _schema_text(text):
-    """A form schema's title or option name in the UI language (the shipped forms' texts are msgids)."""
-    return _(text) if isinstance(text, str) and text else text
-
-
 class Labels:
     """Turns stored identifiers into the words people read: users, departments, grids, form values."""
 
-    def __init__(self, session, bundle_forms: dict, bundle_tasks: dict, names: dict[str, str]):
+    def __init__(self, session, bundle_forms: dict, bundle_tasks: dict, names: dict[str, str],
+                 translations: dict[str, str] | None = None):
         self.users = dict(session.execute(select(User.username, User.display_name)).all())
         self.departments = department_names(session)
         self.grids = dict(session.execute(select(Grid.code, Grid.name)).all())
         self._people = {u.username: u for u in session.scalars(select(User))}
         self.forms, self.tasks, self.names = bundle_forms, bundle_tasks, names
+        self.translations = translations or {}  # the English of the version's own labels
+
+    def name(self, text: str | None) -> str:
+        """A task or element name of the case's process version in the UI's language."""
+        return term(text, self.translations)
 
     def user(self, username: str | None) -> str:
         if not username:
@@ -125,7 +126,7 @@ class Labels:
         return term(self.departments.get(code, code)) if code else ""
 
     def element(self, bpmn_id: str) -> str:
-        return term(self.names.get(bpmn_id)) or bpmn_id
+        return self.name(self.names.get(bpmn_id)) or bpmn_id
 
     def form_of(self, bpmn_id: str | None) -> dict:
         meta = self.tasks.get(bpmn_id) if bpmn_id else None
@@ -142,12 +143,12 @@ class Labels:
             prop = properties.get(key, {})
             value = data[key]
             if "enum" in prop and "enumNames" in prop and value in prop["enum"]:
-                value = _schema_text(prop["enumNames"][prop["enum"].index(value)])
+                value = form_text(prop["enumNames"][prop["enum"].index(value)], self.translations)
             elif key == "department":
                 value = self.department(value) or _("按派单规则")
             elif key == "category":
                 value = term(value)
-            out.append((_schema_text(prop.get("title", key)), self.value(value)))
+            out.append((form_text(prop.get("title", key), self.translations), self.value(value)))
         return out
 
     def column(self, name: str, value) -> str:
@@ -184,7 +185,7 @@ class Labels:
         return str(value)
 
 
-def _action_label(entry: AuditEntry) -> str:
+def _action_label(labels: Labels, entry: AuditEntry) -> str:
     if entry.action != "complete":
         return _(ACTIONS[entry.action]) if entry.action in ACTIONS else entry.action
     data = (entry.changes or {}).get("data") or {}
@@ -199,7 +200,7 @@ def _action_label(entry: AuditEntry) -> str:
             return _(choice)
     if entry.task_bpmn_id in TASK_ACTIONS:
         return _(TASK_ACTIONS[entry.task_bpmn_id])
-    return term(entry.task_name) or entry.task_bpmn_id or entry.action
+    return labels.name(entry.task_name) or entry.task_bpmn_id or entry.action
 
 
 def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
@@ -229,13 +230,13 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
             if item not in details:  # a form value the process copied as is (类别) is said once
                 details.append(item)
     return {"at": entry.at, "actor": labels.user(entry.actor), "unit": labels.unit(entry.actor),
-            "action": _action_label(entry), "task_id": entry.task_id, "task_bpmn_id": entry.task_bpmn_id,
-            "task": term(entry.task_name), "details": details, "source": entry.source}
+            "action": _action_label(labels, entry), "task_id": entry.task_id, "task_bpmn_id": entry.task_bpmn_id,
+            "task": labels.name(entry.task_name), "details": details, "source": entry.source}
 
 
 def labels_for(session, bundle) -> Labels:
     return Labels(session, bundle.forms if bundle else {}, bundle.tasks if bundle else {},
-                  bundle.element_names if bundle else {})
+                  bundle.element_names if bundle else {}, bundle.labels if bundle else {})
 
 
 def timeline(session, case: Case, bundle, labels: Labels | None = None, last: int | None = None) -> list[dict]:
@@ -265,14 +266,15 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "reporter_phone": case.reporter_phone if reveal else mask_phone(case.reporter_phone),
         "revealed": reveal,
         "timeline": timeline(session, case, bundle, labels),
-        "tasks": [{"id": t.id, "name": term(t.name), "role": t.role, "department": labels.department(t.department),
+        "tasks": [{"id": t.id, "name": labels.name(t.name), "role": t.role,
+                   "department": labels.department(t.department),
                    "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_act_as(user.roles, user.department, t.role, t.department),
                    "url": _task_url(t.id), "tier": t.supervision_tier} for t in tasks],
         "items": [{"item": i, "department": labels.department(i.department),
                    "measure": _(MEASURES[i.measure]) if i.measure in MEASURES else i.measure,
                    "decision": _(DECISIONS_3[i.accountability_decision])
                    if i.accountability_decision in DECISIONS_3 else i.accountability_decision,
-                   "records": [{"name": term(r.get("name")) or r.get("task"), "by": labels.user(r.get("by")),
+                   "records": [{"name": labels.name(r.get("name")) or r.get("task"), "by": labels.user(r.get("by")),
                                 "at": r.get("at"), "details": labels.form_data(r.get("task"), r.get("data") or {})}
                                for r in (i.records or []) if isinstance(r, dict)]} for i in items],
         "incidents": incidents,
@@ -321,9 +323,11 @@ def diagram(number: str):
     runs = path.pop("supervision")
     # The live escalation if there is one, else the latest: that is the one people ask about.
     run = next((r for r in reversed(runs) if not r["finished"]), runs[-1] if runs else None)
-    body = {"version": version.version, "xml": translate_bpmn_names(version.files.get(LIFECYCLE_FILE)), **path, "supervision": None}
+    body = {"version": version.version, "xml": translate_bpmn_names(version.files.get(LIFECYCLE_FILE), bundle.labels),
+            **path, "supervision": None}
     if run is not None:
-        body["supervision"] = {"xml": translate_bpmn_names(version.files.get(SUPERVISION_FILE)), "call": run["call"],
+        body["supervision"] = {"xml": translate_bpmn_names(version.files.get(SUPERVISION_FILE), bundle.labels),
+                               "call": run["call"],
                                "finished": run["finished"], "completed": run["completed"],
                                "ready": run["ready"], "waiting": run["waiting"]}
     return jsonify(body)

@@ -17,6 +17,9 @@ All of them are for the ``designer`` role only (others get a 403), checked once 
     GET  /designer/migrate?from=N&to=M    designer.migrate      dry run: which cases can move and why not
     POST /designer/migrate                designer.migrate      move the chosen cases
     POST /designer/import                 designer.import_file  multipart: file (.bpmn/.dmn/.json), base_revision
+    GET  /designer/labels                 designer.labels       标签翻译: the draft's Chinese labels and their English
+    POST /designer/labels                 designer.save_labels  form base_revision, zh[] + en[] (or JSON {translations,
+                                                                base_revision}); refused whole, nothing saved, if bad
 
 Opening an editor opens the draft (from the latest version when there is none), so every save
 names the revision it started from and a concurrent save cannot be lost silently.
@@ -37,15 +40,16 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from workflows.reading import MAX_FILE_BYTES, Unreadable, model_kind, parse_form
+from workflows.reading import LABELS_FILE, MAX_FILE_BYTES, MAX_LABEL_CHARS, Unreadable, model_kind, parse_form
 
 from ..auth.models import ROLES
 from ..errors import BihuanError, Conflict, Invalid
-from ..processes import drafts
+from ..processes import drafts, labels as label_translations
 from ..processes.models import ProcessVersion
 from ..processes.problem_text import localize, unreadable
 from ..processes.services import ensure_shipped_version, latest_version
 from ..web.errors import error_response
+from . import label_table
 from .messages import N_, js_messages
 from .preview import preview_fields
 
@@ -273,6 +277,43 @@ def form_preview():
     return render_template("designer/_preview.html", fields=fields, error=error), 400 if error else 200
 
 
+# -- 标签翻译: the English of the draft's own labels -------------------------------------------------
+def _labels_page(status: int = 200, error: str = "", typed: dict | None = None):
+    with core().db.unit_of_work() as session:
+        draft = drafts.open_draft(session, actor())
+        files, revision = dict(draft.files), draft.revision
+    return render_template("designer/labels.html", rows=label_table.rows(files, typed), revision=revision,
+                           error=error, max_chars=MAX_LABEL_CHARS, labels_file=LABELS_FILE), status
+
+
+@bp.get("/labels")
+def labels():
+    return _labels_page()
+
+
+@bp.post("/labels")
+def save_labels():
+    wants_json = request.is_json
+    translations = None
+    try:
+        translations, base_revision = label_table.read_request()
+        with core().db.unit_of_work() as session:
+            draft = label_translations.save_translations(session, translations=translations,
+                                                         base_revision=base_revision, actor=actor(),
+                                                         catalog=label_table.catalog_english)
+            revision = draft.revision
+    except BihuanError as exc:
+        if wants_json:
+            return json_error(exc)
+        # after a conflict the page shows the draft as it is now (someone else's save), not what was typed
+        kept = translations if isinstance(translations, dict) and not isinstance(exc, Conflict) else None
+        return _labels_page(exc.http_status, str(exc), kept)
+    if wants_json:
+        return jsonify({"revision": revision})
+    flash(_("标签翻译已保存到草稿（修订 %(n)s），发布后生效。", n=revision), "success")
+    return redirect(url_for(".labels"))
+
+
 # -- deploying, comparing, migrating ---------------------------------------------------------------
 def _version_arg(name: str, source=None, required: bool = False) -> int | None:
     raw = (source or request.args).get(name)
@@ -416,3 +457,4 @@ def import_file():
 
 def _too_large():
     return error_response(413, _("上传的文件超过 %(mb)s MB，未导入。", mb=UPLOAD_LIMIT // 1024 // 1024))
+

@@ -81,6 +81,7 @@ MESSAGES: dict[str, str] = {
     "dmn_missing_attribute": N_("无法解析决策表：有元素缺少 %(attribute)s 属性"),
     "dmn_cannot_parse": N_("无法解析决策表：%(error)s"),
     "dmn_input_without_expression": N_("输入没有表达式"),
+    "labels_invalid": N_("标签翻译文件无效（%(error)s）：应为一个 JSON 对象，键是中文原文，值是 1 到 200 个字符的英文"),
     # notes of an import (app/processes/importing.py)
     "import_converted": N_("已从 %(encoding)s 转换为 UTF-8"),
     "import_bpmn_by_content": N_("%(name)s 中是 BPMN 流程图；按内容而不是扩展名导入"),

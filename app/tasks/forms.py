@@ -13,6 +13,8 @@ from typing import Any, Iterable, Mapping
 
 from flask_babel import gettext as _
 
+from ..web.terms import form_text
+
 RADIO_MAX = 4          # enums with this many options or fewer are radios, longer ones a select
 TEXTAREA_OVER = 200    # strings allowed to be longer than this get a textarea
 TRUE_VALUES = ("true", "on", "1", "yes")
@@ -39,10 +41,11 @@ class Field:
     toggles: bool = False            # hide unless one of ``when`` holds (enum-controlled conditions)
 
 
-def _t(text: Any) -> Any:
-    """A schema text (title, enumNames entry, description) in the UI language: the shipped forms' texts
-    are msgids (app/web/label_messages.py); anything else, or an untranslated text, stays as written."""
-    return _(text) if isinstance(text, str) and text else text
+def _t(text: Any, translations: Mapping[str, str] | None = None) -> Any:
+    """A schema text (title, enumNames entry, description) in the UI language: the process version's
+    own English (``translations``), else the catalog's (the shipped forms' texts are msgids,
+    app/web/label_messages.py), else as written."""
+    return form_text(text, translations)
 
 
 def _types(prop: Mapping) -> list[str]:
@@ -91,8 +94,10 @@ def initial_values(schema: Mapping, known: Mapping[str, Any] | None = None) -> d
 
 
 def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
-                 departments: Iterable[tuple[str, str]] = ()) -> list[Field]:
-    """One Field per schema property, in the schema's order."""
+                 departments: Iterable[tuple[str, str]] = (),
+                 translations: Mapping[str, str] | None = None) -> list[Field]:
+    """One Field per schema property, in the schema's order; texts in the UI's language, with the
+    English of the process version's own labels (``Bundle.labels``) when given."""
     values, errors = values or {}, errors or {}
     properties = schema.get("properties", {})
     required = set(schema.get("required", []))
@@ -105,11 +110,12 @@ def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, error
         value = values.get(name)
         if isinstance(value, list):  # an array field is typed as one comma-separated line
             value = ", ".join(str(v) for v in value)
-        f = Field(name=name, label=_t(prop.get("title")) or name, widget=_widget(name, prop), required=name in required,
-                  help=_t(prop.get("description", "")), value=value, error=errors.get(name, ""),
-                  when=when.get(name, []))
+        f = Field(name=name, label=_t(prop.get("title"), translations) or name, widget=_widget(name, prop),
+                  required=name in required, help=_t(prop.get("description", ""), translations), value=value,
+                  error=errors.get(name, ""), when=when.get(name, []))
         if "enum" in prop:
-            labels = [_t(n) for n in prop["enumNames"]] if prop.get("enumNames") else [str(v) for v in prop["enum"]]
+            labels = ([_t(n, translations) for n in prop["enumNames"]] if prop.get("enumNames")
+                      else [str(v) for v in prop["enum"]])
             f.options = [Option(v, label) for v, label in zip(prop["enum"], labels)]
         if name == "department" and departments:
             f.widget = "select"
@@ -123,19 +129,19 @@ def build_fields(schema: Mapping, values: Mapping[str, Any] | None = None, error
         if f.when and not f.required:
             # Only conditions on a choice hide a field; a boolean condition just makes a field mandatory.
             f.toggles = all("enum" in properties.get(c, {}) for c, _v in f.when)
-            f.help = f.help or _describe_when(f.when, properties)
+            f.help = f.help or _describe_when(f.when, properties, translations)
         fields.append(f)
     return fields
 
 
-def _describe_when(when: list[tuple[str, Any]], properties: Mapping) -> str:
+def _describe_when(when: list[tuple[str, Any]], properties: Mapping, translations=None) -> str:
     parts = []
     for controller, value in when:
         prop = properties.get(controller, {})
-        label = _t(prop.get("title")) or controller
+        label = _t(prop.get("title"), translations) or controller
         if "enum" in prop and value in prop["enum"]:
             index = prop["enum"].index(value)
-            shown = _t(prop["enumNames"][index]) if prop.get("enumNames") else prop["enum"][index]
+            shown = _t(prop["enumNames"][index], translations) if prop.get("enumNames") else prop["enum"][index]
         elif isinstance(value, bool):
             shown = _("是") if value else _("否")
         else:

@@ -23,6 +23,7 @@ from ..supervision.models import TIERS
 from ..web.access import roles_required
 from ..web.formatting import local
 from ..web.nav import TASK_ROLES
+from ..web.terms import in_english, term
 from . import claims, decision as decisions, forms, worklist
 from .context import TaskContext, conflict_details, load_task
 
@@ -47,10 +48,13 @@ def worklist_page():
     now = utcnow()
     with _core().db.read() as session:
         rows, has_next = worklist.page(session, current_user, filters, now)
+        # a task name a designer wrote has its English in the case's process version
+        version_labels = worklist.version_labels(_core(), session, (r.number for r in rows)) if in_english() else {}
         counts = worklist.counts(session, current_user, filters, now)
         departments = dict(session.execute(select(Department.code, Department.name)).all())
     return render_template("tasks/worklist.html", rows=rows, has_next=has_next, counts=counts, filters=filters,
-                           departments=departments, types=TYPES, channels=CHANNELS, tiers=TIERS, now=now,
+                           departments=departments, version_labels=version_labels, types=TYPES, channels=CHANNELS,
+                           tiers=TIERS, now=now,
                            tabs=(("all", _("全部待办")), ("mine", _("我认领的")), ("unclaimed", _("未认领")),
                                  ("overdue", _("已逾期"))))
 
@@ -92,7 +96,11 @@ def _claim_action(task_id: str, action, message: str):
         raise NotFound(_("此任务不存在或已办理完毕。")) from None
     except Forbidden:
         raise Forbidden(_("您不能认领此任务：它不属于您的角色或部门。")) from None
-    flash(message % {"case": done["case"], "task": done["task"]}, "success")
+    translations = None
+    if in_english():
+        with _core().db.read() as session:
+            translations = worklist.version_labels(_core(), session, [done["case"]]).get(done["case"])
+    flash(message % {"case": done["case"], "task": term(done["task"], translations)}, "success")
     return redirect(_safe_back(request.form.get("next")), 303)
 
 
@@ -102,7 +110,7 @@ def _initial(ctx: TaskContext) -> dict:
 
 def _render(ctx: TaskContext, values: dict, errors: dict | None = None, *, notice: str = "", read_only=False,
             status: int = 200):
-    fields = forms.build_fields(ctx.schema, values, errors or {}, ctx.departments)
+    fields = forms.build_fields(ctx.schema, values, errors or {}, ctx.departments, ctx.bundle.labels)
     case = ctx.case
     claimed_by_other = bool(ctx.assignee and ctx.assignee != current_user.username)
     with _core().db.read() as session:

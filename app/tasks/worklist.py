@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, false, func, or_, select, union_all
 
 from workflows.clock import utcnow
 
-from ..cases.models import CHANNELS, TYPES, Case, ReadyTask
+from ..cases.models import CHANNELS, TYPES, Case, ReadyTask, WorkflowInstance
 from ..supervision.models import TIERS, SupervisionItem
 
 PAGE_SIZE = 50
@@ -171,6 +171,18 @@ def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[
                 concerned=concerned.get((r[16], r[12]), ()))
             for r in found]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def version_labels(core, session, numbers) -> dict[str, dict[str, str]]:
+    """case number -> the English of its process version's own labels (``Bundle.labels``), for the
+    task names of a page: one query by the cases' unique numbers, each version parsed once (cached)."""
+    numbers = set(numbers)
+    if not numbers:
+        return {}
+    found = session.execute(select(Case.number, WorkflowInstance.process_version_id)
+                            .join(WorkflowInstance, WorkflowInstance.case_id == Case.id)
+                            .where(Case.number.in_(numbers))).all()
+    return {number: core.bundles.get(session, version_id).labels for number, version_id in found}
 
 
 def _concerned(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, ...]]:

@@ -84,16 +84,10 @@ def shipped_terms() -> dict[str, Mapping[str, str]]:
 
 
 def form_texts(schema: Mapping) -> list[str]:
-    """The texts of a task form that are shown translated, in schema order, each once."""
-    texts: list[str] = []
-    properties = schema.get("properties")
-    parts = [schema, *(p for p in (properties.values() if isinstance(properties, Mapping) else ())
-                       if isinstance(p, Mapping))]
-    for part in parts:
-        for text in (part.get("title"), *(part.get("enumNames") or ()), part.get("description")):
-            if isinstance(text, str) and text and text not in texts:
-                texts.append(text)
-    return texts
+    """The texts of a task form that are shown translated, in schema order, each once
+    (the same texts the designer's 标签翻译 lists: app/processes/labels.py ``form_labels``)."""
+    from ..processes.labels import form_labels
+    return list(dict.fromkeys(text for _name, _part, text in form_labels(schema)))
 
 
 # -- Babel extractors (babel.cfg): fileobj, keywords, comment_tags, options -> (lineno, funcname, message, comments)

@@ -3,11 +3,16 @@
 Department, grid and category names, the names of BPMN elements (task names copied to the ready
 tasks and the history, the labels of the case diagram) are Chinese text, not identifiers. The
 shipped ones are msgids (extracted by app/web/label_messages.py ``shipped_terms``), so in English
-``term('城管执法中队')`` reads "Urban Management Enforcement Squad". A name a designer or an admin
-wrote is not in the catalog and stays exactly as written: gettext hands back its msgid.
+``term('城管执法中队')`` reads "Urban Management Enforcement Squad". A name an admin wrote is not
+in the catalog and stays exactly as written: gettext hands back its msgid.
+
+A process version's own labels (task and element names, form texts) may carry their English in the
+version (the designer's 标签翻译, app/processes/labels.py): pass the version's ``Bundle.labels`` and
+that English comes first, then the catalog's, then the text as written (``labels.english``).
 
     {{ task.name|term }}      {{ departments.get(code, code)|term }}
-    translate_bpmn_names(xml)  # the diagram's labels, for bpmn-js
+    {{ ctx.name|term(ctx.bundle.labels) }}      form_text(title, bundle.labels)
+    translate_bpmn_names(xml, bundle.labels)  # the diagram's labels, for bpmn-js
 """
 from __future__ import annotations
 
@@ -18,33 +23,50 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import get_locale, gettext
 
+from ..processes.labels import english
+
 CJK = re.compile(r"[\u3400-\u9fff]")
 # name="…" on a BPMN/DMN element: attribute values are XML-escaped, so no raw quote inside.
 NAME_ATTRIBUTE = re.compile(r'(<[\w:]+\b[^>]*?\sname=")([^"]*)(")')
 
 
-def term(value) -> str:
-    """A stored Chinese name in the UI's language; anything else unchanged."""
+def term(value, translations=None) -> str:
+    """A stored Chinese name in the UI's language; anything else unchanged. ``translations``: the
+    English of the process version's own labels (``Bundle.labels``) when the name is one of them."""
     if not value or not isinstance(value, str) or not CJK.search(value):
         return "" if value is None else value
+    return form_text(value, translations)
+
+
+def form_text(value, translations=None):
+    """A process version's text (a form's title, field title or option; a task name) in the UI's
+    language: in English the version's translation, else the catalog's, else as written."""
+    if not isinstance(value, str) or not value:
+        return value
+    if translations and _english():
+        return english(value, translations, gettext)
     return gettext(value)
 
 
-def _english() -> bool:
+def in_english() -> bool:
+    """Whether this request's pages are in English (a page may skip reading translations otherwise)."""
     locale = get_locale()
     return locale is not None and locale.language != "zh"
 
 
-def translate_bpmn_names(xml):
-    """The diagram's XML with every element name the catalog knows translated (in English only;
-    in Chinese the XML is returned untouched, byte for byte)."""
+_english = in_english
+
+
+def translate_bpmn_names(xml, translations=None):
+    """The diagram's XML with every element name translated (in English only: the version's own
+    ``translations`` first, then the catalog; in Chinese the XML is returned untouched, byte for byte)."""
     if xml is None or not _english():
         return xml
     text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
 
     def one(match: re.Match) -> str:
         name = html.unescape(match.group(2))
-        return match.group(1) + html.escape(term(name), quote=True) + match.group(3)
+        return match.group(1) + html.escape(term(name, translations), quote=True) + match.group(3)
     return NAME_ATTRIBUTE.sub(one, text)
 
 
@@ -61,3 +83,4 @@ def bpmn_names(paths) -> list[str]:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["term"] = term
+    app.jinja_env.filters["form_text"] = form_text
