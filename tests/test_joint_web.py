@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import at
 from tests.test_joint_disposal import co_do, joint_dispatch, units  # noqa: F401  (fixture)
 
 

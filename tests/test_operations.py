@@ -10,7 +10,6 @@ from sqlalchemy.engine import make_url
 
 from app.cases.models import Case, ReadyTask, WorkflowInstance
 from app.errors import BihuanError, Invalid
-from app.migrate import upgrade
 from app.operations import backup as ops_backup
 from app.operations.archive import archive_closed, parse_cutoff
 from app.operations.check import check

@@ -5,7 +5,6 @@ import re
 from datetime import timedelta
 
 import pyotp
-import pytest
 from sqlalchemy import select, text
 
 from app.auth.models import User

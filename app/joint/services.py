@@ -25,7 +25,7 @@ from ..cases.visibility import can_view_case
 from ..errors import Forbidden, Invalid, NotFound
 from ..org.models import Department
 from ..supervision.models import INSTRUCTION_REASON, SupervisionItem
-from .models import UNIT_KINDS, CoHandler, DisposalRecord, JointMeeting, LeaderInstruction
+from .models import CoHandler, DisposalRecord, JointMeeting, LeaderInstruction
 
 # Who may mark a case 批示督办: the party committee's tier and the leaders.
 INSTRUCT_ROLES = frozenset({"supervisor_party", "leader"})

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0036'
-down_revision = '0034'  # the lead relinks this to 0035 when both are merged
+down_revision = '0034'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 leader, and the volunteers' one-time password reset codes
 
 Revision ID: 0037
-Revises: 0034
+Revises: 0036
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0037'
-down_revision = '0034'
+down_revision = '0036'
 branch_labels = None
 depends_on = None
 
