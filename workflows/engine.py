@@ -29,7 +29,7 @@ from .joint import (CO_FEEDBACK_TASK, CO_HANDLING_PROCESS, CO_OPEN, CO_WAIT_TASK
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, parse_instant
+from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, hours_before, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
 # The message that answers an escalation (the department replied); see supervision_escalation.bpmn.
@@ -141,6 +141,7 @@ class Engine(JointMixin):
             "now": now_iso,
             "working_days_after": self._working_days_after,
             "working_days_before": self._working_days_before,
+            "hours_before": hours_before,
             "notify": notices.note,
             "step_due": self._step_due,
         }
