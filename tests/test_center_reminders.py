@@ -141,3 +141,17 @@ def test_reassign_and_follow_up_are_warned_too(driver, core, clock):
     assert who_got(core, "task_due_soon", replied) == ["dispatcher"]
     assert notice(core, "task_due_soon", replied).params["task"] == "回访"
     assert who_got(core, "task_overdue", returned) == ["dispatcher"]  # 改派 was due at Tuesday's end
+
+
+def test_a_step_arriving_within_a_working_day_of_its_deadline_is_warned_as_it_arrives(driver, core, clock):
+    """Registered on a Saturday, 派单 is due at Monday's end: the warning's instant (Friday's end) has
+    passed as the task arrives, so the timer fires in the registration itself, and is told with it."""
+    clock.move_to(at(2026, 11, 7, 10, 0))  # Saturday
+    number = driver.register()
+    assert driver.task(number, "dispatch")["due"] == utc_iso(at(2026, 11, 9, 23, 59, 59))
+    assert who_got(core, "task_arrived", number) == ["dispatcher"]
+    assert who_got(core, "task_due_soon", number) == ["dispatcher"]
+    assert notice(core, "task_due_soon", number).task_id == driver.task(number, "dispatch")["id"]
+    clock.move_to(at(2026, 11, 9, 12, 0))
+    driver.fire()
+    assert who_got(core, "task_due_soon", number) == ["dispatcher"]  # and not again
