@@ -155,3 +155,17 @@ def test_a_step_arriving_within_a_working_day_of_its_deadline_is_warned_as_it_ar
     clock.move_to(at(2026, 11, 9, 12, 0))
     driver.fire()
     assert who_got(core, "task_due_soon", number) == ["dispatcher"]  # and not again
+
+
+def test_a_year_without_a_calendar_still_registers_and_warns_by_calendar_days(driver, core, frozen_clock):
+    """Intake never fails on the calendar: 派单's deadline then counts calendar days (step_due), and
+    so does its warning, instead of the whole registration failing on 2100's missing schedule."""
+    frozen_clock.move_to(at(2100, 2, 1, 10, 0))
+    number = driver.register()
+    assert driver.task(number, "dispatch")["due"] == utc_iso(at(2100, 2, 2, 23, 59, 59))
+    frozen_clock.move_to(at(2100, 2, 1, 23, 59, 59))
+    driver.fire()
+    assert who_got(core, "task_due_soon", number) == []
+    frozen_clock.move_to(at(2100, 2, 2, 0, 0, 0))
+    driver.fire()
+    assert who_got(core, "task_due_soon", number) == ["dispatcher"]
