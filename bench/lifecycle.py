@@ -97,9 +97,10 @@ def bare_engine_lifecycles(n: int, engine) -> tuple[float, float]:
     # The same script functions as the application's engine (deadlines on the working calendar),
     # in SpiffWorkflow's own Python script engine rather than our sandboxed one.
     from workflows import notices
+    from workflows.workdays import hours_before
     functions = {"now": lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "working_days_after": engine._working_days_after, "working_days_before": engine._working_days_before,
-                 "notify": notices.note, "step_due": engine._step_due}
+                 "hours_before": hours_before, "notify": notices.note, "step_due": engine._step_due}
     script_engine = PythonScriptEngine(environment=TaskDataEnvironment(functions))
     parser = SpiffBpmnParser()
     parser.add_bpmn_files([str(p) for p in (ROOT / "bpmn").glob("*.bpmn")])

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from workflows.workdays import SHANGHAI, CalendarGap, WorkingCalendar, library_covers, parse_instant
+from workflows.workdays import SHANGHAI, CalendarGap, WorkingCalendar, hours_before, library_covers, parse_instant
 
 UTC = timezone.utc
 
@@ -203,3 +203,17 @@ def test_working_days_between_into_uncovered_year_raises():
 def test_year_before_library_range_is_a_gap():
     with pytest.raises(CalendarGap, match="2003"):
         WorkingCalendar().is_workday(date(2003, 6, 2))
+
+
+def test_hours_before_counts_clock_hours_through_nights_and_rest_days():
+    """A reminder ahead of a deadline counted in hours (an urgent case's 派单 within 2 hours)."""
+    assert hours_before("2026-11-02T04:00:00+00:00", 1) == "2026-11-02T03:00:00+00:00"
+    # Monday 01:00 Shanghai, 2 hours earlier: Sunday 23:00, a rest day, counted like any hour
+    assert hours_before(datetime(2026, 11, 2, 1, 0, tzinfo=SHANGHAI), 2) == "2026-11-01T15:00:00+00:00"
+    assert hours_before("2026-11-02T04:00:00+00:00", 0) == "2026-11-02T04:00:00+00:00"
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "1", None])
+def test_hours_before_refuses_anything_but_whole_hours(bad):
+    with pytest.raises(ValueError, match="int >= 0 hours"):
+        hours_before("2026-11-02T04:00:00+00:00", bad)

@@ -29,7 +29,7 @@ from .joint import (CO_FEEDBACK_TASK, CO_HANDLING_PROCESS, CO_OPEN, CO_WAIT_TASK
 from .model import Bundle
 from .state import StateCodec
 from .workflow import CaseWorkflow
-from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, parse_instant
+from .workdays import SHANGHAI, CalendarGap, WorkingCalendar, hours_before, parse_instant
 
 SUPERVISION_PROCESS = "supervision_escalation"
 # The message that answers an escalation (the department replied); see supervision_escalation.bpmn.
@@ -141,6 +141,7 @@ class Engine(JointMixin):
             "now": now_iso,
             "working_days_after": self._working_days_after,
             "working_days_before": self._working_days_before,
+            "hours_before": hours_before,
             "notify": notices.note,
             "step_due": self._step_due,
         }
@@ -159,7 +160,15 @@ class Engine(JointMixin):
 
     def _working_days_before(self, instant, n):
         # Reminders only: not a deadline, so never noted as provisional nor recomputed on import.
-        return self._calendar().working_days_before(instant, n).isoformat(timespec="seconds")
+        try:
+            return self._calendar().working_days_before(instant, n).isoformat(timespec="seconds")
+        except CalendarGap:
+            # A reminder must never stop an action: a center step's deadline is counted in calendar
+            # days until its year's schedule is imported (_step_due), so intake goes on; its 到期预警
+            # counts calendar days back from it the same way.
+            day = parse_instant(instant).astimezone(SHANGHAI) - timedelta(days=n)
+            return day.replace(hour=23, minute=59, second=59, microsecond=0).astimezone(timezone.utc).isoformat(
+                timespec="seconds")
 
     def _step_due(self, start, days, hours=None):
         """A center step's deadline: ``hours`` clock hours after ``start`` when the rule gives hours

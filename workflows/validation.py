@@ -409,11 +409,12 @@ _SIMPLE_NODES = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.Call, ast
 
 
 def _sample_functions():
-    from .workdays import WorkingCalendar
+    from .workdays import WorkingCalendar, hours_before
     calendar = WorkingCalendar()
     days_after = lambda start, n: calendar.working_days_after(start, n).isoformat(timespec="seconds")  # noqa: E731
     return {"now": lambda: SAMPLE_ISO, "working_days_after": days_after,
             "working_days_before": lambda at, n: calendar.working_days_before(at, n).isoformat(timespec="seconds"),
+            "hours_before": hours_before,
             "step_due": lambda start, days, hours=None: days_after(start, int(days or 0))}
 
 

@@ -24,7 +24,7 @@ import chinese_calendar
 
 from .holidays import statutory_holidays
 
-__all__ = ["SHANGHAI", "CalendarGap", "WorkingCalendar", "library_covers", "parse_instant"]
+__all__ = ["SHANGHAI", "CalendarGap", "WorkingCalendar", "hours_before", "library_covers", "parse_instant"]
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 _END_OF_DAY = time(23, 59, 59)
@@ -75,6 +75,15 @@ def parse_instant(value) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=SHANGHAI)  # naive times are Shanghai wall-clock
     return value.astimezone(timezone.utc)
+
+
+def hours_before(instant, n) -> str:
+    """``n`` clock hours before ``instant``, as a UTC ISO instant: a reminder (到期预警) ahead of a
+    deadline counted in hours (an urgent case's 派单 within 2 hours), where a working day before
+    it would lie before the step began. No calendar: hours run through nights and rest days."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an int >= 0 hours, got {n!r}")
+    return (parse_instant(instant) - timedelta(hours=n)).isoformat(timespec="seconds")
 
 
 def _local_date(value) -> date:

@@ -90,6 +90,16 @@ def queue_of(session: Session, task) -> list[User]:
     return _queue_users(session, task.role, task.department)
 
 
+def _task_queue(session: Session, case, task) -> list[User]:
+    """Everyone whose worklist shows a ready task of the engine (its role; a handler task: the case's
+    department, or the co-handling unit whose part it is)."""
+    if task.role == "leader" and task.data.get("instructed_by"):  # 领导签批销号: the instructing leader's own
+        return list(session.scalars(select(User).where(User.username == task.data["instructed_by"],
+                                                       User.active.is_(True))))
+    department = (getattr(task, "unit", None) or case.department) if task.role == "handler" else None
+    return _queue_users(session, task.role, department)
+
+
 def _department_handlers(session: Session, department: str | None) -> list[User]:
     return _queue_users(session, "handler", department)
 
@@ -118,18 +128,22 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
     for task_id, task in after.ready.items():
         if task_id in before.ready:
             continue
-        department = (getattr(task, "unit", None) or case.department) if task.role == "handler" else None
-        users = _queue_users(session, task.role, department)
-        if task.role == "leader" and task.data.get("instructed_by"):  # 领导签批销号: the instructing leader's own
-            users = list(session.scalars(select(User).where(User.username == task.data["instructed_by"],
-                                                            User.active.is_(True))))
-        pending.append((users, "task_arrived", task_id,
+        pending.append((_task_queue(session, case, task), "task_arrived", task_id,
                         {"task": task.name, "due": _local(task.due)}))
+    # A reminder is about the ready task it is attached to, read from the snapshot: its row may be
+    # one this very action adds (not flushed yet), when the warning's instant had already passed as
+    # the task arrived (a case registered on a Saturday, a 回访 reached after its warning day).
+    about = {notice.task for notice in notices if notice.task}
+    tasks = [(task_id, task) for task_id, task in after.ready.items() if task.bpmn_id in about]
+    # A claimed task tells its claimant only; a task this action adds has none yet.
+    claimants = dict(session.execute(select(ReadyTask.id, User).join(User, User.username == ReadyTask.assignee)
+                                     .where(ReadyTask.id.in_([task_id for task_id, _ in tasks])))
+                     .tuples().all()) if tasks else {}
     for notice in notices:
-        rows = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id,
-                                                       ReadyTask.bpmn_id == notice.task)).all() if notice.task else []
-        for row in rows:
-            pending.append((queue_of(session, row), notice.kind, row.id, {"task": row.name, "due": _local(row.due_at)}))
+        for task_id, task in tasks:
+            if task.bpmn_id == notice.task:
+                users = [claimants[task_id]] if task_id in claimants else _task_queue(session, case, task)
+                pending.append((users, notice.kind, task_id, {"task": task.name, "due": _local(task.due)}))
     # Whatever department the supervision projection fixed on an item is the one told.
     for item in opened:
         pending.append((_department_handlers(session, item.department), "supervision_opened", None,
