@@ -169,6 +169,8 @@ def demo_seed(no_cases: bool) -> None:
             result["provisional_calendar"] = demo_calendar(core)
         result["demo_cases"] = 0 if no_cases else seed_demo_cases(core)
         result["past_cases"] = seed_past_cases(core) if result["demo_cases"] else 0  # supervision on first login
+        from .joint.demo import seed_joint_cases
+        result["joint_cases"] = seed_joint_cases(core) if result["demo_cases"] else 0  # 联动处置, 批示督办
         if not no_cases:
             from .volunteers.demo import seed_volunteers
             result["volunteers"] = seed_volunteers(core)  # 志愿者积分 demo (idempotent, ~1.5 s)

@@ -132,3 +132,38 @@ def test_demo_seed_with_the_whole_grid_organisation(tmp_path):
         assert proc.returncode == 0, proc.stderr
     seeded = json.loads(proc.stdout)
     assert seeded["demo_cases"] == 6 and seeded["created"]["org"]
+
+
+def test_demo_seed_drives_a_closed_and_an_open_joint_case(core, database_url):
+    """联动处置 in the demo: one case closed with its meeting and disposal records (and the party
+    tier's 批示督办 signed off), one with two co-handlers still at work in their units' worklists."""
+    from sqlalchemy import select
+
+    from app.cases.models import Case, ReadyTask
+    from app.joint.models import CoHandler, DisposalRecord, JointMeeting, LeaderInstruction
+    result = run("demo", "seed", url=database_url)
+    assert result["joint_cases"] == 2
+    with core.db.read() as session:
+        joint = session.scalars(select(Case).where(Case.id.in_(select(CoHandler.case_id))).order_by(Case.id)).all()
+        assert [c.status for c in joint] == ["closed", "handling"]
+        closed, running = joint
+        parts = {p.unit: p for p in session.scalars(select(CoHandler).where(CoHandler.case_id == closed.id))}
+        assert sorted(parts) == ["community_building", "market_supervision"]
+        assert all(p.status == "fed_back" and p.people_deployed for p in parts.values())
+        meeting = session.scalars(select(JointMeeting).where(JointMeeting.case_id == closed.id)).one()
+        assert meeting.units == ["chengguan", "community_building", "market_supervision"] and len(meeting.actions) == 3
+        disposal = session.scalars(select(DisposalRecord).where(DisposalRecord.case_id == closed.id)).one()
+        assert disposal.people_deployed == 32
+        assert disposal.quantities == {"structures_removed": 9, "truckloads_cleared": 12}
+        instructions = {i.case_id: i for i in session.scalars(select(LeaderInstruction))}
+        assert instructions[closed.id].signed_off_at and instructions[closed.id].instructed_by == "party"
+        assert instructions[running.id].signed_off_at is None
+        # the open case: both co-handlers signed for their part and are handling it, the lead too
+        ready = sorted(session.execute(select(ReadyTask.bpmn_id, ReadyTask.department)
+                                       .where(ReadyTask.case_id == running.id)).all())
+        assert ready == [("co_handle", "community_building"), ("co_handle", "market_supervision"),
+                         ("handle", "chengguan")]
+        assert {p.status for p in session.scalars(select(CoHandler).where(CoHandler.case_id == running.id))} \
+            == {"handling"}
+    assert [t["task"] for t in core.cases.list_tasks(user="handler2") if t["case"] == running.number] == ["co_handle"]
+    assert run("demo", "seed", url=database_url)["joint_cases"] == 0  # idempotent

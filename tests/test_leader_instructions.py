@@ -95,3 +95,47 @@ def test_a_closed_case_and_a_second_instruction_are_refused(driver):
     svc.instruct(number, user="leader", text="请办理", deadline="2026-11-06")
     with pytest.raises(Invalid):
         svc.instruct(number, user="party", text="再次批示", deadline="2026-11-06")
+
+
+def test_a_party_instruction_signs_off_from_the_party_worklist_and_no_leader_takes_it(driver, login):
+    """The sign-off goes to the person who instructed, whatever their role: the party tier's
+    supervisor finds it in 我的待办, the leader (who holds the task's lane role) neither sees it
+    nor completes, claims or takes it; the instructing person cannot give it back."""
+    from app.tasks import worklist
+    from app.auth.services import find_user
+    number = driver.register()
+    driver.dispatch(number)
+    JointService(driver.core).instruct(number, user="party", text="党工委督办：三日内办结", deadline="2026-11-20")
+    close_loop(driver, number)
+    sign_off = driver.task(number, "leader_sign_off")
+    assert sign_off["assignee"] == "party"
+
+    with driver.core.db.read() as session:
+        for username, expected in (("party", [sign_off["id"]]), ("leader", [])):
+            person = find_user(session, username)
+            rows, _more = worklist.page(session, person, worklist.Filters())
+            assert [r.id for r in rows if r.number == number] == expected, username
+            counts = worklist.counts(session, person, worklist.Filters())
+            assert counts["mine"] == len(expected), username
+    assert [t["id"] for t in driver.core.cases.list_tasks(case=number, user="party")] == [sign_off["id"]]
+    assert driver.core.cases.list_tasks(case=number, user="leader") == []
+
+    party, leader = login("party"), login("leader")
+    html = party.get("/tasks").get_data(as_text=True)
+    assert "领导签批销号" in html and f'{sign_off["id"]}/unclaim' not in html
+    assert "领导签批销号" not in leader.get("/tasks").get_data(as_text=True)
+    assert leader.get(f"/tasks/{sign_off['id']}").status_code == 403
+    assert leader.post(f"/tasks/{sign_off['id']}", data={"sign_off_note": "同意销号"}).status_code == 403
+    assert leader.post(f"/tasks/{sign_off['id']}/claim").status_code == 403
+    assert party.post(f"/tasks/{sign_off['id']}/unclaim").status_code == 409
+    with pytest.raises(Forbidden):
+        driver.do(number, "leader_sign_off", "leader", sign_off_note="同意销号")
+    assert driver.task(number, "leader_sign_off")["assignee"] == "party"
+    case_page = party.get(f"/cases/{number}").get_data(as_text=True)
+    assert f'/tasks/{sign_off["id"]}' in case_page
+
+    response = party.post(f"/tasks/{sign_off['id']}", data={"sign_off_note": "已办结，同意销号"})
+    assert response.status_code in (302, 303)
+    assert driver.show(number)["status"] == "closed"
+    with driver.core.db.read() as session:
+        assert instruction_counts(session) == {"total": 1, "closed": 1}

@@ -159,7 +159,7 @@ class CaseService:
                 ready, case, inst = row
                 case_id, read_version = case.id, inst.version
                 person = find_user(session, user)
-                if not joint.may_do_leader_task(ready, person):
+                if ready.role != joint.LEADER_ROLE:  # the sign-off is the instructing person's (check_task_data)
                     require_role(person, ready.role, ready.department)
                 joint.check_task_data(session, ready, case, data, person)
                 if ready.assignee and ready.assignee != person.username:
@@ -298,9 +298,11 @@ class CaseService:
 
 
 def worklist_filter(person: User):
-    """Tasks of the user's roles; handler tasks only for the user's own department."""
-    roles = sorted(person.roles - {"handler"})
+    """Tasks of the user's roles; handler tasks only for the user's own department; 领导签批销号
+    only for the person who instructed (whatever their roles: app/joint/hooks.py)."""
+    roles = sorted(person.roles - {"handler", joint.LEADER_ROLE})
     clauses = [ReadyTask.role.in_(roles)] if roles else []
     if "handler" in person.roles and person.department:
         clauses.append(and_(ReadyTask.role == "handler", ReadyTask.department == person.department))
-    return or_(*clauses) if clauses else ReadyTask.id.is_(None)
+    clauses.append(and_(ReadyTask.role == joint.LEADER_ROLE, ReadyTask.assignee == person.username))
+    return or_(*clauses)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from workflows.clock import utcnow
 
 from ..auth.models import User
-from ..auth.services import may_act_as
+from ..joint.hooks import may_do_task
 from ..org.models import Grid
 from ..processes.models import ProcessVersion
 from ..supervision.models import SupervisionItem
@@ -268,7 +268,7 @@ def case_page(session, case: Case, user, reveal: bool = False) -> dict:
         "timeline": timeline(session, case, bundle, labels),
         "tasks": [{"id": t.id, "name": labels.name(t.name), "role": t.role,
                    "department": labels.department(t.department),
-                   "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_act_as(user.roles, user.department, t.role, t.department),
+                   "due_at": t.due_at, "assignee": labels.user(t.assignee), "mine": may_do_task(user, t.role, t.department, t.assignee),
                    "url": _task_url(t.id), "tier": t.supervision_tier} for t in tasks],
         "items": [{"item": i, "department": labels.department(i.department),
                    "measure": _(MEASURES[i.measure]) if i.measure in MEASURES else i.measure,

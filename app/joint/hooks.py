@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..auth.services import may_act_as
 from ..errors import Forbidden, Invalid
 from ..org.models import Department
 from ..supervision.models import CENTER_DEPARTMENT, SupervisionItem
@@ -16,11 +17,27 @@ DISPATCH_TASK = "dispatch"
 WAIT_TASK = "co_feedback_wait"
 SIGN_OFF_TASK = "leader_sign_off"
 LEADER_ROLE = "leader"
+# Who may mark a case 批示督办 (and so ever hold a sign-off): the party committee's tier and the leaders.
+INSTRUCT_ROLES = frozenset({"supervisor_party", LEADER_ROLE})
 
 
 def may_do_leader_task(ready, person) -> bool:
     """The leader's sign-off is the instructing leader's own, whatever tier role instructed it."""
     return ready.role == LEADER_ROLE and bool(ready.assignee) and ready.assignee == person.username
+
+
+def may_do_task(person, role: str | None, department: str | None, assignee: str | None) -> bool:
+    """Whether ``person`` may do a ready task of ``role``: the role's rule (``may_act_as``), except
+    that 领导签批销号 is only the instructing person's, who may hold any instructing role (the
+    party tier's supervisor as well as a leader) and whom no other leader stands in for."""
+    if role == LEADER_ROLE:
+        return bool(assignee) and assignee == person.username
+    return may_act_as(person.roles, person.department, role, department)
+
+
+def personal_task(role: str | None) -> bool:
+    """A task that belongs to one person from the start: it is not claimed or given back."""
+    return role == LEADER_ROLE
 
 
 def check_task_data(session: Session, ready, case, data: dict, person) -> None:

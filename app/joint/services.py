@@ -25,10 +25,9 @@ from ..cases.visibility import can_view_case
 from ..errors import Forbidden, Invalid, NotFound
 from ..org.models import Department
 from ..supervision.models import INSTRUCTION_REASON, SupervisionItem
+from .hooks import INSTRUCT_ROLES
 from .models import CoHandler, DisposalRecord, JointMeeting, LeaderInstruction
 
-# Who may mark a case 批示督办: the party committee's tier and the leaders.
-INSTRUCT_ROLES = frozenset({"supervisor_party", "leader"})
 # Who records the joint meeting and the disposal: the command center, or the lead department.
 RECORD_ROLES = frozenset({"dispatcher", "admin"})
 DISPOSAL_DECISION = "disposal_fields"

@@ -33,6 +33,7 @@ TEAM_SHEET = "网格团队"
 TREE_HEADERS = ("编码", "名称", "层级", "上级编码", "户数", "人口", "边界GeoJSON")
 TEAM_HEADERS = ("网格编码", "职务", "用户名", "姓名", "部门编码", "专业领域")
 MAX_ROWS = 100_000
+MAX_COUNT = 10_000_000  # households or residents of one grid
 MAX_FILE_BYTES = 50 * 1024 * 1024
 LEVEL_BY_LABEL = {label: key for key, label in LEVEL_LABELS.items()}
 ROLE_BY_LABEL = {label: key for key, label in TEAM_ROLE_LABELS.items()}
@@ -169,7 +170,7 @@ def _count(value, label: str, errors: list, sheet: str, row: int) -> int | None:
         number = float(_text(value))
     except ValueError:
         number = math.nan
-    if not number.is_integer() or number < 0 or number > 10_000_000:
+    if not number.is_integer() or number < 0 or number > MAX_COUNT:
         errors.append({"sheet": sheet, "row": row, "reason": f"{label} '{_text(value)}' is not a whole number ≥ 0"})
         return None
     return int(number)

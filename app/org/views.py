@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -19,9 +19,9 @@ from ..calendar.services import iso_day
 from ..errors import Invalid
 from ..web.access import roles_required
 from . import map as grid_map
-from . import services
+from . import edits, services
 from .exchange import ImportRejected, MAX_FILE_BYTES
-from .models import LEVEL_LABELS, TEAM_ROLE_LABELS
+from .models import LEVEL_LABELS, LEVELS, TEAM_ROLE_LABELS
 
 bp = Blueprint("org", __name__, template_folder="templates")
 
@@ -34,13 +34,85 @@ def _core():
     return current_app.extensions["bihuan"]
 
 
+def _page(*, result=None, errors=None, node: str | None = None, edit: dict | None = None, status: int = 200):
+    """The tree page; with ``node`` (?node=CODE) its edit panel, with ``edit`` a refused edit's
+    form values and its errors at their fields."""
+    with _core().db.read() as session:
+        data = services.tree(session)
+    selected = next((n for n in data["nodes"] if n["code"] == node), None) if node else None
+    parents = []
+    if selected and selected["level"] != LEVELS[0]:
+        above = LEVELS[LEVELS.index(selected["level"]) - 1]
+        parents = [n for n in data["nodes"] if n["level"] == above]
+    return render_template("org/index.html", d=data, levels=LEVEL_LABELS, team_roles=TEAM_ROLE_LABELS,
+                           result=result, errors=errors, selected=selected, parents=parents,
+                           child_level=(LEVELS[LEVELS.index(selected["level"]) + 1]
+                                        if selected and selected["level"] != LEVELS[-1] else None),
+                           edit=edit or {}), status
+
+
 @bp.get("/org")
 @roles_required("admin")
 def index():
-    with _core().db.read() as session:
-        data = services.tree(session)
-    return render_template("org/index.html", d=data, levels=LEVEL_LABELS, team_roles=TEAM_ROLE_LABELS,
-                           result=None, errors=None)
+    node = request.args.get("node") or None
+    return _page(node=node[:50] if node else None)
+
+
+def _form_errors(exc: Invalid) -> dict:
+    errors: dict[str, str] = {}
+    for name, message in exc.fields:
+        errors.setdefault(name, message)
+    return errors or {"_form": str(exc)}
+
+
+def _edit(form: str, code: str, action, values: dict, done: str):
+    """Run one tree edit; refused, the page again with the node's panel, what was typed and the errors."""
+    try:
+        with _core().db.unit_of_work() as session:
+            action(session)
+    except Invalid as exc:
+        return _page(node=code, edit={"form": form, "values": values, "errors": _form_errors(exc)}, status=400)
+    flash(done, "success")
+    return redirect(url_for("org.index", node=code, _anchor="org-edit"), 303)
+
+
+def _field(name: str, limit: int = 200) -> str:
+    # Cut so an oversized post fails the length rule instead of reaching the database.
+    return (request.form.get(name) or "")[:limit]
+
+
+@bp.post("/org/nodes")
+@roles_required("admin")
+def add_node():
+    values = {"parent": _field("parent", 100).strip(), "code": _field("code", 100).strip(), "name": _field("name")}
+    return _edit("add", values["parent"], lambda session: edits.add_child(
+        session, current_user.username, source="web", **values), values,
+        _("已添加 %(name)s（%(code)s）。", name=values["name"].strip(), code=values["code"]))
+
+
+@bp.post("/org/nodes/<code>/rename")
+@roles_required("admin")
+def rename_node(code: str):
+    values = {"name": _field("name")}
+    return _edit("rename", code, lambda session: edits.rename(session, current_user.username, code, values["name"]),
+                 values, _("已更名为 %(name)s。", name=values["name"].strip()))
+
+
+@bp.post("/org/nodes/<code>/move")
+@roles_required("admin")
+def move_node(code: str):
+    values = {"parent": _field("parent", 100)}
+    return _edit("move", code, lambda session: edits.move(session, current_user.username, code, values["parent"]),
+                 values, _("已移到 %(parent)s 之下。", parent=values["parent"].strip()))
+
+
+@bp.post("/org/nodes/<code>/counts")
+@roles_required("admin")
+def node_counts(code: str):
+    values = {"households": _field("households", 40), "residents": _field("residents", 40)}
+    return _edit("counts", code, lambda session: edits.set_counts(
+        session, current_user.username, code, values["households"], values["residents"]), values,
+        _("已更新户数和人口。"))
 
 
 @bp.get("/org/export.xlsx")
@@ -68,10 +140,7 @@ def import_():
             result = services.import_xlsx(_core(), content, actor=current_user.username, apply=apply)
         except ImportRejected as exc:
             errors, status = exc.errors, 400
-    with _core().db.read() as session:
-        data = services.tree(session)
-    return render_template("org/index.html", d=data, levels=LEVEL_LABELS, team_roles=TEAM_ROLE_LABELS,
-                           result=result, errors=errors), status
+    return _page(result=result, errors=errors, status=status)
 
 
 def _range() -> tuple[date, date]:

@@ -11,7 +11,8 @@ from sqlalchemy import or_, select, update
 from ..auth.services import find_user, require_role
 from ..cases.models import Case, ReadyTask
 from ..cases.services import audit
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, Forbidden, NotFound
+from ..joint.hooks import personal_task
 
 
 class ClaimConflict(Conflict):
@@ -30,10 +31,24 @@ def _load(session, task_id: str) -> tuple[ReadyTask, Case]:
     return row[0], row[1]
 
 
+class PersonalTask(Conflict):
+    """领导签批销号 is the instructing person's from the start: it is not given back, since nobody
+    else could then sign it off."""
+
+
+def _refuse_personal(task: ReadyTask, person) -> None:
+    if personal_task(task.role):
+        if task.assignee != person.username:
+            raise Forbidden(f"task '{task.id}' is the sign-off of '{task.assignee}', not of '{person.username}'")
+        raise PersonalTask(f"task '{task.id}' is the own sign-off of '{person.username}': it is not claimed "
+                           "or given back")
+
+
 def claim(core, task_id: str, *, user: str, source: str = "web") -> dict:
     with core.db.unit_of_work() as session:
         task, case = _load(session, task_id)
         person = find_user(session, user)
+        _refuse_personal(task, person)
         require_role(person, task.role, task.department)
         previous = task.assignee
         done = session.execute(
@@ -54,6 +69,7 @@ def unclaim(core, task_id: str, *, user: str, source: str = "web") -> dict:
     with core.db.unit_of_work() as session:
         task, case = _load(session, task_id)
         person = find_user(session, user)
+        _refuse_personal(task, person)
         require_role(person, task.role, task.department)
         done = session.execute(
             update(ReadyTask).where(ReadyTask.id == task.id, ReadyTask.assignee == person.username)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..cases.models import AuditEntry, Case, ReadyTask, WorkflowInstance
 from ..intake.duplicates import find_duplicates
+from ..joint.hooks import personal_task
 from ..org.models import Department
 from ..supervision.models import CENTER_DEPARTMENT
 
@@ -39,6 +40,10 @@ class TaskContext:
     @property
     def ready(self) -> bool:
         return self.completed_by is None
+
+    @property
+    def personal(self) -> bool:
+        return personal_task(self.role)
 
     @property
     def department_names(self) -> dict[str, str]:

@@ -15,9 +15,9 @@ from workflows.workdays import CalendarGap
 from ..attachments.views import UPLOAD_TASKS, attach_hook, take_uploads
 from ..cases.models import CHANNELS, TYPES
 from ..cases.presenters import mask_name, mask_phone
-from ..auth.services import may_act_as
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..intake.views import case_url
+from ..joint.hooks import may_do_task
 from ..org.models import Department
 from ..supervision.models import TIERS
 from ..web.access import roles_required
@@ -67,10 +67,8 @@ def _safe_back(target: str | None) -> str:
 
 
 def _allowed(ctx: TaskContext) -> bool:
-    # 领导签批销号 (批示督办) is the instructing leader's own task, whichever role instructed.
-    if ctx.role == "leader" and ctx.assignee and ctx.assignee == current_user.username:
-        return True
-    return may_act_as(current_user.roles, current_user.department, ctx.role, ctx.department)
+    # 领导签批销号 (批示督办) is the instructing person's own task, whichever role instructed.
+    return may_do_task(current_user, ctx.role, ctx.department, ctx.assignee)
 
 
 @bp.post("/<task_id>/claim")
@@ -88,6 +86,8 @@ def unclaim(task_id: str):
 def _claim_action(task_id: str, action, message: str):
     try:
         done = action(_core(), task_id, user=current_user.username)
+    except claims.PersonalTask:
+        raise Conflict(_("领导签批销号是批示人本人的任务，无需认领，也不能取消认领。")) from None
     except claims.ClaimConflict as exc:
         if exc.assignee:
             raise Conflict(_("此任务已由 %(user)s 认领，只有认领人可以办理或取消认领。", user=exc.assignee)) from None

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, false, func, or_, select, union_all
 from workflows.clock import utcnow
 
 from ..cases.models import CHANNELS, TYPES, Case, ReadyTask, WorkflowInstance
+from ..joint.hooks import INSTRUCT_ROLES, LEADER_ROLE, personal_task
 from ..supervision.models import TIERS, SupervisionItem
 
 PAGE_SIZE = 50
@@ -81,9 +82,11 @@ class Row:
     # A supervision task is about the department its item was opened against, which need not be the
     # case's current one (the case may have been reassigned since).
     concerned: tuple[str, ...] = ()
+    # 领导签批销号: the instructing person's own from the start (no claim, no giving back).
+    personal: bool = False
 
 
-def task_clauses(roles, department: str | None, by_role_index: bool = True) -> list:
+def task_clauses(roles, department: str | None, by_role_index: bool = True, username: str | None = None) -> list:
     """One condition per kind of task a user with ``roles`` (and ``department``) may do.
 
     Tasks of other roles never carry a department (the projection stores it for handler work
@@ -91,18 +94,26 @@ def task_clauses(roles, department: str | None, by_role_index: bool = True) -> l
     ``by_role_index=False`` states the same conditions in a form no index matches (``role || ''``),
     for queries that should start from the assignee index instead: a user's claimed tasks are
     few, their role's tasks may be tens of thousands.
+
+    领导签批销号 (``LEADER_ROLE``) is the instructing person's own task whatever their roles (a party
+    tier supervisor instructs too), so it is listed by its assignee (``username``), never by role:
+    one leader does not see, nor sign off, another's instruction (app/joint/hooks.py). Only the
+    roles that instruct get that clause, so everyone else's list stays one walk of one index.
     """
     role_col = ReadyTask.role if by_role_index else ReadyTask.role.concat("")
     dept_col = ReadyTask.department if by_role_index else ReadyTask.department.concat("")
-    clauses = [and_(role_col == role, ReadyTask.department.is_(None)) for role in sorted(set(roles) - {"handler"})]
+    clauses = [and_(role_col == role, ReadyTask.department.is_(None))
+               for role in sorted(set(roles) - {"handler", LEADER_ROLE})]
     if "handler" in roles and department:
         clauses.append(and_(role_col == "handler", dept_col == department))
+    if username and set(roles) & INSTRUCT_ROLES:
+        clauses.append(and_(role_col == LEADER_ROLE, ReadyTask.department.is_(None), ReadyTask.assignee == username))
     return clauses
 
 
-def task_clause(roles, department: str | None, by_role_index: bool = True):
+def task_clause(roles, department: str | None, by_role_index: bool = True, username: str | None = None):
     """The tasks a user may do, as one condition (see ``task_clauses``)."""
-    clauses = task_clauses(roles, department, by_role_index)
+    clauses = task_clauses(roles, department, by_role_index, username)
     if not clauses:
         return false()
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
@@ -130,7 +141,8 @@ def _tab_clause(tab: str, username: str, now: datetime):
 PAGE_COLUMNS = (ReadyTask.id, ReadyTask.name, ReadyTask.bpmn_id, ReadyTask.due_at, ReadyTask.assignee,
                 Case.department, Case.number, Case.type, Case.category, Case.channel,
                 func.substr(Case.text, 1, 60).label("text"), Case.urgent, ReadyTask.supervision_tier.label("task_tier"),
-                Case.supervision_tier.label("case_tier"), Case.redo_count, Case.extensions, Case.id.label("case_id"))
+                Case.supervision_tier.label("case_tier"), Case.redo_count, Case.extensions, Case.id.label("case_id"),
+                ReadyTask.role)
 
 
 def _due_order(column, sort: str):
@@ -140,7 +152,7 @@ def _due_order(column, sort: str):
 
 def page_query(user, filters: Filters, now: datetime):
     by_role_index = filters.tab != "mine"
-    clauses = task_clauses(user.roles, user.department, by_role_index)
+    clauses = task_clauses(user.roles, user.department, by_role_index, user.username)
     where = [*_case_filters(filters)]
     tab = _tab_clause(filters.tab, user.username, now)
     if tab is not None:
@@ -148,7 +160,7 @@ def page_query(user, filters: Filters, now: datetime):
     base = select(*PAGE_COLUMNS).join(Case, Case.id == ReadyTask.case_id).where(*where)
     offset, limit = (filters.page - 1) * PAGE_SIZE, PAGE_SIZE + 1
     if len(clauses) < 2 or not by_role_index:
-        query = base.where(task_clause(user.roles, user.department, by_role_index))
+        query = base.where(task_clause(user.roles, user.department, by_role_index, user.username))
         return query.order_by(_due_order(ReadyTask.due_at, filters.sort)).limit(limit).offset(offset)
     # Several roles: an OR over them would make the database sort every task of every role for
     # each page. Instead each role's tasks are read in due order off its index, only as far as
@@ -168,7 +180,7 @@ def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[
                 type=r[7], category=r[8], channel=r[9], text=r[10] or "", urgent=bool(r[11]),
                 tier=r[12] or r[13] or 0, redo_count=r[14] or 0, case_tier=r[13] or 0,
                 extended=any(isinstance(e, dict) and e.get("approved") for e in (r[15] or [])),
-                concerned=concerned.get((r[16], r[12]), ()))
+                concerned=concerned.get((r[16], r[12]), ()), personal=personal_task(r[17]))
             for r in found]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
@@ -206,7 +218,7 @@ def counts(session, user, filters: Filters, now: datetime | None = None) -> dict
     now = now or utcnow()
     if filters.on_cases:
         return _filtered_counts(session, user, filters, now)
-    doable = task_clause(user.roles, user.department)
+    doable = task_clause(user.roles, user.department, username=user.username)
     # Two COUNTs on the (role, department, due_at) index, the second only over its overdue range.
     total = session.scalar(select(func.count()).select_from(ReadyTask).where(doable))
     late = session.scalar(select(func.count()).select_from(ReadyTask)
@@ -214,7 +226,7 @@ def counts(session, user, filters: Filters, now: datetime | None = None) -> dict
     # Claimed tasks are few: read them off the assignee index (a range, which IS NOT NULL is not to SQLite).
     claimed, mine = session.execute(
         select(func.count(), func.count(case((ReadyTask.assignee == user.username, 1)))).select_from(ReadyTask)
-        .where(ReadyTask.assignee > "", task_clause(user.roles, user.department, by_role_index=False))).one()
+        .where(ReadyTask.assignee > "", task_clause(user.roles, user.department, False, user.username))).one()
     return {"all": total, "mine": mine, "unclaimed": total - claimed,
             "overdue": late, "capped": False}
 
@@ -224,7 +236,7 @@ def _filtered_counts(session, user, filters: Filters, now: datetime) -> dict[str
     matches so a broad filter never walks the whole table (the page shows "1000+")."""
     matches = (select(ReadyTask.assignee.label("assignee"), ReadyTask.due_at.label("due_at"))
                .join(Case, Case.id == ReadyTask.case_id)
-               .where(task_clause(user.roles, user.department), *_case_filters(filters))
+               .where(task_clause(user.roles, user.department, username=user.username), *_case_filters(filters))
                .limit(COUNT_CAP).subquery())
     total, claimed, mine, late = session.execute(select(
         func.count(), func.count(matches.c.assignee),
