@@ -64,14 +64,18 @@ def _lock_partition(session: Session, key: tuple) -> None:
                         {"ns": LOCK_NAMESPACE, "key": number % 2_147_483_647 if number >= 0 else number})
 
 
-def _tail(session: Session, key: tuple) -> str:
+def tail_statement(key: tuple):
+    """The last row's hash of a partition. Every action runs it: it must be one step down an index
+    ((case_id, id), or (case_id, actor, id) for rows without a case), never a walk of the log."""
     if key[0] == "case":
         where = [AuditEntry.case_id == key[1]]
     else:
         where = [AuditEntry.case_id.is_(None), AuditEntry.actor == key[1]]
-    last = session.execute(select(AuditEntry.row_hash).where(*where).order_by(AuditEntry.id.desc()).limit(1)
-                           ).scalar_one_or_none()
-    return last or GENESIS
+    return select(AuditEntry.row_hash).where(*where).order_by(AuditEntry.id.desc()).limit(1)
+
+
+def _tail(session: Session, key: tuple) -> str:
+    return session.execute(tail_statement(key)).scalar_one_or_none() or GENESIS
 
 
 def link_rows(session: Session, rows: list[dict], new_cases: range | None = None) -> None:
