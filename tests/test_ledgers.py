@@ -205,3 +205,42 @@ def test_cli_ledger_export(core, cases, tmp_path):
 def test_audit_rows_helper_untouched(core, cases):
     # exports never write per-case audit rows: the case timeline stays the workflow's
     assert [r.action for r in audit_rows(core, cases["c_simple"])] == ["register", "complete"]
+
+
+def test_a_handlers_pages_merge_their_department_and_co_handled_cases(core, cases, driver, clock, monkeypatch):
+    """A handler's scope is two parts (their department; the 联动处置 cases they co-handle), each paged
+    down its own index and merged (ledger._fetch). Every page, and the export, must hold exactly what
+    the one-OR query gives, in the same order."""
+    from app.auth.services import find_user
+    from app.cases.visibility import case_scope, case_scope_parts
+    from tests.test_joint_disposal import joint_dispatch
+    joint = []
+    for i in range(3):  # chengguan leads, community_building (handler2's department) co-handles
+        clock.move_to(at(2026, 11, 3, 11, i))
+        joint.append(driver.register(type="投诉", text=f"联动{i} 违章搭建", category="城市管理"))
+        joint_dispatch(driver, joint[-1], co=["community_building", "police"])
+    clock.move_to(at(2026, 11, 10, 10, 0))
+    with core.db.read() as session:
+        me = find_user(session, "handler2")
+        assert len(case_scope_parts(me)) == 2
+        for args in ({}, {"sort": "number", "order": "asc"}, {"type": "投诉"}):
+            f = ledger.parse_filter(session, args)
+            for scope in (case_scope_parts(me), case_scope(me)):
+                seen, after = [], None
+                while True:
+                    result = ledger.page(session, f, scope=scope, after=after, limit=2)
+                    seen.append([r["number"] for r in result["rows"]])
+                    after = result["next"]
+                    if after is None:
+                        break
+                if isinstance(scope, list):
+                    merged = seen
+                else:
+                    assert merged == seen, args
+            flat = [n for page in merged for n in page]
+            assert set(joint) <= set(flat) and cases["b_normal"] in flat and cases["c_normal"] not in flat
+            assert len(flat) == len(set(flat))
+        # The export's keyset batches, merged the same way, equal the one-OR query's rows.
+        f = ledger.parse_filter(session, {})
+        streamed = [r.number for batch in ledger.iter_cases(session, f, case_scope_parts(me), batch=2) for r in batch]
+        assert streamed == _rows_of(core, {}, user="handler2") and set(joint) <= set(streamed)

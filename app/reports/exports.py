@@ -21,7 +21,7 @@ from workflows.workdays import SHANGHAI
 
 from ..cases.models import DIFFICULTIES, AuditEntry
 from ..cases.presenters import mask_phone
-from ..cases.visibility import case_scope, may_reveal_reporter
+from ..cases.visibility import case_scope_parts, may_reveal_reporter
 from ..errors import Invalid
 from . import ledger
 
@@ -55,7 +55,7 @@ def export_ledger(core, *, args: dict, fmt: str, out, user=None, source: str = "
     now = utcnow()
     with core.db.read() as session:
         f = ledger.parse_filter(session, args)
-        scope = case_scope(user) if user is not None else None
+        scope = case_scope_parts(user) if user is not None else None
         total = ledger.count(session, f, scope)
         limit = EXCEL_MAX_ROWS - (HEADER_ROWS if fmt == "xlsx" else 1)
         if total > limit:

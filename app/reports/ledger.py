@@ -224,6 +224,8 @@ def default_sort(f: LedgerFilter) -> str:
 def where_clauses(f: LedgerFilter, scope=None, now: datetime | None = None) -> list:
     """The WHERE clauses over Case that select exactly this filter's rows (page, export and count)."""
     now = now or utcnow()
+    if isinstance(scope, (list, tuple)):  # case_scope_parts: any of them
+        scope = scope[0] if len(scope) == 1 else or_(*scope)
     clauses = [] if scope is None else [scope]
     for column, value in ((Case.type, f.type), (Case.difficulty, f.difficulty), (Case.department, f.department),
                           (Case.channel, f.channel), (Case.category, f.category), (Case.status, f.status),
@@ -288,11 +290,29 @@ def page(session: Session, f: LedgerFilter, *, scope=None, after: str | None = N
          limit: int = PAGE_SIZE) -> dict:
     """One page of rows: {"rows": [row dicts], "next": cursor or None}."""
     now = utcnow()
-    cases = session.execute(query(f, scope, decode_cursor(after), now).limit(limit + 1)).all()
+    cases = _fetch(session, f, scope, decode_cursor(after), now, limit + 1)
     more = len(cases) > limit
     cases = cases[:limit]
     rows = present(session, cases, now)
     return {"rows": rows, "next": encode_cursor(f, cases[-1]) if more else None}
+
+
+def _fetch(session: Session, f: LedgerFilter, scope, cursor, now: datetime, limit: int) -> list:
+    """The next ``limit`` rows in page order. A scope given as parts (``case_scope_parts``: a
+    handler's department, and the cases it co-handles) is one query per part, each down its index
+    and limited, merged here: the first ``limit`` of the union are among the parts' first
+    ``limit``. As one OR, the database collected and sorted the whole department (412 ms for a
+    handler's first page at 1 000 000 cases)."""
+    parts = scope if isinstance(scope, (list, tuple)) else [scope]
+    if len(parts) == 1:
+        return session.execute(query(f, parts[0], cursor, now).limit(limit)).all()
+    rows = {}
+    for part in parts:
+        for row in session.execute(query(f, part, cursor, now).limit(limit)).all():
+            rows[row.id] = row
+    # Both parts hold only rows with a value in the sort column (where_clauses drops the NULLs).
+    ordered = sorted(rows.values(), key=lambda r: (getattr(r, f.sort), r.id), reverse=f.order == "desc")
+    return ordered[:limit]
 
 
 def count(session: Session, f: LedgerFilter, scope=None) -> int:
@@ -305,7 +325,7 @@ def iter_cases(session: Session, f: LedgerFilter, scope=None, batch: int = 2000,
     now = now or utcnow()
     cursor = None
     while True:
-        cases = session.execute(query(f, scope, cursor, now).limit(batch)).all()
+        cases = _fetch(session, f, scope, cursor, now, batch)
         if not cases:
             return
         yield cases

@@ -22,7 +22,7 @@ from workflows.clock import utcnow
 from workflows.workdays import SHANGHAI
 
 from ..cases.models import CHANNELS, DIFFICULTIES, STATUSES, TYPES
-from ..cases.visibility import case_scope
+from ..cases.visibility import case_scope, case_scope_parts
 from ..errors import Invalid
 from ..supervision.models import REASONS, TIERS
 from . import ledger
@@ -60,7 +60,7 @@ def ledgers():
         units = ledger.department_names(session)  # any unit may co-handle another department's case
         try:
             f = ledger.parse_filter(session, args)
-            result = ledger.page(session, f, scope=case_scope(current_user), after=args.get("after"))
+            result = ledger.page(session, f, scope=case_scope_parts(current_user), after=args.get("after"))
         except Invalid as exc:
             error = str(exc)
     _translate_rows(result["rows"])
