@@ -34,7 +34,7 @@ BIHUAN = str(Path(sys.executable).with_name("bihuan"))  # the console script: it
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from app.core import Core  # noqa: E402
 from app.seed import seed_demo  # noqa: E402
@@ -150,8 +150,12 @@ def run(url: str | None, cases: int, months: int, open_limit: int, label: str, k
             print(f"[{label}] {name:42s} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  (HTTP {status}, n={n})", flush=True)
 
         # An .xlsx export of about 100 000 rows: registered over the most recent stretch that holds them.
-        days = max(1, min(round(100_000 / max(1, cases) * months * 30.4), round(months * 30.4)))
-        start_day = today - timedelta(days=days)
+        # The day from which the newest 100 000 cases were registered (the export takes whole days).
+        with core.db.read() as session:
+            from app.cases.models import Case
+            nth = session.scalar(select(Case.registered_at).order_by(Case.registered_at.desc())
+                                 .offset(100_000).limit(1))
+        start_day = (nth.astimezone(SHANGHAI).date() + timedelta(days=1)) if nth else today - timedelta(days=365)
         out = Path(tempfile.mkdtemp()) / "ledger.xlsx"
         env = {**os.environ, "BIHUAN_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

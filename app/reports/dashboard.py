@@ -188,10 +188,15 @@ def department_ranking(session, start: date, end: date, now: datetime) -> list[d
 
 def most_overdue(session, now: datetime, limit: int = 5) -> list[dict]:
     names = dict(session.execute(select(Department.code, Department.name)).all())
-    rows = session.execute(select(Case.number, Case.type, Case.channel, Case.category, Case.department,
-                                  Case.deadline, Case.supervision_tier, Case.text)
-                           .where(Case.status.in_(AWAITING_REPLY), Case.deadline < now)
-                           .order_by(Case.deadline, Case.id).limit(limit))
+    # One query per status down (status, deadline), merged here. With ``status IN (…)`` PostgreSQL
+    # walked the deadline index through every closed case for the five (635 ms at 1 000 000 cases).
+    found = []
+    for status in AWAITING_REPLY:
+        found += session.execute(select(Case.id, Case.number, Case.type, Case.channel, Case.category,
+                                        Case.department, Case.deadline, Case.supervision_tier, Case.text)
+                                 .where(Case.status == status, Case.deadline < now)
+                                 .order_by(Case.deadline, Case.id).limit(limit)).all()
+    rows = sorted(found, key=lambda r: (r.deadline, r.id))[:limit]
     return [{"number": r.number, "type": r.type, "channel": r.channel, "category": r.category,
              "department": r.department, "department_name": names.get(r.department), "deadline": r.deadline, "tier": r.supervision_tier,
              "summary": (r.text or "")[:40], "days": (now - r.deadline).days} for r in rows]
