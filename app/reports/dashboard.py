@@ -19,7 +19,7 @@ from .rollup_models import DailyRollup
 
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINISHED_STATUSES)
 # Overdue = the department still owes the reply past the deadline in force: the ledger's overdue=1.
-from .ledger import OWED_REPLY as AWAITING_REPLY  # noqa: E402
+from .ledger import OWED_REPLY as AWAITING_REPLY, merge_limited  # noqa: E402
 LEDGER = "/ledgers"
 # KPI key -> (numerator counter, denominator counter): the same sets of cases as
 # app/reports/kpis.py DEFINITIONS (tests/test_dashboard.py proves the figures equal compute_kpis).
@@ -190,13 +190,11 @@ def most_overdue(session, now: datetime, limit: int = 5) -> list[dict]:
     names = dict(session.execute(select(Department.code, Department.name)).all())
     # One query per status down (status, deadline), merged here. With ``status IN (…)`` PostgreSQL
     # walked the deadline index through every closed case for the five (635 ms at 1 000 000 cases).
-    found = []
-    for status in AWAITING_REPLY:
-        found += session.execute(select(Case.id, Case.number, Case.type, Case.channel, Case.category,
-                                        Case.department, Case.deadline, Case.supervision_tier, Case.text)
-                                 .where(Case.status == status, Case.deadline < now)
-                                 .order_by(Case.deadline, Case.id).limit(limit)).all()
-    rows = sorted(found, key=lambda r: (r.deadline, r.id))[:limit]
+    rows = merge_limited(session, [select(Case.id, Case.number, Case.type, Case.channel, Case.category,
+                                          Case.department, Case.deadline, Case.supervision_tier, Case.text)
+                                   .where(Case.status == status, Case.deadline < now)
+                                   .order_by(Case.deadline, Case.id) for status in AWAITING_REPLY],
+                         limit, key=lambda r: (r.deadline, r.id))
     return [{"number": r.number, "type": r.type, "channel": r.channel, "category": r.category,
              "department": r.department, "department_name": names.get(r.department), "deadline": r.deadline, "tier": r.supervision_tier,
              "summary": (r.text or "")[:40], "days": (now - r.deadline).days} for r in rows]

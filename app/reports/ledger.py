@@ -306,13 +306,20 @@ def _fetch(session: Session, f: LedgerFilter, scope, cursor, now: datetime, limi
     parts = scope if isinstance(scope, (list, tuple)) else [scope]
     if len(parts) == 1:
         return session.execute(query(f, parts[0], cursor, now).limit(limit)).all()
+    # Every part holds only rows with a value in the sort column (where_clauses drops the NULLs).
+    return merge_limited(session, [query(f, part, cursor, now) for part in parts], limit,
+                         key=lambda r: (getattr(r, f.sort), r.id), reverse=f.order == "desc")
+
+
+def merge_limited(session: Session, statements, limit: int, key, reverse: bool = False) -> list:
+    """The first ``limit`` rows, in ``key`` order, of the union of ``statements`` (each selecting
+    ``id`` and ordered by ``key``): each runs down its own index, limited, and the few rows are
+    merged here. An OR or an IN over the same parts would make the database sort all their rows."""
     rows = {}
-    for part in parts:
-        for row in session.execute(query(f, part, cursor, now).limit(limit)).all():
+    for statement in statements:
+        for row in session.execute(statement.limit(limit)).all():
             rows[row.id] = row
-    # Both parts hold only rows with a value in the sort column (where_clauses drops the NULLs).
-    ordered = sorted(rows.values(), key=lambda r: (getattr(r, f.sort), r.id), reverse=f.order == "desc")
-    return ordered[:limit]
+    return sorted(rows.values(), key=key, reverse=reverse)[:limit]
 
 
 def count(session: Session, f: LedgerFilter, scope=None) -> int:
