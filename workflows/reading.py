@@ -121,6 +121,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _strict_json(text: str):
+    """JSON without NaN, Infinity or overflowing floats (a form or a labels file), or Unreadable."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
+                         error=str(exc).splitlines()[0]) from None
+
+
 def _count_properties(node) -> int:
     """Fields declared anywhere in a schema (nested objects included); the depth is bounded above."""
     if isinstance(node, dict):
@@ -140,11 +149,7 @@ def parse_form(content: bytes) -> dict:
     if json_depth(text) > MAX_JSON_DEPTH:
         raise Unreadable(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", "form_too_deep",
                          depth=MAX_JSON_DEPTH)
-    try:
-        schema = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError) as exc:
-        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
-                         error=str(exc).splitlines()[0]) from None
+    schema = _strict_json(text)
     if not isinstance(schema, dict):
         raise Unreadable("not a valid JSON Schema: a form must be a JSON object", "form_not_object")
     count = _count_properties(schema)
@@ -181,11 +186,7 @@ def parse_labels(content: bytes) -> dict[str, str]:
     if json_depth(text) > 2:
         raise Unreadable("labels must be one JSON object of texts", "labels_invalid",
                          error="nested values")
-    try:
-        labels = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError) as exc:
-        raise Unreadable(f"not valid JSON: {str(exc).splitlines()[0]}", "form_not_json",
-                         error=str(exc).splitlines()[0]) from None
+    labels = _strict_json(text)
     if not isinstance(labels, dict):
         raise Unreadable("labels must be one JSON object of texts", "labels_invalid", error="not an object")
     if len(labels) > MAX_LABELS:
