@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import threading
 from typing import Any, Callable, Mapping
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins, limited_builtins, \
@@ -135,11 +136,18 @@ def _precheck(source: str, mode: str) -> None:
             raise SandboxViolation(f"Line {node.lineno}: '**' is not allowed (use multiplication)")
 
 
+# CPython 3.11.7 converts ASTs with a per-interpreter recursion counter that two threads compiling
+# at once can corrupt ("SystemError: AST constructor recursion depth mismatch", seen in a scheduler's
+# sweep threads): one compile at a time. Compiles are cached, so this is rarely waited on.
+_COMPILE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4096)
 def _compile(source: str, mode: str):
     _precheck(source, mode)
     try:
-        result = compile_restricted(source, filename="<bpmn>", mode=mode, policy=_BoundedPolicy)
+        with _COMPILE_LOCK:
+            result = compile_restricted(source, filename="<bpmn>", mode=mode, policy=_BoundedPolicy)
     except LimitExceeded:
         raise
     except SyntaxError as exc:
