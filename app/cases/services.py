@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.clock import utcnow
@@ -20,7 +19,7 @@ from ..db import retry_transient
 from ..errors import Blocked, Conflict, Forbidden, Invalid, NotFound
 from ..joint import hooks as joint
 from ..org.models import Department, Grid
-from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version
+from ..processes.services import LIFECYCLE_PROCESS, ensure_shipped_version, latest_version
 from ..supervision.models import CENTER_DEPARTMENT
 from ..supervision.projection import record_tier_action
 from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
@@ -33,6 +32,8 @@ TYPE_BY_LABEL = {label: key for key, label in TYPES.items()}
 # Who may register (受理) a case. Grid workers do it from the patrol page (app/intake/views.py).
 REGISTER_ROLES = ("operator", "dispatcher", "grid_worker", "admin")
 MAX_TEXT = 5000
+# How often complete_task redoes its engine work when another action changed the case meanwhile.
+OPTIMISTIC_ATTEMPTS = 5
 REPLY_TASK = "handle"  # the lead department's 办理; completed with decision "reply" it sets replied_by
 log = logging.getLogger(__name__)
 
@@ -96,76 +97,109 @@ class CaseService:
         if reporter_phone and not all(c.isdigit() or c in "+- " for c in reporter_phone):
             raise Invalid(f"invalid reporter phone '{reporter_phone}'",
                           fields=[("reporter_phone", "only digits, spaces, + and -")])
+        fields = {"channel": channel, "type": kind, "category": category or None, "text": text,
+                  "address": address or None, "grid": grid or None, "reporter_name": reporter_name or None,
+                  "reporter_phone": (reporter_phone or "").strip() or None, "urgent": bool(urgent)}
         now = utcnow()
-        with self._unit(session) as session:
-            actor = self._actor(session, user, REGISTER_ROLES)
-            if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
-                raise Invalid(f"unknown grid '{grid}'", fields=[("grid", "unknown grid")])
-            version = ensure_shipped_version(session)
-            bundle = self.core.bundles.get(session, version.id)
-            case = Case(number=next_case_number(session, now), channel=channel, type=kind,
-                        category=(category or None), text=text, address=address or None, grid=grid or None,
-                        reporter_name=reporter_name or None, reporter_phone=(reporter_phone or "").strip() or None,
-                        status="registered", urgent=bool(urgent), registered_at=now, registered_by=actor,
-                        extensions=[], return_count=0, redo_count=0, supervision_tier=0, has_incident=False)
-            session.add(case)
-            session.flush()
-            data = {"type": kind, "category": case.category, "difficulty": "normal", "urgent": case.urgent,
-                    "department": None, "channel": channel, "case_number": case.number}
-            try:
-                wf = self.core.engine.start(bundle, LIFECYCLE_PROCESS, data)
-            except ScriptIncident as exc:
-                raise Blocked(f"the process failed at intake: {exc}") from None
-            except CalendarGap as exc:
-                raise Invalid(str(exc)) from None
-            inst = WorkflowInstance(case_id=case.id, process_version_id=version.id, process_id=LIFECYCLE_PROCESS,
-                                    state=b"", updated_at=now)
-            session.add(inst)
-            changes = apply(session, case, inst, EMPTY, take_snapshot(self.core.engine, bundle, wf), now)
-            audit(session, actor=actor, action="register", case=case, source=source,
-                  changes={"channel": channel, "type": kind, "category": case.category, **changes}, at=now)
-            if attach is not None:
-                attach(session, case, actor)
-            session.flush()
-            return case_detail(session, case) if detail else self._brief(session, case)
-
-    @contextmanager
-    def _unit(self, session: Session | None):
-        if session is not None:
-            yield session
-        else:
+        if session is not None:  # inside the caller's transaction (a batch import): all in it
+            actor, version, bundle = self._intake_checks(session, user, grid, deploy=True)
+            number = next_case_number(session, now)
+            return self._write_registration(session, number, fields, actor, version, bundle,
+                                            self._start(bundle, kind, fields, number), now, source, attach, detail)
+        # The engine runs outside the write transaction (see complete_task): checks in a read
+        # transaction, the number reserved in a short one of its own, the engine's start in memory,
+        # then one write transaction with the case and everything the start produced. A registration
+        # that then fails (an incident at intake, a lost connection) leaves its number unused: a gap
+        # in the day's numbers, like a sequence's, rather than a write lock held during a script.
+        with self.core.db.read() as read:
+            actor, version, bundle = self._intake_checks(read, user, grid, deploy=False)
+        if version is None:  # a fresh install: the shipped version is deployed in the write transaction
             with self.core.db.unit_of_work() as session:
-                yield session
+                actor, version, bundle = self._intake_checks(session, user, grid, deploy=True)
+                number = next_case_number(session, now)
+                return self._write_registration(session, number, fields, actor, version, bundle,
+                                                self._start(bundle, kind, fields, number), now, source, attach,
+                                                detail)
+        with self.core.db.unit_of_work() as session:
+            number = next_case_number(session, now)
+        after = self._start(bundle, kind, fields, number)
+        with self.core.db.unit_of_work() as session:
+            return self._write_registration(session, number, fields, actor, version, bundle, after, now, source,
+                                            attach, detail)
+
+    def _intake_checks(self, session: Session, user: str | None, grid: str | None, deploy: bool):
+        """(actor, version, bundle) for a registration; the version is None on a fresh install unless
+        ``deploy`` (a write transaction) may deploy the shipped one."""
+        actor = self._actor(session, user, REGISTER_ROLES)
+        if grid and session.scalars(select(Grid).where(Grid.code == grid)).first() is None:
+            raise Invalid(f"unknown grid '{grid}'", fields=[("grid", "unknown grid")])
+        version = ensure_shipped_version(session) if deploy else latest_version(session)
+        bundle = self.core.bundles.get(session, version.id) if version is not None else None
+        return actor, version, bundle
+
+    def _start(self, bundle, kind: str, fields: dict, number: str):
+        """The process started in memory for a new case; the snapshot its registration writes."""
+        data = {"type": kind, "category": fields["category"], "difficulty": "normal", "urgent": fields["urgent"],
+                "department": None, "channel": fields["channel"], "case_number": number}
+        try:
+            wf = self.core.engine.start(bundle, LIFECYCLE_PROCESS, data)
+        except ScriptIncident as exc:
+            raise Blocked(f"the process failed at intake: {exc}") from None
+        except CalendarGap as exc:
+            raise Invalid(str(exc)) from None
+        return take_snapshot(self.core.engine, bundle, wf)
+
+    def _write_registration(self, session: Session, number: str, fields: dict, actor: str, version, bundle, after,
+                            now: datetime, source: str, attach, detail: bool) -> dict:
+        case = Case(number=number, **fields, status="registered", registered_at=now, registered_by=actor,
+                    extensions=[], return_count=0, redo_count=0, supervision_tier=0, has_incident=False)
+        session.add(case)
+        session.flush()
+        inst = WorkflowInstance(case_id=case.id, process_version_id=version.id, process_id=LIFECYCLE_PROCESS,
+                                state=b"", updated_at=now)
+        session.add(inst)
+        changes = apply(session, case, inst, EMPTY, after, now)
+        audit(session, actor=actor, action="register", case=case, source=source,
+              changes={"channel": fields["channel"], "type": fields["type"], "category": case.category, **changes},
+              at=now)
+        if attach is not None:
+            attach(session, case, actor)
+        session.flush()
+        return case_detail(session, case) if detail else self._brief(session, case)
 
     # -- tasks ---------------------------------------------------------------------------
     @retry_transient()
     def complete_task(self, task_id: str, *, user: str, data, source: str = "cli", detail: bool = True,
                       attach=None) -> dict:
-        """Complete a ready user task with form data, as ``user``; one transaction (``attach``, as
-        in ``register``, also gets the task)."""
+        """Complete a ready user task with form data, as ``user``; one write transaction (``attach``,
+        as in ``register``, also gets the task).
+
+        The engine never runs inside the write transaction: a designer's script may take up to the
+        sandbox's budget, and on SQLite a write transaction holds the whole database's write lock.
+        So the task is read and checked in a read transaction, the engine completes it in memory,
+        and only then does a short write transaction re-read the instance and write everything
+        (state, columns, ready tasks, items, audit) together. If another action changed the case in
+        between (its version moved on), the engine's result is thrown away and the action starts
+        again from a fresh read, as a writer queueing behind the other would have.
+        """
         if not isinstance(data, dict):
             raise Invalid("task data must be a JSON object")
-        now = utcnow()
-        case_id = read_version = None
+        task_id = str(task_id)
+        case_id = None
         raced = f"task '{task_id}' was changed by someone else at the same time; reload and retry"
         try:
-            with self.core.db.unit_of_work() as session:
-                row = session.execute(
-                    select(ReadyTask, Case, WorkflowInstance).join(Case, Case.id == ReadyTask.case_id)
-                    .join(WorkflowInstance, WorkflowInstance.case_id == Case.id)
-                    .where(ReadyTask.id == str(task_id))).first()
-                if row is None:
-                    self._raise_not_ready(session, str(task_id))
-                ready, case, inst = row
-                case_id, read_version = case.id, inst.version
-                person = find_user(session, user)
-                if ready.role != joint.LEADER_ROLE:  # the sign-off is the instructing person's (check_task_data)
-                    require_role(person, ready.role, ready.department)
-                joint.check_task_data(session, ready, case, data, person)
-                if ready.assignee and ready.assignee != person.username:
-                    raise Conflict(f"task '{task_id}' is claimed by '{ready.assignee}'")
-                bundle = self.core.bundles.get(session, inst.process_version_id)
-                wf = self.core.engine.restore(bundle, inst.process_id, inst.state)
+            for _attempt in range(OPTIMISTIC_ATTEMPTS):
+                now = utcnow()
+                with self.core.db.read() as session:
+                    ready, case, inst = self._ready_row(session, task_id)
+                    case_id, read_version, state = case.id, inst.version, inst.state
+                    person = find_user(session, user)
+                    if ready.role != joint.LEADER_ROLE:  # the sign-off is the instructing person's (check_task_data)
+                        require_role(person, ready.role, ready.department)
+                    joint.check_task_data(session, ready, case, data, person)
+                    self._check_claim(ready, person)
+                    bundle = self.core.bundles.get(session, inst.process_version_id)
+                wf = self.core.engine.restore(bundle, inst.process_id, state)
                 before = take_snapshot(self.core.engine, bundle, wf, with_state=False)
                 try:
                     done = self.core.engine.complete(bundle, wf, ready.id, data)
@@ -175,28 +209,16 @@ class CaseService:
                     raise Invalid(str(exc), fields=exc.errors) from None
                 except CalendarGap as exc:
                     raise Invalid(str(exc)) from None
-                if done.supervision_key:
-                    record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
-                                       {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
-                                        "by_name": person.display_name,
-                                        "at": now.isoformat(timespec="seconds"), "data": data})
-                changes = apply(session, case, inst, before, take_snapshot(self.core.engine, bundle, wf), now)
-                if ready.bpmn_id == REPLY_TASK and data.get("decision", "reply") == "reply" \
-                        and case.replied_by != person.username:
-                    # 责任人: the person whose reply this is, even when a joint case's reply waits for
-                    # the co-handlers' feedback (replied_at then comes with the last feedback).
-                    changes["replied_by"] = [case.replied_by, person.username]
-                    case.replied_by = person.username
-                self._check_references(session, case, changes)
-                joint.after_task(session, case, ready, data, person, now)
-                # A co-handler's task names its unit (联动处置), so the timeline says whose part it was.
-                unit = {"unit": ready.department} if ready.department and ready.department != case.department else {}
-                audit(session, actor=person.username, action="complete", case=case, source=source,
-                      task=ready, changes={"data": data, "columns": changes, **unit}, at=now)
-                if attach is not None:
-                    attach(session, case, person.username, ready)
-                session.flush()
-                return case_detail(session, case) if detail else self._brief(session, case)
+                after = take_snapshot(self.core.engine, bundle, wf)
+                with self.core.db.unit_of_work() as session:
+                    ready, case, inst = self._ready_row(session, task_id, with_state=False)
+                    if inst.version != read_version:
+                        continue  # another action came first: redo ours on its result
+                    self._check_claim(ready, person)
+                    result = self._write_completion(session, ready, case, inst, person, data, done, before, after,
+                                                    now, source, attach, detail)
+                    return result
+            raise Conflict(raced)
         except StaleDataError:
             raise Conflict(raced) from None
         except IntegrityError:
@@ -213,6 +235,50 @@ class CaseService:
         except ScriptIncident as exc:
             record_incident(self.core, case_id, str(exc), source, exc.bpmn_id)
             raise Blocked(f"the process failed and an incident was recorded: {exc}") from None
+
+    def _ready_row(self, session: Session, task_id: str, with_state: bool = True
+                   ) -> tuple[ReadyTask, Case, WorkflowInstance]:
+        query = (select(ReadyTask, Case, WorkflowInstance).join(Case, Case.id == ReadyTask.case_id)
+                 .join(WorkflowInstance, WorkflowInstance.case_id == Case.id).where(ReadyTask.id == task_id))
+        if not with_state:  # the write half replaces the state; reading the old blob again is wasted
+            query = query.options(defer(WorkflowInstance.state))
+        row = session.execute(query).first()
+        if row is None:
+            self._raise_not_ready(session, task_id)
+        return row
+
+    @staticmethod
+    def _check_claim(ready: ReadyTask, person: User) -> None:
+        if ready.assignee and ready.assignee != person.username:
+            raise Conflict(f"task '{ready.id}' is claimed by '{ready.assignee}'")
+
+    def _write_completion(self, session: Session, ready: ReadyTask, case: Case, inst: WorkflowInstance,
+                          person: User, data: dict, done, before, after, now: datetime, source: str, attach,
+                          detail: bool) -> dict:
+        """The write half of ``complete_task``: everything the completion changes, in the caller's
+        unit of work, from the engine's result computed before it began."""
+        if done.supervision_key:
+            record_tier_action(session, case.id, done.supervision_key, ready.supervision_tier,
+                               {"task": ready.bpmn_id, "name": ready.name, "by": person.username,
+                                "by_name": person.display_name,
+                                "at": now.isoformat(timespec="seconds"), "data": data})
+        changes = apply(session, case, inst, before, after, now)
+        if ready.bpmn_id == REPLY_TASK and data.get("decision", "reply") == "reply" \
+                and case.replied_by != person.username:
+            # 责任人: the person whose reply this is, even when a joint case's reply waits for
+            # the co-handlers' feedback (replied_at then comes with the last feedback).
+            changes["replied_by"] = [case.replied_by, person.username]
+            case.replied_by = person.username
+        self._check_references(session, case, changes)
+        joint.after_task(session, case, ready, data, person, now)
+        # A co-handler's task names its unit (联动处置), so the timeline says whose part it was.
+        unit = {"unit": ready.department} if ready.department and ready.department != case.department else {}
+        audit(session, actor=person.username, action="complete", case=case, source=source,
+              task=ready, changes={"data": data, "columns": changes, **unit}, at=now)
+        if attach is not None:
+            attach(session, case, person.username, ready)
+        session.flush()
+        return case_detail(session, case) if detail else self._brief(session, case)
 
     @staticmethod
     def _brief(session: Session, case: Case) -> dict:

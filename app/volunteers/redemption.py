@@ -56,25 +56,18 @@ def _bundle(core, session: Session, version_id: int | None = None):
 
 
 def apply(core, volunteer_id: int, reward_id: int, quantity: int = 1) -> dict:
+    """A volunteer's application: the rules' process runs with no transaction open (see complete),
+    then one write transaction re-checks, under the volunteer's row lock, what it was given."""
     if not isinstance(quantity, int) or not 1 <= quantity <= 10:
         raise Invalid(_("数量为 1–10"), [("quantity", _("数量为 1–10"))])
     now = utcnow()
-    with core.db.unit_of_work() as session:
-        volunteer = session.get(Volunteer, volunteer_id, with_for_update=True)  # one application at a time
-        if volunteer is None or not volunteer.active:
-            raise NotFound(_("志愿者不存在"))
-        reward = session.get(Reward, reward_id)
-        if reward is None or not reward.active:
-            raise NotFound(_("兑换项目不存在或已下架"))
-        points = reward.points_price * quantity
-        if ledger.balance(session, volunteer.id) < points:
-            raise Invalid(_("积分不足：兑换需要 %(points)s 分，当前余额 %(balance)s 分", points=f"{points:g}",
-                            balance=f"{ledger.balance(session, volunteer.id):g}"))
-        quarter = quarter_of(now)
-        count = len(session.scalars(select(Redemption.id).where(
-            Redemption.volunteer_id == volunteer.id, Redemption.quarter == quarter,
-            Redemption.status.in_(ACTIVE))).all())
-        version_id, bundle = _bundle(core, session)
+    for _attempt in range(3):
+        with core.db.read() as session:
+            volunteer, reward, points, count = _application(session, volunteer_id, reward_id, quantity, now)
+            version_id, bundle = _bundle(core, session) if latest_version(session) is not None else (None, None)
+        if bundle is None:  # a fresh install: the shipped version is deployed by a write transaction
+            with core.db.unit_of_work() as session:
+                version_id, bundle = _bundle(core, session)
         try:
             wf = core.engine.start(bundle, PROCESS, {
                 "applied_at": now.isoformat(timespec="seconds"), "points": points, "quarter_count": count,
@@ -86,23 +79,49 @@ def apply(core, volunteer_id: int, reward_id: int, quantity: int = 1) -> dict:
         if wf.completed:  # the rules refused it (redemption_refused): nothing is kept
             data = core.engine.main_path_data(wf)
             raise Invalid(str(data.get("refusal") or _("不符合兑换规则")))
-        # Stock: a conditional decrement is the check and the reservation at once; of two applications
-        # racing for the last item, the second one updates no row.
-        taken = session.execute(update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity)
-                                .values(stock=Reward.stock - quantity)).rowcount
-        if taken != 1:
-            raise Conflict(_("“%(reward)s”库存不足", reward=reward.name))
-        row = Redemption(volunteer_id=volunteer.id, reward_id=reward.id, community=volunteer.community,
-                         quantity=quantity, points=points, money_value=reward.money_value * quantity, quarter=quarter,
-                         status="applied", reason="", applied_at=now, process_version_id=version_id, state=b"")
-        session.add(row)
-        session.flush()
-        ledger.post(session, volunteer.id, -points, "redemption_reserve", redemption_id=row.id,
-                    confirmed_by=volunteer_actor(volunteer.id), note=f"{reward.name} × {quantity}", at=now)
-        _project(core, bundle, row, wf)
-        audit(session, volunteer_actor(volunteer.id), "volunteer_redeem_apply",
-              {"redemption": row.id, "reward": reward.name, "points": points})
-        return describe(row)
+        with core.db.unit_of_work() as session:
+            session.get(Volunteer, volunteer_id, with_for_update=True)  # one application at a time
+            volunteer, reward, points, now_count = _application(session, volunteer_id, reward_id, quantity, now)
+            if now_count != count:
+                continue  # another application of this quarter came first: the rules see it this time
+            # Stock: a conditional decrement is the check and the reservation at once; of two applications
+            # racing for the last item, the second one updates no row.
+            taken = session.execute(update(Reward).where(Reward.id == reward.id, Reward.stock >= quantity)
+                                    .values(stock=Reward.stock - quantity)).rowcount
+            if taken != 1:
+                raise Conflict(_("“%(reward)s”库存不足", reward=reward.name))
+            row = Redemption(volunteer_id=volunteer.id, reward_id=reward.id, community=volunteer.community,
+                             quantity=quantity, points=points, money_value=reward.money_value * quantity,
+                             quarter=quarter_of(now), status="applied", reason="", applied_at=now,
+                             process_version_id=version_id, state=b"")
+            session.add(row)
+            session.flush()
+            ledger.post(session, volunteer.id, -points, "redemption_reserve", redemption_id=row.id,
+                        confirmed_by=volunteer_actor(volunteer.id), note=f"{reward.name} × {quantity}", at=now)
+            _project(core, bundle, row, wf)
+            audit(session, volunteer_actor(volunteer.id), "volunteer_redeem_apply",
+                  {"redemption": row.id, "reward": reward.name, "points": points})
+            return describe(row)
+    raise Conflict(_("这个兑换申请刚被他人处理，请刷新后再看"))
+
+
+def _application(session: Session, volunteer_id: int, reward_id: int, quantity: int, now: datetime):
+    """(volunteer, reward, points, applications this quarter), refusing what cannot be applied for."""
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None or not volunteer.active:
+        raise NotFound(_("志愿者不存在"))
+    reward = session.get(Reward, reward_id)
+    if reward is None or not reward.active:
+        raise NotFound(_("兑换项目不存在或已下架"))
+    points = reward.points_price * quantity
+    balance = ledger.balance(session, volunteer.id)
+    if balance < points:
+        raise Invalid(_("积分不足：兑换需要 %(points)s 分，当前余额 %(balance)s 分", points=f"{points:g}",
+                        balance=f"{balance:g}"))
+    count = len(session.scalars(select(Redemption.id).where(
+        Redemption.volunteer_id == volunteer.id, Redemption.quarter == quarter_of(now),
+        Redemption.status.in_(ACTIVE))).all())
+    return volunteer, reward, points, count
 
 
 def _project(core, bundle, row: Redemption, wf, actor: str = "", reason: str = "") -> None:
@@ -135,34 +154,42 @@ def _release(row: Redemption, actor: str) -> None:
 
 
 def complete(core, staff: Staff, redemption_id: int, data: dict) -> dict:
-    """The ready step (社区初审, 办公室审批 or 兑换核销) done by ``staff`` with the form ``data``."""
+    """The ready step (社区初审, 办公室审批 or 兑换核销) done by ``staff`` with the form ``data``.
+
+    As with cases (CaseService.complete_task), the engine runs between a read and a short write
+    transaction, never holding the write lock; a row changed meanwhile is a conflict to reload.
+    """
+    with core.db.read() as session:
+        row = session.get(Redemption, redemption_id)
+        if row is None:
+            raise NotFound(_("兑换申请不存在"))
+        _version, bundle = _bundle(core, session, row.process_version_id)
+        if row.current_task is None:
+            raise Conflict(_("这个兑换申请已经办结"))
+        role = bundle.tasks[row.current_task].role
+        if role not in staff.roles:
+            step = _(bundle.tasks[row.current_task].name)  # a shipped BPMN name: in the catalog
+            raise Forbidden(_("“%(step)s”由志愿服务办公室办理", step=step) if role == "volunteer_admin"
+                            else _("“%(step)s”由社区组织者办理", step=step))
+        if role == "volunteer_organiser":
+            staff.require(row.community)
+        read_version, step, task_id, state = row.version, row.current_task, row.current_task_id, row.state
+    wf = core.engine.restore(bundle, PROCESS, state)
+    try:
+        core.engine.complete(bundle, wf, task_id, dict(data))
+    except FormInvalid as exc:
+        raise Invalid("；".join(m for _f, m in exc.errors), exc.errors) from None
+    except TaskNotReady:
+        raise Conflict(_("这一步已由他人办理，请刷新")) from None
+    except ScriptIncident as exc:
+        raise Blocked(_("兑换流程出错：%(error)s", error=exc)) from None
+    except CalendarGap as exc:
+        raise Invalid(str(exc)) from None
     try:
         with core.db.unit_of_work() as session:
             row = session.get(Redemption, redemption_id)
-            if row is None:
-                raise NotFound(_("兑换申请不存在"))
-            _version, bundle = _bundle(core, session, row.process_version_id)
-            if row.current_task is None:
-                raise Conflict(_("这个兑换申请已经办结"))
-            role = bundle.tasks[row.current_task].role
-            if role not in staff.roles:
-                step = _(bundle.tasks[row.current_task].name)  # a shipped BPMN name: in the catalog
-                raise Forbidden(_("“%(step)s”由志愿服务办公室办理", step=step) if role == "volunteer_admin"
-                                else _("“%(step)s”由社区组织者办理", step=step))
-            if role == "volunteer_organiser":
-                staff.require(row.community)
-            wf = core.engine.restore(bundle, PROCESS, row.state)
-            step = row.current_task
-            try:
-                core.engine.complete(bundle, wf, row.current_task_id, dict(data))
-            except FormInvalid as exc:
-                raise Invalid("；".join(m for _f, m in exc.errors), exc.errors) from None
-            except TaskNotReady:
-                raise Conflict(_("这一步已由他人办理，请刷新")) from None
-            except ScriptIncident as exc:
-                raise Blocked(_("兑换流程出错：%(error)s", error=exc)) from None
-            except CalendarGap as exc:
-                raise Invalid(str(exc)) from None
+            if row is None or row.version != read_version:
+                raise StaleDataError()
             _project(core, bundle, row, wf, actor=staff.username, reason=str(data.get("reason") or ""))
             audit(session, staff.username, f"volunteer_redeem_{step}",
                   {"redemption": row.id, "decision": data.get("decision"), "reason": data.get("reason"),
@@ -181,19 +208,24 @@ def fire_due(core, now: datetime | None = None) -> int:
     fired = 0
     for rid in ids:
         try:
-            with core.db.unit_of_work() as session:
+            with core.db.read() as session:  # the engine runs with no transaction open (see complete)
                 row = session.get(Redemption, rid)
                 if row is None or row.next_timer_at is None or row.next_timer_at > now:
                     continue
                 _version, bundle = _bundle(core, session, row.process_version_id)
-                wf = core.engine.restore(bundle, PROCESS, row.state)
-                if core.engine.fire_due_timers(wf, now):
-                    fired += 1
+                read_version, state = row.version, row.state
+            wf = core.engine.restore(bundle, PROCESS, state)
+            went_off = bool(core.engine.fire_due_timers(wf, now))
+            with core.db.unit_of_work() as session:
+                row = session.get(Redemption, rid)
+                if row is None or row.version != read_version:
+                    continue  # approved at the same moment: the approval won, nothing to time out
+                fired += went_off
                 _project(core, bundle, row, wf, actor="scheduler")
                 audit(session, "scheduler", "volunteer_redeem_timer", {"redemption": row.id, "status": row.status},
                       source="scheduler")
         except StaleDataError:
-            continue  # approved at the same moment: the approval won, nothing to time out
+            continue
         except Exception:  # noqa: BLE001 - one broken instance must not stop the sweep
             log.exception("volunteer redemption %s: timer failed", rid)
     return fired
