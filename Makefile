@@ -15,7 +15,7 @@ ARGS ?=
 BROWSER ?= 1
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup bench clean translations
+.PHONY: run test setup bench clean translations audit
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,10 +58,18 @@ else
 	BIHUAN_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(ARGS)
 endif
 
+# The supply-chain gate (docs/security.md): pip-audit over constraints.txt and npm audit over the lock
+# file, judged against deploy/audit-allowlist.toml. pip-audit has a venv of its own, so that its
+# dependencies never mix with the application's.
+AUDIT_VENV := .venv-audit
+audit: setup
+	test -x $(AUDIT_VENV)/bin/pip-audit || ($(PYTHON) -m venv $(AUDIT_VENV) && $(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1)
+	$(BIN)/python deploy/dependency_audit.py --pip-audit $(AUDIT_VENV)/bin/pip-audit
+
 bench: setup
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/weekly_report.py
 
 clean:
-	rm -rf $(VENV) instance build *.egg-info $(VENDOR) node_modules
+	rm -rf $(VENV) $(AUDIT_VENV) instance build *.egg-info $(VENDOR) node_modules
