@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from workflows.clock import utcnow
 
@@ -24,7 +24,10 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def find_user(session: Session, username: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)).first()
+    # Every action starts here: the roles come in the same SELECT (a join) rather than the
+    # relationship's own second one.
+    user = session.scalars(select(User).options(joinedload(User.role_rows)).where(User.username == username)
+                           ).unique().first()
     if user is None or not user.active:
         raise NotFound(f"unknown user '{username}'")
     return user
