@@ -32,6 +32,8 @@ MIN_INDEXED = 3  # characters a trigram lookup needs
 SHORT_SCAN_LIMIT = 5_000  # newest cases a short fragment is looked for in: 20 000 cost 30-60 ms of CPU on SQLite
 FTS_TABLE = "cases_fts"
 TRGM_INDEXES = ("ix_cases_text_trgm", "ix_cases_address_trgm")
+# PostgreSQL only, for number-prefix search (migration 0041); like the above, dialect DDL, not a model.
+PATTERN_INDEXES = ("ix_cases_number_pattern",)
 
 SQLITE_TABLE = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, address, content='cases', content_rowid='id',"
                 " tokenize='trigram')")
@@ -91,7 +93,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """For alembic's compare: the index objects above are not models, and not drift."""
     if type_ == "table" and name and name.startswith(FTS_TABLE):
         return False  # cases_fts and its shadow tables (_data, _idx, _docsize, _config)
-    if type_ == "index" and name in TRGM_INDEXES:
+    if type_ == "index" and (name in TRGM_INDEXES or name in PATTERN_INDEXES):
         return False
     return True
 
