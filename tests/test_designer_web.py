@@ -433,9 +433,10 @@ def test_the_draft_diff_lists_changed_elements_and_offers_both_diagrams(login):
 
 def test_every_browser_text_is_listed_for_translation():
     from app.designer.messages import JS_TEXTS
-    scripts = Path(__file__).resolve().parents[1] / "app" / "static" / "js" / "designer"
+    root = Path(__file__).resolve().parents[1]
+    scripts = [*(root / "app" / "static" / "js" / "designer").glob("*.js"), *(root / "assets" / "designer").rglob("*.js")]
     used = set()
-    for script in scripts.glob("*.js"):
+    for script in scripts:
         source = script.read_text(encoding="utf-8")
         used.update(re.findall(r"\bT\('((?:[^'\\\n]|\\.)*)'", source))
         # a Chinese literal outside T() would stay Chinese in the English UI
