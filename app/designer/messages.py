@@ -2,7 +2,8 @@
 
 The JavaScript in app/static/js/designer/ and assets/designer/ (the modeler bundle) writes
 ``designerText(msgid)``; the msgids are listed here with ``N_`` so ``pybabel extract`` finds them,
-and every page renders their translations into ``#designer-messages`` (tests/test_designer_web.py checks the list covers the scripts).
+and every page renders their translations into ``#designer-messages`` (tests/test_designer_web.py checks
+the list covers the scripts).
 """
 from __future__ import annotations
 

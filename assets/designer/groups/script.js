@@ -23,7 +23,10 @@ function extensionScript(type, label, help) {
     const debounce = useService('debounceInput');
     return h(CodeEntry, {
       element, id, debounce, label: label(), description: help(),
-      getValue: () => { const v = extensionValues(getBusinessObject(element), type)[0]; return v ? v.value || '' : ''; },
+      getValue: () => {
+        const current = extensionValues(getBusinessObject(element), type)[0];
+        return current ? current.value || '' : '';
+      },
       setValue: (value) => run(commandStack, setBodyExtension(element, type, value, services))
     });
   };

@@ -8,7 +8,9 @@ import { h, is, getBusinessObject, useService, T, CodeEntry, update, run, getPro
 
 const KINDS = ['timeDate', 'timeDuration', 'timeCycle'];
 // labels looked up when drawn: the page's texts (text.js) are the UI language's
-const KIND_LABELS = () => ({ timeDate: T('时间点 timeDate'), timeDuration: T('时长 timeDuration'), timeCycle: T('周期 timeCycle') });
+const KIND_LABELS = () => ({
+  timeDate: T('时间点 timeDate'), timeDuration: T('时长 timeDuration'), timeCycle: T('周期 timeCycle')
+});
 
 export function timerOf(element) {
   const definitions = getBusinessObject(element).get('eventDefinitions') || [];
@@ -71,14 +73,18 @@ function Reminder(props) {
   return h(CheckboxEntry, {
     element, id, label: T('仅提醒（不是任务时限）'),
     description: T('到期预警、超期提醒：不把这个定时器当作任务的办理时限。'),
-    getValue: () => { const p = getProperty(getBusinessObject(element), 'reminder'); return !!p && p.value === 'true'; },
+    getValue: () => {
+      const flag = getProperty(getBusinessObject(element), 'reminder');
+      return !!flag && flag.value === 'true';
+    },
     setValue: (checked) => run(commandStack, setProperty(element, 'reminder', checked ? 'true' : '', services))
   });
 }
 
 export default function TimerGroup(element) {
   if (!timerOf(element)) { return []; }
-  const entries = [{ id: 'bihuanTimerKind', component: TimerKind }, { id: 'bihuanTimerExpression', component: TimerExpression }];
+  const entries = [{ id: 'bihuanTimerKind', component: TimerKind },
+                   { id: 'bihuanTimerExpression', component: TimerExpression }];
   if (is(element, 'bpmn:BoundaryEvent')) { entries.push({ id: 'bihuanReminder', component: Reminder }); }
   return entries;
 }
