@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.processes import drafts
+from tests.browser.conftest import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "app" / "static" / "vendor" / "bihuan-modeler"
@@ -141,6 +142,7 @@ def test_timer_group_edits_the_expression_the_kind_and_the_reminder_flag(new_pag
     expression.fill("working_days_after(registered_at, 2)")
     expression.press("Tab")
     field(page, "bihuanTimerKind").select_option("timeDuration")
+    screenshot(page, "designer_panel_timer")
     root = save_and_read(page, core)
     event = by_id(root, "dispatch_due_warning")
     assert spiff_property(event, "reminder") is None

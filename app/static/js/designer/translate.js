@@ -152,6 +152,8 @@
     'Create new list item': '新增一项',
     'Delete item': '删除此项',
     'Toggle list item': '展开/收起此项',
+    'Open pop-up editor': '在弹出窗口中编辑',
+    'Opened in editor': '已在弹出窗口中打开',
     // the panel's header: element types as getConcreteType spells them
     'Process': '流程',
     'Collaboration': '协作',
