@@ -1,5 +1,6 @@
 /* 调用: the decision a business rule task evaluates (<spiffworkflow:calledDecisionId>, a decision
  * id of rules/*.dmn) and the process a call activity starts (calledElement, a process id). */
+import { isTextFieldEntryEdited } from '@bpmn-io/properties-panel';
 import { h, is, getBusinessObject, useService, useLists, T, SuggestEntry, extensionValues, setBodyExtension, run }
   from '../util.js';
 
@@ -30,7 +31,11 @@ function ProcessEntry(props) {
 }
 
 export default function CallGroup(element) {
-  if (is(element, 'bpmn:BusinessRuleTask')) { return [{ id: 'bihuanCalledDecision', component: DecisionEntry }]; }
-  if (is(element, 'bpmn:CallActivity')) { return [{ id: 'bihuanCalledElement', component: ProcessEntry }]; }
+  if (is(element, 'bpmn:BusinessRuleTask')) {
+    return [{ id: 'bihuanCalledDecision', component: DecisionEntry, isEdited: isTextFieldEntryEdited }];
+  }
+  if (is(element, 'bpmn:CallActivity')) {
+    return [{ id: 'bihuanCalledElement', component: ProcessEntry, isEdited: isTextFieldEntryEdited }];
+  }
   return [];
 }

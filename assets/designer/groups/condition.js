@@ -1,6 +1,6 @@
 /* 条件: an exclusive or inclusive gateway's default flow and the Python condition on each other
  * outgoing flow, editable from the gateway (all of a decision in one place) or from the flow. */
-import { SelectEntry } from '@bpmn-io/properties-panel';
+import { SelectEntry, isTextAreaEntryEdited } from '@bpmn-io/properties-panel';
 import { h, is, getBusinessObject, useService, T, CodeEntry, Note, expression } from '../util.js';
 
 function isBranching(bo) {
@@ -54,7 +54,8 @@ export default function ConditionGroup(element) {
     (bo.get('outgoing') || []).forEach((flow) => {
       if (bo.get('default') === flow) { return; }
       entries.push({ id: 'bihuanCondition-' + flow.id,
-                     component: conditionEntry(flow, T('条件：{flow}', { flow: flowLabel(flow) })) });
+                     component: conditionEntry(flow, T('条件：{flow}', { flow: flowLabel(flow) })),
+                     isEdited: isTextAreaEntryEdited });
     });
     entries.push({ id: 'bihuanConditionHelp', component: (props) => h(Note, { id: props.id,
       text: T('条件是 Python 表达式，例如 decision == "refuse"、return_count >= 2。') }) });
@@ -66,7 +67,7 @@ export default function ConditionGroup(element) {
       return [{ id: 'bihuanDefaultNote', component: (props) => h(Note, { id: props.id,
         text: T('这是网关 {id} 的默认流，不需要条件。', { id: source.id }) }) }];
     }
-    return [{ id: 'bihuanCondition', component: conditionEntry(bo, T('条件表达式')) }];
+    return [{ id: 'bihuanCondition', component: conditionEntry(bo, T('条件表达式')), isEdited: isTextAreaEntryEdited }];
   }
   return [];
 }

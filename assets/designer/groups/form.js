@@ -1,5 +1,6 @@
 /* 表单: the JSON Schema a user task shows, as SpiffWorkflow reads it
  * (<spiffworkflow:property name="formJsonSchemaFilename">). */
+import { isTextFieldEntryEdited } from '@bpmn-io/properties-panel';
 import { h, is, getBusinessObject, useService, useLists, T, SuggestEntry, getProperty, setProperty, run }
   from '../util.js';
 
@@ -20,5 +21,6 @@ function FormEntry(props) {
 }
 
 export default function FormGroup(element) {
-  return is(element, 'bpmn:UserTask') ? [{ id: 'bihuanForm', component: FormEntry }] : [];
+  if (!is(element, 'bpmn:UserTask')) { return []; }
+  return [{ id: 'bihuanForm', component: FormEntry, isEdited: isTextFieldEntryEdited }];
 }

@@ -1,5 +1,6 @@
 /* 脚本: a script task's script, and the pre-/post-scripts SpiffWorkflow runs around any activity
  * (<spiffworkflow:preScript>, <spiffworkflow:postScript>). All run in the sandbox. */
+import { isTextAreaEntryEdited } from '@bpmn-io/properties-panel';
 import { h, is, getBusinessObject, useService, T, CodeEntry, extensionValues, setBodyExtension, run }
   from '../util.js';
 
@@ -37,9 +38,12 @@ const PostScript = extensionScript('spiffworkflow:PostScript', () => T('后置�
 
 export default function ScriptGroup(element) {
   const entries = [];
-  if (is(element, 'bpmn:ScriptTask')) { entries.push({ id: 'bihuanScript', component: ScriptEntry }); }
+  if (is(element, 'bpmn:ScriptTask')) {
+    entries.push({ id: 'bihuanScript', component: ScriptEntry, isEdited: isTextAreaEntryEdited });
+  }
   if (is(element, 'bpmn:Activity')) {
-    entries.push({ id: 'bihuanPreScript', component: PreScript }, { id: 'bihuanPostScript', component: PostScript });
+    entries.push({ id: 'bihuanPreScript', component: PreScript, isEdited: isTextAreaEntryEdited },
+                 { id: 'bihuanPostScript', component: PostScript, isEdited: isTextAreaEntryEdited });
   }
   return entries;
 }

@@ -2,7 +2,8 @@
  * are written working_days_after(start, n); and the "reminder" flag of a boundary timer
  * (<spiffworkflow:property name="reminder" value="true">), which tells a 到期预警 apart from the
  * task's deadline. */
-import { SelectEntry, CheckboxEntry } from '@bpmn-io/properties-panel';
+import { SelectEntry, CheckboxEntry, isTextAreaEntryEdited, isCheckboxEntryEdited }
+  from '@bpmn-io/properties-panel';
 import { h, is, getBusinessObject, useService, T, CodeEntry, update, run, getProperty, setProperty }
   from '../util.js';
 
@@ -84,7 +85,9 @@ function Reminder(props) {
 export default function TimerGroup(element) {
   if (!timerOf(element)) { return []; }
   const entries = [{ id: 'bihuanTimerKind', component: TimerKind },
-                   { id: 'bihuanTimerExpression', component: TimerExpression }];
-  if (is(element, 'bpmn:BoundaryEvent')) { entries.push({ id: 'bihuanReminder', component: Reminder }); }
+                   { id: 'bihuanTimerExpression', component: TimerExpression, isEdited: isTextAreaEntryEdited }];
+  if (is(element, 'bpmn:BoundaryEvent')) {
+    entries.push({ id: 'bihuanReminder', component: Reminder, isEdited: isCheckboxEntryEdited });
+  }
   return entries;
 }
