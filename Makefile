@@ -23,15 +23,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# Prebuilt distribution bundles, served from our own origin (no CDN).
-$(VENDOR_STAMP): package.json package-lock.json
-	test -d node_modules/bpmn-js -a -d node_modules/swagger-ui-dist || npm ci --no-audit --no-fund
+# The designer's modeler bundle: our sources, built with esbuild by `npm run build`.
+DESIGNER_SOURCES := $(wildcard assets/designer/*.js assets/designer/*.mjs assets/designer/*.css assets/designer/groups/*.js)
+
+# Prebuilt distribution bundles, served from our own origin (no CDN), and the designer's modeler
+# (bpmn-js + bpmn.io's properties panel + Bihuan's provider) bundled into $(VENDOR)/bihuan-modeler.
+$(VENDOR_STAMP): package.json package-lock.json $(DESIGNER_SOURCES)
+	test -d node_modules/bpmn-js-properties-panel -a -d node_modules/swagger-ui-dist -a -x node_modules/.bin/esbuild || npm ci --no-audit --no-fund
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/echarts $(VENDOR)/htmx $(VENDOR)/swagger-ui
 	cp -r node_modules/bpmn-js/dist $(VENDOR)/bpmn-js
 	cp -r node_modules/dmn-js/dist $(VENDOR)/dmn-js
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
+	npm run --silent build
 	touch $(VENDOR_STAMP)
 
 %.mo: %.po $(STAMP)

@@ -433,9 +433,11 @@ def test_the_draft_diff_lists_changed_elements_and_offers_both_diagrams(login):
 
 def test_every_browser_text_is_listed_for_translation():
     from app.designer.messages import JS_TEXTS
-    scripts = Path(__file__).resolve().parents[1] / "app" / "static" / "js" / "designer"
+    root = Path(__file__).resolve().parents[1]
+    scripts = [*(root / "app" / "static" / "js" / "designer").glob("*.js"),
+               *(root / "assets" / "designer").rglob("*.js")]  # the modeler bundle's sources
     used = set()
-    for script in scripts.glob("*.js"):
+    for script in scripts:
         source = script.read_text(encoding="utf-8")
         used.update(re.findall(r"\bT\('((?:[^'\\\n]|\\.)*)'", source))
         # a Chinese literal outside T() would stay Chinese in the English UI
@@ -443,6 +445,17 @@ def test_every_browser_text_is_listed_for_translation():
         if script.name != "translate.js":
             assert not outside, (script.name, outside[:3])
     assert used and used <= set(JS_TEXTS), sorted(used - set(JS_TEXTS))
+
+
+def test_the_bpmn_editor_loads_the_modeler_bundle_and_the_lists_for_its_panel(login):
+    client = login("designer")
+    page = client.get(f"/designer/bpmn/{LIFECYCLE}").get_data(as_text=True)
+    assert "vendor/bihuan-modeler/bihuan-modeler.js" in page and "vendor/bihuan-modeler/bihuan-modeler.css" in page
+    assert "properties.js" not in page and "bpmn-modeler" not in page
+    config = editor_config(client, f"/designer/bpmn/{LIFECYCLE}")
+    assert {"case_lifecycle", "supervision_escalation", "volunteer_redemption"} <= set(config["processes"])
+    assert "routing" in config["decisions"] and "dispatch.schema.json" in config["forms"]
+    assert ["leader", "分管领导（批示督办）"] in config["roles"]
 
 
 def test_editor_pages_carry_the_browser_texts_in_english_too(login):

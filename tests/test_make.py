@@ -2,6 +2,7 @@
 commands without running them, and the Chromium check runs against paths that do not exist."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -70,3 +71,16 @@ def test_browser_tests_skip_only_when_asked(tmp_path, env, exists, expected):
     assert decision == expected
     if decision == "fail":
         assert "sudo apt-get install -y chromium" in why and "BROWSER=0" in why
+
+
+def test_a_change_to_the_designers_sources_rebuilds_the_modeler_bundle():
+    """assets/designer/ is bundled by `npm run build` (esbuild) into app/static/vendor at setup:
+    an edited provider module makes the vendor step run again, bundle included."""
+    for source in ("assets/designer/index.js", "assets/designer/groups/form.js"):
+        commands = dry_run("-W", source, "app/static/vendor/.installed")
+        assert "npm run --silent build" in commands and "cp -r node_modules/bpmn-js/dist" in commands
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    assert package["scripts"]["build"] == "node assets/designer/build.mjs"
+    assert {"bpmn-js-properties-panel", "@bpmn-io/properties-panel"} <= set(package["dependencies"])
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/esbuild"]["version"] == package["devDependencies"]["esbuild"]

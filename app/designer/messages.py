@@ -1,8 +1,9 @@
 """The browser-side texts of the designer pages, for Babel and for the page.
 
-The JavaScript in app/static/js/designer/ writes ``designerText(msgid)``; the msgids are listed
-here with ``N_`` so ``pybabel extract`` finds them, and every page renders their translations into
-``#designer-messages`` (tests/test_designer_web.py checks the list covers the scripts).
+The JavaScript in app/static/js/designer/ and assets/designer/ (the modeler bundle) writes
+``designerText(msgid)``; the msgids are listed here with ``N_`` so ``pybabel extract`` finds them,
+and every page renders their translations into ``#designer-messages`` (tests/test_designer_web.py checks
+the list covers the scripts).
 """
 from __future__ import annotations
 
@@ -47,29 +48,6 @@ JS_TEXTS = (
     N_("时间点 timeDate"),
     N_("时长 timeDuration"),
     N_("周期 timeCycle"),
-    N_("用户任务"),
-    N_("脚本任务"),
-    N_("业务规则任务"),
-    N_("调用活动"),
-    N_("子流程"),
-    N_("任务"),
-    N_("开始事件"),
-    N_("结束事件"),
-    N_("边界事件"),
-    N_("中间捕获事件"),
-    N_("中间抛出事件"),
-    N_("排他网关"),
-    N_("并行网关"),
-    N_("包容网关"),
-    N_("事件网关"),
-    N_("顺序流"),
-    N_("泳道（角色）"),
-    N_("池/参与者"),
-    N_("流程"),
-    N_("协作"),
-    N_("文本注释"),
-    N_("在图中选择一个元素以编辑其属性。"),
-    N_("名称"),
     N_("{id}（不是已知角色）"),
     N_("已有元素使用 ID “{id}”（可能是另一条泳道），不能重复。"),
     N_("泳道 ID = 角色"),
@@ -93,6 +71,19 @@ JS_TEXTS = (
     N_("条件是 Python 表达式，例如 decision == \"refuse\"、return_count >= 2。"),
     N_("这是网关 {id} 的默认流，不需要条件。"),
     N_("条件表达式"),
+    # the group titles and texts of bpmn.io's properties panel (assets/designer/)
+    N_("办理角色"),
+    N_("表单"),
+    N_("定时器"),
+    N_("条件"),
+    N_("脚本"),
+    N_("调用"),
+    N_("前置脚本"),
+    N_("后置脚本"),
+    N_("任务开始前执行（沙箱）。"),
+    N_("任务完成后执行（沙箱）。"),
+    N_("仅提醒（不是任务时限）"),
+    N_("到期预警、超期提醒：不把这个定时器当作任务的办理时限。"),
 )
 
 

@@ -62,6 +62,7 @@ CHANGES = {"added": N_("新增"), "removed": N_("删除"), "changed": N_("修改
 UPLOAD_LIMIT = 50 * 1024 * 1024  # below Flask's MAX_CONTENT_LENGTH, so we can say what went wrong
 UPLOAD_EXTENSIONS = (".bpmn", ".dmn", ".json")
 DECISION_ID = re.compile(r"<(?:\w+:)?decision\b[^>]*?\bid=\"([^\"]+)\"")
+PROCESS_ID = re.compile(r"<(?:\w+:)?process\b[^>]*?\bid=\"([^\"]+)\"")
 
 
 @bp.before_request
@@ -215,6 +216,9 @@ def bpmn_editor(path: str):
     config["forms"] = sorted(PurePosixPath(p).name for p in files if model_kind(p) == "form")
     config["decisions"] = sorted({d for p, text in files.items() if model_kind(p) == "dmn"
                                   for d in DECISION_ID.findall(text)})
+    # executable processes a call activity may call (bpmn:process ids of the package's diagrams)
+    config["processes"] = sorted({p for path_, text in files.items() if model_kind(path_) == "bpmn"
+                                  for p in PROCESS_ID.findall(text)})
     return _render("bpmn", path, config, others)
 
 

@@ -75,8 +75,9 @@ def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, 
     assert page.locator('.djs-palette [aria-label="创建任务"]').count() == 1
 
     page.locator('g.djs-element[data-element-id="dispatch"]').click()
-    assert page.locator("#properties [data-testid=prop-id]").inner_text() == "dispatch"
-    form = page.locator('#properties input[name="form"]')
+    assert page.locator('#properties input[name="id"]').input_value() == "dispatch"
+    page.locator("#properties .bio-properties-panel-group-header", has_text="表单").click()
+    form = page.locator('#properties input[name="bihuanForm"]')
     assert form.input_value() == "dispatch.schema.json"
     form.fill("missing.schema.json")
     form.press("Tab")
@@ -93,7 +94,7 @@ def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, 
     problem.click()
     selected = page.evaluate("window.bihuanModeler.get('selection').get().map(e => e.id)")
     assert selected == ["dispatch"]
-    assert page.locator("#properties [data-testid=prop-id]").inner_text() == "dispatch"
+    assert page.locator('#properties input[name="id"]').input_value() == "dispatch"
     screenshot(page, "modeler_validation_error")
 
     # someone else saves meanwhile: this editor's next save conflicts and keeps its content
@@ -102,8 +103,9 @@ def test_a_broken_form_reference_is_found_and_selected_in_the_modeler(new_page, 
         drafts.save_draft_file(session, path="rules/routing.dmn", text=draft.files["rules/routing.dmn"],
                                base_revision=draft.revision, actor="admin")
     page.locator('g.djs-element[data-element-id="dispatch_decision"]').click()
-    page.fill('#properties input[name="name"]', "是否受理（复核）")
-    page.press('#properties input[name="name"]', "Tab")
+    page.locator("#properties .bio-properties-panel-group-header", has_text="常规").click()
+    page.fill('#properties textarea[name="name"]', "是否受理（复核）")
+    page.press('#properties textarea[name="name"]', "Tab")
     page.click("#save")
     page.locator("#conflict-message", has_text="草稿已被他人修改").wait_for()
     assert page.locator("#conflict").is_visible()

@@ -1,24 +1,45 @@
-/* The BPMN editor page: bpmn-js modeler with Chinese labels, SpiffWorkflow extensions and the
- * properties panel; saving, validating and selecting problems come from common.js. */
+/* The BPMN editor page: the modeler bundle (bpmn-js + bpmn.io's properties panel with Bihuan's
+ * groups, built from assets/designer/) with Chinese labels; saving, validating and selecting
+ * problems come from common.js. */
 (function () {
   'use strict';
 
   var T = window.designerText;
   var editor;
   var config = Designer.readConfig();
-  var modeler = new BpmnJS({
-    container: '#canvas',
-    additionalModules: [BihuanTranslate.bpmn],
-    moddleExtensions: { spiffworkflow: BihuanSpiffModdle }
-  });
-  var panel = BihuanProperties(modeler, document.getElementById('properties'), {
-    roles: config.roles, forms: config.forms, decisions: config.decisions
+  var modeler = BihuanModeler.create({
+    canvas: '#canvas',
+    panel: '#properties',
+    translate: BihuanTranslate.bpmn,
+    lists: { roles: config.roles, forms: config.forms, decisions: config.decisions, processes: config.processes }
   });
   window.bihuanModeler = modeler;  // for the browser tests and the console
 
+  // select an element from outside (the problem list, ?select=): open its sub-process, zoom, centre
+  function select(id) {
+    var registry = modeler.get('elementRegistry');
+    var canvas = modeler.get('canvas');
+    var element = registry.get(id);
+    if (!element) { return false; }
+    var root = canvas.findRoot ? canvas.findRoot(element) : null;
+    if (root && root !== canvas.getRootElement()) { canvas.setRootElement(root); }
+    modeler.get('selection').select(element);
+    // a whole-diagram overview is too small to see one element: zoom in, then centre it
+    if (canvas.zoom() < 0.8) { canvas.zoom(1); }
+    if (typeof element.x === 'number') {
+      var box = canvas.viewbox();
+      canvas.viewbox({ x: element.x + element.width / 2 - box.width / 2,
+                       y: element.y + element.height / 2 - box.height / 2,
+                       width: box.width, height: box.height });
+    } else if (canvas.scrollToElement) {
+      canvas.scrollToElement(element, { top: 80, bottom: 80, left: 80, right: 80 });
+    }
+    return true;
+  }
+
   editor = new Designer.Editor({
     getText: function () { return modeler.saveXML({ format: true }).then(function (r) { return r.xml; }); },
-    select: function (id) { return panel.select(id); }
+    select: select
   });
 
   function showMessages(title, messages, kind) {
@@ -62,7 +83,7 @@
     }
     fitBesidePalette();
     modeler.on('commandStack.changed', function () { editor.changed(); });
-    if (config.select && !panel.select(config.select)) {
+    if (config.select && !select(config.select)) {
       Designer.setStatus(T('图中找不到元素 {id}', { id: config.select }), 'error');
     }
     document.body.dataset.editorReady = 'yes';
