@@ -119,7 +119,6 @@ def test_newest_window_first_gives_the_same_pages_as_the_index(driver, core, clo
     from app.cases import search as search_module
     monkeypatch.setattr(search_module, "PAGE_SIZE", 2)
     monkeypatch.setattr(search_module, "RECENT_WINDOW", 4)
-    monkeypatch.setattr(search_module, "COMMON_MATCHES", 3)  # 路灯不亮 (5 cases) is common here
     texts = ["路灯不亮一", "噪音扰民", "路灯不亮二", "路灯不亮三", "井盖缺失", "路灯不亮四", "路灯不亮五", "占道经营"]
     made = []
     for body in texts:
@@ -141,8 +140,3 @@ def test_newest_window_first_gives_the_same_pages_as_the_index(driver, core, clo
     assert pages(True) == expected  # page 1 from the window; pages 2-3 need the older cases
     monkeypatch.setattr(search_module, "RECENT_WINDOW", 1)  # the window holds no match at all
     assert pages(True) == expected
-    # A fragment in fewer than COMMON_MATCHES cases goes straight to the index: the window would
-    # test every one of its cases for a handful of matches.
-    with core.db.read() as session:
-        assert search_module._common(session, "路灯不亮") and not search_module._common(session, "噪音扰民")
-        assert not search_module._common(session, "无此内容")

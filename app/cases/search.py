@@ -30,7 +30,6 @@ from .visibility import case_scope, may_reveal_reporter
 
 PAGE_SIZE = 20
 RECENT_WINDOW = 20_000  # newest cases a text search on PostgreSQL tries first (search_cases)
-COMMON_MATCHES = 1_000  # matches from which a fragment counts as common (the window is tried first)
 MAX_PAGE = 500  # deep OFFSETs cost as much as the rows they skip; nobody pages 10 000 rows by hand
 NUMBER = re.compile(r"^HD-\d{8}-\d{4,}$")
 # Only what a results row shows: the text is cut in the template, the rest of the row is never loaded.
@@ -171,7 +170,7 @@ def search_cases(session: Session, user, criteria: Criteria, page: int = 1) -> S
     """One page of matching cases, newest first; ``has_next`` from one extra row, never a COUNT."""
     page = min(max(int(page or 1), 1), MAX_PAGE)
     rows = None
-    if _newest_first(session, criteria) and _common(session, criteria.q):
+    if _newest_first(session, criteria):
         # A common fragment ("路灯不亮" is in one case of fifty) makes PostgreSQL collect every
         # match from the trigram index and sort them (hundreds of ms at 1 000 000 cases), though
         # the page is among the newest few thousand. So look in the newest RECENT_WINDOW cases
@@ -190,16 +189,6 @@ def search_cases(session: Session, user, criteria: Criteria, page: int = 1) -> S
         note = _("少于三个字的内容只在最新的 %(limit)s 件工单中查找；输入三个字以上可查全部工单。",
                  limit=f"{fulltext.SHORT_SCAN_LIMIT:,}")
     return SearchResult(rows=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE, page=page, note=note)
-
-
-def _common(session: Session, fragment: str) -> bool:
-    """Whether ``fragment`` is in at least ``COMMON_MATCHES`` cases, asked of the trigram index
-    with a LIMIT. Only a common fragment is worth the newest-cases window: a rare one (or one with
-    no match at all) made the window test every one of its RECENT_WINDOW cases for nothing
-    (35-60 ms at 300 000 cases) before the index found the few matches at once."""
-    probe, _order = fulltext.restrict(select(Case.id), "postgresql", fragment)
-    found = session.scalar(select(func.count()).select_from(probe.limit(COMMON_MATCHES).subquery()))
-    return found >= COMMON_MATCHES
 
 
 def _newest_first(session: Session, criteria: Criteria) -> bool:
