@@ -40,7 +40,8 @@ SUPERVISION_FILE = "supervision_escalation.bpmn"
 ACTIONS = {"register": "受理", "timer": "超时（系统定时）", "reveal_reporter": "查看完整号码",
            "incident": "流程异常", "resolve_incident": "异常已处理", "claim": "认领", "unclaim": "取消认领",
            "repeat_call": "回头件来电", "reopen": "回头件重办", "reminder": "到期提醒（系统定时）",
-           "attach": "上传附件", "attachment_download": "查看附件", "location": "记录位置"}
+           "attach": "上传附件", "attachment_download": "查看附件", "location": "记录位置",
+           "unassign": "停用账号，退回待办池", "sign_off_released": "签批销号转交"}
 TASK_ACTIONS = {"dispatch": "派单", "sign_for": "签收", "reassign": "改派", "handle": "答复",
                 "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访", "close": "销号",
                 "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
@@ -221,6 +222,12 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
     elif entry.action in ("repeat_call", "reopen"):  # app/intake/repeat_calls.py
         details.append((_("来电内容"), changes.get("text") or ""))
         columns = {"repeat_calls": changes.get("repeat_calls"), **(changes.get("columns") or {})}
+    elif entry.action in ("unassign", "sign_off_released"):  # app/org/services.py release_tasks
+        old = (changes.get("assignee") or [None])[0]
+        details.append((_("原办理人"), labels.user(old) if old else ""))
+        if entry.action == "sign_off_released":
+            details.append((_("转交"), _("可批示督办的领导和党工委")))
+        columns = {}
     else:
         columns = {}
         details += [(k, labels.value(v)) for k, v in changes.items()]
