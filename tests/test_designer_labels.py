@@ -228,3 +228,54 @@ def test_saving_needs_the_csrf_token_when_csrf_is_on(core):
     assert client.post("/designer/labels", data=data).status_code == 400
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     assert client.post("/designer/labels", data={**data, "csrf_token": token}).status_code == 302
+
+
+# -- lists of many cases use the same words as the case page -----------------------------------------
+URGE_TASK = '<bpmn:userTask id="urge" name="催办">'
+
+
+def test_lists_show_a_designers_supervision_label_in_its_english(login, driver, clock):
+    """督办台 rows (the task to do and the last action), the bell's list, the records of earlier tiers
+    on the task page and the heatmap's diagram: in English each shows the version's own translation
+    of a renamed supervision task, as the case page does, and people by name; in Chinese as written."""
+    from sqlalchemy import func, select
+    from app.processes.models import ProcessVersion
+    from tests.conftest import at
+    designer = login("designer")
+    save_file(designer, "supervision_escalation.bpmn", URGE_TASK, URGE_TASK.replace("催办", "督促办理"))
+    rows, revision = label_rows(designer)
+    rows["督促办理"] = "Prompt the department"
+    assert post_labels(designer, rows, revision).status_code == 302
+    deploy(designer)
+    number = driver.register()
+    driver.dispatch(number)
+    clock.move_to(at(2026, 11, 4, 9, 0))
+    assert driver.fire() == 1  # 签收 overdue: tier 1, its 督促办理 waits for the center
+
+    center = english(login, "center")
+    board = page(center, "/supervision?tier=1")
+    row = board.split(f'data-case="{number}"', 1)[1].split("</tr>", 1)[0]
+    assert "Prompt the department" in row and "督促办理" not in row
+    bell = page(center, "/notifications")
+    assert "Prompt the department" in bell and "督促办理" not in bell
+    assert "督促办理" in page(login("center"), "/supervision?tier=1")  # as written in Chinese
+
+    driver.do(number, "urge", "center", urge_note="请于三日内签收", department_response="正在协调")
+    board = page(center, "/supervision?tier=1")
+    last = board.split(f'data-case="{number}"', 1)[1].split('class="last-action">', 1)[1].split("</td>", 1)[0]
+    assert "Prompt the department" in last and "督促办理" not in last
+    assert ">center<" not in last and " center " not in last  # the person by name, not login
+
+    clock.move_to(at(2026, 11, 10, 9, 0))
+    assert driver.fire() == 1  # tier 2: its task page lists tier 1's record
+    task = page(english(login, "discipline"), f"/tasks/{driver.task(number, 'interview_or_notice')['id']}")
+    record = task.split('id="decision-item"', 1)[1]
+    assert "Prompt the department" in record and "督促办理" not in record
+
+    with driver.core.db.read() as session:
+        version = session.scalar(select(func.max(ProcessVersion.version)))
+    data = english(login, "leader").get(f"/dashboard/heatmap/{version}/data").get_json()
+    assert 'name="Prompt the department"' in data["diagrams"]["supervision"]
+    assert "督促办理" not in data["diagrams"]["supervision"]
+    zh = login("leader").get(f"/dashboard/heatmap/{version}/data").get_json()
+    assert 'name="督促办理"' in zh["diagrams"]["supervision"]
