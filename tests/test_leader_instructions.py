@@ -236,6 +236,9 @@ def test_a_sign_off_arriving_after_its_leader_left_is_released_at_once(driver, c
     close_loop(driver, number)
     sign_off = driver.task(number, "leader_sign_off")
     assert sign_off["assignee"] is None
+    from tests.conftest import audit_rows
+    [row] = audit_rows(core, number, "sign_off_released")
+    assert row.task_id == sign_off["id"] and row.changes == {"assignee": ["leader", None], "reason": "user_inactive"}
     assert _told(core, sign_off["id"]) == {"party"}
     assert _worklist_ids(core, "party", number) == [sign_off["id"]]
     assert driver.do(number, "leader_sign_off", "party", sign_off_note="同意销号")["status"] == "closed"

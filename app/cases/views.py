@@ -53,7 +53,7 @@ CHOICES = {("verify_result", "passed"): "核实通过", ("verify_result", "faile
 # The unit a person without a department acts for, shown beside their name.
 ROLE_UNITS = {"dispatcher": "指挥中心", "operator": "指挥中心", "supervisor_center": "社会治理中心",
               "supervisor_discipline": "纪工委", "supervisor_party": "党工委", "admin": "系统管理员"}
-ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口"}
+ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口", "system": "系统"}
 
 # Case columns in the order the page shows them; also the names of column changes on the timeline.
 FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别", "difficulty": "难度", "urgent": "紧急",
