@@ -449,3 +449,21 @@ def test_s3_clean_up_lists_and_deletes_under_the_prefix(s3_endpoint):
     store.put("a" * 64, b"a")  # stored again: refreshed, still there
     store.delete("a" * 64)
     assert not store.exists("a" * 64) and list(store.keys(older_than=later)) == []
+
+
+def test_the_clean_up_on_demand_from_the_cli(core, clock, tmp_path, database_url, monkeypatch):
+    """``bihuan attachments clean`` lists the store the environment names, as the scheduler does."""
+    from datetime import timedelta
+    from tests.test_cli import run
+    monkeypatch.setenv("BIHUAN_ATTACHMENTS_DIR", str(tmp_path / "store"))
+    store = DirectoryStorage(tmp_path / "store")
+    store.put("c" * 64, b"old")
+    store.put("d" * 64, b"recent")
+    now = at(2026, 11, 3, 10, 0)
+    clock.move_to(now)
+    _age(store, "c" * 64, now - timedelta(hours=30))
+    _age(store, "d" * 64, now - timedelta(hours=2))
+    assert run("attachments", "clean", url=database_url) == {"checked": 1, "deleted": 1}
+    assert not store.exists("c" * 64) and store.exists("d" * 64)
+    assert run("attachments", "clean", "--grace-hours", "1", url=database_url) == {"checked": 1, "deleted": 1}
+    assert "at least 1" in run("attachments", "clean", "--grace-hours", "0", url=database_url, expect_ok=False)
