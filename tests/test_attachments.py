@@ -439,7 +439,6 @@ def test_a_failed_clean_up_gives_its_day_back(core, clock, tmp_path):
 
 def test_s3_clean_up_lists_and_deletes_under_the_prefix(s3_endpoint):
     from datetime import datetime, timedelta, timezone
-    from app.attachments.cleanup import unreferenced  # noqa: F401 - the same job runs on this store
     store = S3Storage("bihuan-files", endpoint_url=s3_endpoint, prefix="attachments", region="us-east-1")
     store.put("a" * 64, b"a")
     store.client.put_object(Bucket="bihuan-files", Key="other/" + "b" * 64, Body=b"b")  # not ours

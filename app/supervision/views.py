@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
-
 from sqlalchemy import select
 
 from workflows.clock import utcnow
