@@ -487,6 +487,7 @@ from .reports.rollup_commands import reports as _rollup_commands  # noqa: E402 -
 from .api.commands import api as _api_commands  # noqa: E402 - bihuan api client/key/webhook
 from .volunteers.commands import volunteers as _volunteer_commands  # noqa: E402
 from .patrol.commands import patrol as _patrol_commands  # noqa: E402 - bihuan patrol score|summary
+from .attachments.commands import attachments as _attachment_commands  # noqa: E402 - bihuan attachments clean
 
 for _group in (_ops.backup, _ops.restore, _ops.check, _ops.archive, _audit_commands, _call_commands,
                _notify_commands, _keys_commands, _privacy_commands, _rollup_commands):
@@ -497,6 +498,7 @@ main.add_command(_volunteer_commands)
 main.add_command(_patrol_commands)
 main.add_command(_org_commands)
 main.add_command(_joint_commands)
+main.add_command(_attachment_commands)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

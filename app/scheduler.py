@@ -53,6 +53,20 @@ def erase_personal_data(core) -> dict | None:
         return None
 
 
+def clean_attachments(core, storage=None) -> dict | None:
+    """附件清理: the files no attachment row names, once a day across all schedulers (job_runs)."""
+    from .attachments.cleanup import cleanup_job
+    try:
+        if storage is None:
+            from .attachments.settings import AttachmentSettings
+            from .attachments.storage import storage_from_settings
+            storage = storage_from_settings(AttachmentSettings.from_environment())
+        return cleanup_job(core, storage)
+    except Exception:  # noqa: BLE001 - like the erasure: log; the day was given back and is retried
+        log.exception("attachment clean-up failed")
+        return None
+
+
 def drain_outbox(core) -> dict:
     """Send the queued notifications; a failing channel is the row's problem (retried), never the job's.
     Several schedulers may drain at once: each row is leased by one UPDATE before it is sent."""
@@ -77,6 +91,12 @@ def build_scheduler(core, blocking: bool, seconds: float | None = None, shard: t
     scheduler.add_job(erase_personal_data, "cron", args=[core], id="erase_personal_data", max_instances=1,
                       coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True,
                       **ERASE_FIRE)
+    # 附件清理: unreferenced attachment files, 03:30 every night (app/attachments/cleanup.py); the same
+    # catch-up and once-per-day rule as the erasure.
+    from .attachments.cleanup import CLEANUP_FIRE
+    scheduler.add_job(clean_attachments, "cron", args=[core], id="attachment_cleanup", max_instances=1,
+                      coalesce=True, misfire_grace_time=None, next_run_time=utcnow(), replace_existing=True,
+                      **CLEANUP_FIRE)
     # The weekly 专报: Monday 08:00 Shanghai; next_run_time=now catches up weeks missed while down.
     # job_runs (UNIQUE job, period) makes each week run once across every scheduler process.
     from .reports.jobruns import WEEKLY_FIRE, safe_weekly_job

@@ -12,6 +12,7 @@ from earlier runs never matter.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import uuid
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ os.environ.setdefault("BIHUAN_TEST_CHEAP_PASSWORD_HASH", "1")
 # run must not write instance/data_keys.json into the checkout).
 os.environ.setdefault("BIHUAN_DATA_KEYS", "test1:" + "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LTAwMDA=")
 os.environ.setdefault("BIHUAN_INDEX_KEY", "dGVzdC1pbmRleC1rZXktdGVzdC1pbmRleC1rZXktMDA=")
+# A scheduler started by a test (in process or a CLI subprocess) runs the nightly 附件清理: it must list
+# a store of its own, never the checkout's instance/attachments (whose files the test database does
+# not name, so they would all look unreferenced).
+os.environ.setdefault("BIHUAN_ATTACHMENTS_DIR", tempfile.mkdtemp(prefix="bihuan-test-attachments-"))
 
 KEEP_TABLES = {"users", "user_roles", "departments", "grids", "alembic_version", "org_units", "grid_team_members"}
 CST = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,7 @@ from app.attachments.services import AttachmentService, TooLarge, Upload
 from app.attachments.settings import DEFAULT_MAX_BYTES, AttachmentSettings
 from app.attachments.storage import DirectoryStorage, S3Storage
 from app.cases.models import Case
-from tests.conftest import WebClient, audit_rows
+from tests.conftest import WebClient, audit_rows, at
 
 GPS_IFD = 0x8825
 MZ_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode"
@@ -374,3 +374,95 @@ def test_uploads_go_to_s3_when_configured(app_factory, core, s3_endpoint, tmp_pa
     downloaded = operator.get(f"/attachments/{row.id}")
     assert downloaded.status_code == 200 and gps_of(downloaded.data) == {}
     assert WebClient(app, "handler2").get(f"/attachments/{row.id}").status_code == 403
+
+
+# -- 附件清理: the nightly clean-up of files no row names ----------------------------------------------
+def _age(store: DirectoryStorage, key: str, when) -> None:
+    import os
+    os.utime(store._path(key), (when.timestamp(), when.timestamp()))
+
+
+def test_unreferenced_files_are_cleaned_once_a_day_after_a_grace_period(web, core, clock, tmp_path):
+    """A blob written for an action that never committed is deleted by the nightly job once it is
+    older than a day; the files of a case (content and thumbnail) and a blob too young to judge stay.
+    Each day runs once (job_runs), a missed day is caught up, and storing content already there
+    again makes it young (an action under way is about to name it)."""
+    import hashlib
+    from app.attachments.cleanup import CLEANUP_JOB, cleanup_job
+    from app.reports.report_models import JobRun
+    from app.scheduler import clean_attachments
+    from sqlalchemy import select
+    store = DirectoryStorage(tmp_path / "store")
+    number = case_number(register(web("operator"), attachments=[("现场.jpg", photo_with_gps())]))
+    row = attachments_of(core, number)[0]
+    orphan, young, renamed = (b"left by a refused upload", b"an upload committing now", b"named again")
+    keys = {}
+    for name, data in (("orphan", orphan), ("young", young), ("renamed", renamed)):
+        keys[name] = hashlib.sha256(data).hexdigest()
+        store.put(keys[name], data)
+    now = at(2026, 11, 3, 4, 0)
+    for key in (row.sha256, row.thumb_sha256, keys["orphan"], keys["renamed"]):
+        _age(store, key, at(2026, 10, 30, 12, 0))
+    _age(store, keys["young"], at(2026, 11, 3, 3, 0))
+    store.put(keys["renamed"], renamed)  # stored again by an action under way: young again
+
+    clock.move_to(now)
+    result = clean_attachments(core, store)  # the scheduler's job is this call
+    assert result == {"period": "2026-11-03", "checked": 3, "deleted": 1}
+    assert not store.exists(keys["orphan"])
+    assert all(store.exists(k) for k in (row.sha256, row.thumb_sha256, keys["young"], keys["renamed"]))
+    assert web("operator").get(f"/attachments/{row.id}").status_code == 200
+    assert cleanup_job(core, store, now) is None  # the day is done, whichever scheduler asks
+
+    clock.move_to(at(2026, 11, 5, 9, 0))  # down over the night of the 4th: the latest due day runs
+    _age(store, keys["young"], at(2026, 11, 3, 3, 0))
+    _age(store, keys["renamed"], at(2026, 11, 3, 3, 0))
+    assert cleanup_job(core, store)["deleted"] == 2
+    assert store.exists(row.sha256) and store.exists(row.thumb_sha256)
+    with core.db.read() as session:
+        assert sorted(session.scalars(select(JobRun.period).where(JobRun.job == CLEANUP_JOB))) == [
+            "2026-11-03", "2026-11-05"]
+
+
+def test_a_failed_clean_up_gives_its_day_back(core, clock, tmp_path):
+    from app.attachments.cleanup import cleanup_job
+
+    class Broken(DirectoryStorage):
+        def keys(self, older_than):
+            raise OSError("the store is away")
+    clock.move_to(at(2026, 11, 3, 4, 0))
+    with pytest.raises(OSError):
+        cleanup_job(core, Broken(tmp_path / "s"))
+    assert cleanup_job(core, DirectoryStorage(tmp_path / "s")) == {"period": "2026-11-03", "checked": 0,
+                                                                   "deleted": 0}
+
+
+def test_s3_clean_up_lists_and_deletes_under_the_prefix(s3_endpoint):
+    from datetime import datetime, timedelta, timezone
+    store = S3Storage("bihuan-files", endpoint_url=s3_endpoint, prefix="attachments", region="us-east-1")
+    store.put("a" * 64, b"a")
+    store.client.put_object(Bucket="bihuan-files", Key="other/" + "b" * 64, Body=b"b")  # not ours
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    assert list(store.keys(older_than=later)) == ["a" * 64]
+    assert list(store.keys(older_than=later - timedelta(hours=1))) == []
+    store.put("a" * 64, b"a")  # stored again: refreshed, still there
+    store.delete("a" * 64)
+    assert not store.exists("a" * 64) and list(store.keys(older_than=later)) == []
+
+
+def test_the_clean_up_on_demand_from_the_cli(core, clock, tmp_path, database_url, monkeypatch):
+    """``bihuan attachments clean`` lists the store the environment names, as the scheduler does."""
+    from datetime import timedelta
+    from tests.test_cli import run
+    monkeypatch.setenv("BIHUAN_ATTACHMENTS_DIR", str(tmp_path / "store"))
+    store = DirectoryStorage(tmp_path / "store")
+    store.put("c" * 64, b"old")
+    store.put("d" * 64, b"recent")
+    now = at(2026, 11, 3, 10, 0)
+    clock.move_to(now)
+    _age(store, "c" * 64, now - timedelta(hours=30))
+    _age(store, "d" * 64, now - timedelta(hours=2))
+    assert run("attachments", "clean", url=database_url) == {"checked": 1, "deleted": 1}
+    assert not store.exists("c" * 64) and store.exists("d" * 64)
+    assert run("attachments", "clean", "--grace-hours", "1", url=database_url) == {"checked": 1, "deleted": 1}
+    assert "at least 1" in run("attachments", "clean", "--grace-hours", "0", url=database_url, expect_ok=False)

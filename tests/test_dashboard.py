@@ -162,3 +162,21 @@ def test_history_generator_open_cases_are_workable(core, driver, clock):
                                 .where(ReadyTask.bpmn_id == "verify").limit(1))
     if number:
         driver.do(number, "verify", "dispatcher", verify_result="passed")
+
+
+def test_history_generator_names_who_replied_so_person_kpis_have_data(core, clock):
+    """The bulk-inserted cases carry 责任人 (replied_by) as the engine would write it: the
+    department's handler account that completed 办理 with 答复, and nobody on a case never replied."""
+    from app.cases.models import Case
+    from app.reports.history_writer import generate, handler_account
+    from app.reports.kpis import compute_kpis
+    generate(core, cases=120, months=2, open_limit=5)
+    with core.db.read() as session:
+        rows = session.execute(select(Case.replied_at, Case.replied_by, Case.department)).all()
+        replied = [r for r in rows if r.replied_at is not None]
+        assert replied and all(r.replied_by == handler_account(r.department) for r in replied)
+        assert all(r.replied_by is None for r in rows if r.replied_at is None)
+        first = min(r.replied_at for r in replied).date()
+        last = max(r.replied_at for r in replied).date()
+        people = {k for k in (r["key"] for r in compute_kpis(session, start=first, end=last, by="person")["rows"])}
+    assert {handler_account(r.department) for r in replied} <= people

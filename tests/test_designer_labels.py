@@ -228,3 +228,97 @@ def test_saving_needs_the_csrf_token_when_csrf_is_on(core):
     assert client.post("/designer/labels", data=data).status_code == 400
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     assert client.post("/designer/labels", data={**data, "csrf_token": token}).status_code == 302
+
+
+# -- lists of many cases use the same words as the case page -----------------------------------------
+URGE_TASK = '<bpmn:userTask id="urge" name="催办">'
+
+
+def test_lists_show_a_designers_supervision_label_in_its_english(login, driver, clock):
+    """督办台 rows (the task to do and the last action), the bell's list, the records of earlier tiers
+    on the task page and the heatmap's diagram: in English each shows the version's own translation
+    of a renamed supervision task, as the case page does, and people by name; in Chinese as written."""
+    from sqlalchemy import func, select
+    from app.processes.models import ProcessVersion
+    from tests.conftest import at
+    designer = login("designer")
+    save_file(designer, "supervision_escalation.bpmn", URGE_TASK, URGE_TASK.replace("催办", "督促办理"))
+    rows, revision = label_rows(designer)
+    rows["督促办理"] = "Prompt the department"
+    assert post_labels(designer, rows, revision).status_code == 302
+    deploy(designer)
+    number = driver.register()
+    driver.dispatch(number)
+    clock.move_to(at(2026, 11, 4, 9, 0))
+    assert driver.fire() == 1  # 签收 overdue: tier 1, its 督促办理 waits for the center
+
+    center = english(login, "center")
+    board = page(center, "/supervision?tier=1")
+    row = board.split(f'data-case="{number}"', 1)[1].split("</tr>", 1)[0]
+    assert "Prompt the department" in row and "督促办理" not in row
+    bell = page(center, "/notifications")
+    assert "Prompt the department" in bell and "督促办理" not in bell
+    assert "督促办理" in page(login("center"), "/supervision?tier=1")  # as written in Chinese
+
+    driver.do(number, "urge", "center", urge_note="请于三日内签收", department_response="正在协调")
+    board = page(center, "/supervision?tier=1")
+    last = board.split(f'data-case="{number}"', 1)[1].split('class="last-action">', 1)[1].split("</td>", 1)[0]
+    assert "Prompt the department" in last and "督促办理" not in last
+    assert ">center<" not in last and " center " not in last  # the person by name, not login
+
+    clock.move_to(at(2026, 11, 10, 9, 0))
+    assert driver.fire() == 1  # tier 2: its task page lists tier 1's record
+    task = page(english(login, "discipline"), f"/tasks/{driver.task(number, 'interview_or_notice')['id']}")
+    record = task.split('id="decision-item"', 1)[1]
+    assert "Prompt the department" in record and "督促办理" not in record
+
+    with driver.core.db.read() as session:
+        version = session.scalar(select(func.max(ProcessVersion.version)))
+    data = english(login, "leader").get(f"/dashboard/heatmap/{version}/data").get_json()
+    assert 'name="Prompt the department"' in data["diagrams"]["supervision"]
+    assert "督促办理" not in data["diagrams"]["supervision"]
+    zh = login("leader").get(f"/dashboard/heatmap/{version}/data").get_json()
+    assert 'name="督促办理"' in zh["diagrams"]["supervision"]
+
+
+# -- a decision table's own words -------------------------------------------------------------------
+def test_decision_tables_own_words_are_listed_but_not_their_variables():
+    files = {path: data.decode() for path, data in read_directory(SHIPPED_BUNDLE).items()}
+    found = {label.text: label for label in labels_module.draft_labels(files)}
+    assert ("rules/deadlines.dmn", "deadlines_out_days", "dmn_output") in found["办理时限（工作日）"].places
+    assert ("rules/deadlines.dmn", "deadlines_in_type", "dmn_input") in found["诉求类型"].places
+    assert ("rules/center_deadlines.dmn", "center_deadlines", "dmn_decision") in \
+        found["派单、改派、核实、回访时限"].places
+    assert ("rules/deadlines.dmn", "deadlines_rule_2", "dmn_rule") in found["咨询（复杂）"].places
+    assert "handle_days" not in found and "5" not in found  # a variable and an output value are no labels
+
+
+def test_a_decision_tables_label_gets_its_english_and_problems_quote_it(login, driver):
+    """The designer gives a DMN output column's label its English on the 标签翻译 page; an English
+    validation message about a cell of that column quotes the English (and names the row in its
+    English), a Chinese one the label as written."""
+    designer = login("designer")
+    cell = '<outputEntry id="deadlines_rule_2_days"><text>5</text></outputEntry>'
+    config = editor_config(designer, "/designer/dmn/rules/deadlines.dmn")
+    assert cell in config["text"]
+    saved = designer.post("/designer/draft/rules/deadlines.dmn", json={
+        "text": config["text"].replace(cell, cell.replace("<text>5</text>", "<text>(5).__class__</text>")),
+        "base_revision": config["revision"]})
+    assert saved.status_code == 200, saved.get_json()
+    page_text = page(designer, "/designer/labels")
+    assert "办理时限（工作日）" in page_text and "决策表输出列" in page_text
+    rows, revision = label_rows(designer)
+    rows["办理时限（工作日）"] = "Days allowed to handle"
+    rows["咨询（复杂）"] = "Complex inquiry"
+    assert post_labels(designer, rows, revision).status_code == 302
+    assert json.loads(_draft_labels(driver))["办理时限（工作日）"] == "Days allowed to handle"
+
+    def message(client):
+        problems = client.get("/designer/validate?format=json").get_json()["problems"]
+        return next(p for p in problems if p["element_id"] == "deadlines_rule_2_days")
+    problem = message(english(login, "designer"))  # the sandbox refuses the cell
+    assert "Days allowed to handle" in problem["message"] and "办理时限" not in problem["message"]
+    assert problem["element_name"] == "Complex inquiry"
+    problem = message(login("designer"))
+    assert "办理时限（工作日）" in problem["message"] and problem["element_name"] == "咨询（复杂）"
+

@@ -110,10 +110,12 @@ def test_provisional_deadlines_are_flagged_listed_and_recomputed_on_import(drive
     case = driver.show(number)
     assert case["deadline"] == eod(2100, 2, 25)
     assert driver.task(number, "handle")["due"] == eod(2100, 2, 25)
-    assert next_timer(core, number) == utc(2100, 2, 25, 15, 59, 59)  # the engine's timer moved with it
+    # the engine's timers moved with it: the 到期预警 is now a working day before 02-25
+    assert next_timer(core, number) == utc(2100, 2, 24, 15, 59, 59)
     assert provisional_rows(core, number) == []
     [row] = audit_rows(core, number, "recompute_deadlines")
     assert row.changes["year"] == 2100 and row.changes["deadlines"] == {eod(2100, 2, 26): eod(2100, 2, 25)}
+    assert row.changes["reminders"] == {"handle_due_warning": [eod(2100, 2, 25), eod(2100, 2, 24)]}
     assert row.changes["columns"]["deadline"] == [eod(2100, 2, 26), eod(2100, 2, 25)]
     assert "暂定" not in login("dispatcher").get(f"/cases/{number}").get_data(as_text=True)
 
@@ -121,6 +123,44 @@ def test_provisional_deadlines_are_flagged_listed_and_recomputed_on_import(drive
     feb_2100.move_to(at(2100, 2, 26, 9, 0))
     assert driver.fire() == 2  # (and the other case, never dispatched, escalates against the center)
     assert driver.show(number)["supervision_tier"] == 1
+
+
+def told(core, number, kind) -> list[str]:
+    from app.auth.models import User
+    from app.notifications.models import Notification
+    with core.db.read() as session:
+        return sorted(session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
+                                      .where(Notification.kind == kind, Notification.case_number == number)))
+
+
+def test_the_reminders_move_with_the_recomputed_deadlines(driver, core, feb_2100):
+    """The 到期预警 timers count back from a deadline (``working_days_before``), so recomputing the
+    deadline alone would leave them at the provisional instant: 办理's warning would come on the day
+    the official deadline falls, not the working day before it. Re-evaluated on import, it fires on
+    02-25 (a working day before the official 02-25 deadline counts to 02-24's end), and the
+    overdue notice at the official deadline, under the real sweep."""
+    core.calendar.set_provisional(2100, True, actor="admin")
+    number = driver.register(type="投诉")
+    driver.dispatch(number)
+    driver.sign(number)
+    # a 派单 still waiting keeps its reminders where they were (its deadline did not move)
+    waiting = driver.register(type="投诉")
+    import_schedule(core, OFFICIAL_2100.encode(), actor="admin")
+
+    feb_2100.move_to(at(2100, 2, 24, 23, 59, 59))  # the warning's instant, not passed yet
+    driver.fire()
+    assert told(core, number, "task_due_soon") == []
+    feb_2100.move_to(at(2100, 2, 25, 0, 0, 1))
+    assert driver.fire() == 0  # reminders only: nothing escalates
+    assert told(core, number, "task_due_soon") == ["handler"]
+    assert told(core, number, "task_overdue") == []
+    assert not driver.show(number)["supervision_tier"]
+    feb_2100.move_to(at(2100, 2, 26, 0, 0, 1))  # the official deadline has passed
+    driver.fire()
+    assert told(core, number, "task_due_soon") == ["handler"]  # once
+    assert told(core, number, "task_overdue") == ["handler"]
+    assert driver.show(number)["supervision_tier"] == 1
+    assert audit_rows(core, waiting, "recompute_deadlines") == []
 
 
 def test_a_deadline_counted_from_a_provisional_one_is_recomputed_from_its_new_value(driver, core, feb_2100):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
@@ -36,7 +37,9 @@ class Cluster:
     def __init__(self, database_url: str, frozen_at, **env):
         self.url, self.frozen_at, self.started = database_url, frozen_at, time.monotonic()
         self.env = {"BIHUAN_SWEEP_SECONDS": "1", "BIHUAN_CLAIM_LEASE_SECONDS": str(LEASE),
-                    "BIHUAN_LOG_LEVEL": "WARNING", **env}
+                    "BIHUAN_LOG_LEVEL": "WARNING",
+                    # the nightly 附件清理 lists this store, never the checkout's own instance/attachments
+                    "BIHUAN_ATTACHMENTS_DIR": tempfile.mkdtemp(prefix="bihuan-attachments-"), **env}
         self.procs: list[subprocess.Popen] = []
 
     def now(self):
@@ -165,7 +168,8 @@ def test_two_schedulers_run_each_cron_period_once_and_catch_up(driver, core, clo
     try:
         cluster.start()
         cluster.start()
-        expected = [("erase_personal_data", "2026-11-16"), ("weekly_report", "2026-W44"),
+        expected = [("attachment_cleanup", "2026-11-16"), ("erase_personal_data", "2026-11-16"),
+                    ("weekly_report", "2026-W44"),
                     ("weekly_report", "2026-W45"), ("weekly_report", "2026-W46")]
         assert wait_until(lambda: runs() == expected, seconds=120, step=0.2), runs()
 

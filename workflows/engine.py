@@ -197,6 +197,35 @@ class Engine(JointMixin):
         deadlines.replace_instants(wf, mapping)
         return mapping
 
+    @staticmethod
+    def reschedule_reminders(wf: BpmnWorkflow) -> dict[str, list[str]]:
+        """Evaluate the expression of every waiting reminder timer (到期预警) again, on the calendar in
+        force now; returns {element id: [old instant, new instant]} for those that moved.
+
+        A reminder's instant is counted *back* from a deadline (``working_days_before(deadline, 1)``),
+        so it is neither one of the noted provisional calls nor equal to a recomputed value: after a
+        calendar import moves the deadline, only evaluating it again moves the warning with it (and
+        a day the import made a holiday is skipped). Only reminders: a deadline timer keeps its
+        instant unless a recorded computation moved it, so an official deadline never shifts."""
+        moved: dict[str, list[str]] = {}
+        with deadlines.recording(), notices.recording():  # nothing evaluated here is an action's record
+            for workflow in [wf, *wf.subprocesses.values()]:
+                for task in workflow.tasks.values():
+                    definition = getattr(task.task_spec, "event_definition", None)
+                    if (task.state != TaskState.WAITING or not _is_reminder(task)
+                            or not isinstance(definition, _spiff_timer.TimeDateEventDefinition)):
+                        continue
+                    old = task._get_internal_data("event_value")
+                    try:
+                        new = workflow.script_engine.evaluate(task, definition.expression)
+                        changed = parse_instant(new) != parse_instant(old)
+                    except Exception:  # noqa: BLE001 - a warning never stops a recompute; it keeps its instant
+                        continue
+                    if changed:
+                        task._set_internal_data(event_value=new)
+                        moved[task.task_spec.bpmn_id] = [str(old), str(new)]
+        return moved
+
     # -- lifecycle -----------------------------------------------------------------
     def start(self, bundle: Bundle, process_id: str, data: dict[str, Any]) -> BpmnWorkflow:
         spec = bundle.specs[process_id]

@@ -37,6 +37,22 @@ class AttachmentSettings:
     s3_region: str | None = None
 
     @classmethod
+    def from_environment(cls) -> "AttachmentSettings":
+        """The same settings without a Flask app (the scheduler): ``BIHUAN_ATTACHMENTS_*`` as the app's
+        ``from_prefixed_env`` reads them, the directory store defaulting to the app's instance folder."""
+        import json
+        config = {}
+        for key, value in os.environ.items():
+            if key.startswith("BIHUAN_ATTACHMENTS_"):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+                config[key[len("BIHUAN_"):]] = value
+        instance = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "instance")
+        return cls.from_config(config, os.path.normpath(instance))
+
+    @classmethod
     def from_config(cls, config, instance_path: str) -> "AttachmentSettings":
         return cls(directory=str(config.get("ATTACHMENTS_DIR") or os.path.join(instance_path, "attachments")),
                    max_bytes=int(config.get("ATTACHMENTS_MAX_BYTES") or DEFAULT_MAX_BYTES),

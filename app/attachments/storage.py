@@ -7,14 +7,19 @@ pointing at nothing.
 
     storage = storage_from_settings(settings)
     storage.put(sha, data); storage.get(sha); storage.exists(sha)
+    storage.keys(older_than=instant); storage.delete(sha)   # the daily clean-up (cleanup.py)
+
+A ``put`` of content already stored refreshes its age: the clean-up deletes only blobs older than
+its grace period that no row names, and this one is about to be named by the action under way.
 """
 from __future__ import annotations
 
 import os
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from ..errors import NotFound
 
@@ -32,6 +37,8 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def keys(self, older_than: datetime) -> Iterator[str]: ...
+    def delete(self, key: str) -> None: ...
 
 
 class DirectoryStorage:
@@ -47,6 +54,7 @@ class DirectoryStorage:
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         if path.exists():
+            os.utime(path)  # named again now: not the clean-up's, however old the first copy is
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed: a reader never sees half a file, two writers of one key agree.
@@ -68,6 +76,23 @@ class DirectoryStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def keys(self, older_than: datetime) -> Iterator[str]:
+        """The stored blobs last written before ``older_than``; a crashed writer's ``.tmp-`` file of
+        that age is removed on the way (no key names it)."""
+        limit = older_than.timestamp()
+        for path in self.root.glob("??/??/*"):
+            try:
+                old = path.stat().st_mtime < limit
+            except FileNotFoundError:
+                continue
+            if old and _KEY.match(path.name):
+                yield path.name
+            elif old and path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
 
 class S3Storage:
     """Any S3-compatible store (MinIO, Ceph, a cloud bucket) through boto3. Credentials come from
@@ -86,6 +111,9 @@ class S3Storage:
 
     def put(self, key: str, data: bytes) -> None:
         if self.exists(key):
+            # named again now: copied onto itself, its LastModified is today (see the clean-up)
+            self.client.copy_object(Bucket=self.bucket, Key=self._key(key), MetadataDirective="REPLACE",
+                                    CopySource={"Bucket": self.bucket, "Key": self._key(key)})
             return
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
@@ -107,6 +135,18 @@ class S3Storage:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return False
             raise
+
+
+    def keys(self, older_than: datetime) -> Iterator[str]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
+            for item in page.get("Contents", ()):
+                name = item["Key"][len(start):]
+                if _KEY.match(name) and item["LastModified"] < older_than:
+                    yield name
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
 def storage_from_settings(settings) -> Storage:

@@ -3,7 +3,8 @@
 Runs after a year's official schedule is imported (and on demand: ``bihuan calendar recompute
 YEAR``). Each case is one transaction: its workflow is restored, the engine redoes the recorded
 ``working_days_after`` calls on the official calendar and moves every variable and waiting timer
-to the new instants (so timers are rescheduled by the engine, not by editing rows), the
+to the new instants (so timers are rescheduled by the engine, not by editing rows), evaluates the
+waiting reminder timers (到期预警, counted back from those deadlines) again, the
 projection mirrors the new deadline, ready-task due times and ``next_timer_at`` into the tables,
 and one ``recompute_deadlines`` audit row says what moved. A case that changes at the same
 moment keeps its records and is retried by the next recompute.
@@ -71,6 +72,9 @@ def _recompute_case(core, case_id: int, year: int, actor: str) -> str:
         before = take_snapshot(core.engine, bundle, wf, with_state=False)
         entries = [(r.start, r.days, r.value) for r in due]
         mapping = core.engine.recompute_deadlines(wf, entries, calendar)
+        # The 到期预警 counted back from those deadlines move with them (evaluated again, as the
+        # timer's expression says: the designer's rule, on the calendar now in force).
+        reminders = core.engine.reschedule_reminders(wf)
         session.execute(delete(ProvisionalDeadline).where(ProvisionalDeadline.id.in_([r.id for r in due])))
         still = []
         for start, days, old in entries:
@@ -80,11 +84,12 @@ def _recompute_case(core, case_id: int, year: int, actor: str) -> str:
             if years:
                 still.append(Computed(start, days, new, tuple(years)))
         record_provisional(session, case.id, still)
-        if not mapping:
+        if not mapping and not reminders:
             return "unchanged"
         now = utcnow()
         after = take_snapshot(core.engine, bundle, wf)
         columns = apply(session, case, inst, before, after, now)
         session.add(AuditEntry(at=now, actor=actor or "calendar", case_id=case.id, action="recompute_deadlines",
-                               source="calendar", changes={"year": year, "deadlines": mapping, "columns": columns}))
+                               source="calendar", changes={"year": year, "deadlines": mapping, "reminders": reminders,
+                                        "columns": columns}))
         return "changed"

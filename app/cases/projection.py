@@ -27,13 +27,14 @@ from workflows.workdays import parse_instant
 
 from ..api.webhooks import queue_events
 from ..calendar.services import record_provisional
+from ..joint.hooks import SIGN_OFF_RELEASED, sign_off_holder
 from ..joint.projection import sync_co_handlers
 from ..notifications.services import notify_action
 from ..reports import kpi_rollup
 from ..org.services import direct_assignee
 from ..reports.rollups import case_changed, facts
 from ..supervision.projection import sync_supervision_items
-from .models import Case, ReadyTask, WorkflowInstance
+from .models import AuditEntry, Case, ReadyTask, WorkflowInstance
 
 
 def _instant(value: Any) -> datetime | None:
@@ -154,8 +155,14 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
         values = _row_values(task, case.department)
         if task_id not in before.ready:
             if task.role == "leader":
-                # 批示督办: the leader's sign-off is the instructing leader's own task (claimed for them).
-                assignee = task.data.get("instructed_by")
+                # 批示督办: the leader's sign-off is the instructing leader's own task (claimed for them);
+                # released to everyone who may instruct when that account was deactivated meanwhile.
+                assignee = sign_off_holder(session, task.data.get("instructed_by"))
+                if assignee is None:
+                    session.add(AuditEntry(at=now, actor="system", case_id=case.id, action=SIGN_OFF_RELEASED,
+                                           task_id=task_id, task_bpmn_id=task.bpmn_id, task_name=task.name,
+                                           source="system", changes={"assignee": [task.data.get("instructed_by"), None],
+                                                                     "reason": "user_inactive"}))
             elif task.unit:
                 assignee = None  # a co-handler's part (联动处置) goes to its unit's pool
             else:

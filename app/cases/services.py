@@ -370,5 +370,9 @@ def worklist_filter(person: User):
     clauses = [ReadyTask.role.in_(roles)] if roles else []
     if "handler" in person.roles and person.department:
         clauses.append(and_(ReadyTask.role == "handler", ReadyTask.department == person.department))
-    clauses.append(and_(ReadyTask.role == joint.LEADER_ROLE, ReadyTask.assignee == person.username))
+    if person.roles & joint.INSTRUCT_ROLES:  # a released sign-off is everyone's who may instruct
+        clauses.append(and_(ReadyTask.role == joint.LEADER_ROLE,
+                            or_(ReadyTask.assignee == person.username, ReadyTask.assignee.is_(None))))
+    else:
+        clauses.append(and_(ReadyTask.role == joint.LEADER_ROLE, ReadyTask.assignee == person.username))
     return or_(*clauses)

@@ -40,7 +40,8 @@ SUPERVISION_FILE = "supervision_escalation.bpmn"
 ACTIONS = {"register": "受理", "timer": "超时（系统定时）", "reveal_reporter": "查看完整号码",
            "incident": "流程异常", "resolve_incident": "异常已处理", "claim": "认领", "unclaim": "取消认领",
            "repeat_call": "回头件来电", "reopen": "回头件重办", "reminder": "到期提醒（系统定时）",
-           "attach": "上传附件", "attachment_download": "查看附件", "location": "记录位置"}
+           "attach": "上传附件", "attachment_download": "查看附件", "location": "记录位置",
+           "unassign": "停用账号，退回待办池", "sign_off_released": "签批销号转交"}
 TASK_ACTIONS = {"dispatch": "派单", "sign_for": "签收", "reassign": "改派", "handle": "答复",
                 "approve_extension": "延期审批", "verify": "核实", "follow_up": "回访", "close": "销号",
                 "urge": "催办", "interview_or_notice": "约谈/通报", "accountability": "追责", "verify_close": "核实销号"}
@@ -52,7 +53,7 @@ CHOICES = {("verify_result", "passed"): "核实通过", ("verify_result", "faile
 # The unit a person without a department acts for, shown beside their name.
 ROLE_UNITS = {"dispatcher": "指挥中心", "operator": "指挥中心", "supervisor_center": "社会治理中心",
               "supervisor_discipline": "纪工委", "supervisor_party": "党工委", "admin": "系统管理员"}
-ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口"}
+ACTORS = {"scheduler": "系统（定时）", "cli": "命令行", "web": "网页", "api": "接口", "system": "系统"}
 
 # Case columns in the order the page shows them; also the names of column changes on the timeline.
 FIELDS = {"channel": "来源渠道", "type": "诉求类型", "category": "类别", "difficulty": "难度", "urgent": "紧急",
@@ -221,6 +222,12 @@ def _timeline_entry(labels: Labels, entry: AuditEntry) -> dict:
     elif entry.action in ("repeat_call", "reopen"):  # app/intake/repeat_calls.py
         details.append((_("来电内容"), changes.get("text") or ""))
         columns = {"repeat_calls": changes.get("repeat_calls"), **(changes.get("columns") or {})}
+    elif entry.action in ("unassign", "sign_off_released"):  # app/org/services.py release_tasks
+        old = (changes.get("assignee") or [None])[0]
+        details.append((_("原办理人"), labels.user(old) if old else ""))
+        if entry.action == "sign_off_released":
+            details.append((_("转交"), _("可批示督办的领导和党工委")))
+        columns = {}
     else:
         columns = {}
         details += [(k, labels.value(v)) for k, v in changes.items()]

@@ -27,6 +27,8 @@ KINDS = {
     "exclusiveGateway": N_("排他网关"), "parallelGateway": N_("并行网关"), "inclusiveGateway": N_("包容网关"),
     "eventBasedGateway": N_("事件网关"), "sequenceFlow": N_("顺序流"), "lane": N_("泳道（角色）"),
     "participant": N_("池/参与者"), "process": N_("流程"), "collaboration": N_("协作"),
+    "dmn_decision": N_("决策表"), "dmn_input": N_("决策表输入列"), "dmn_output": N_("决策表输出列"),
+    "dmn_rule": N_("决策表规则说明"),
     "form_title": N_("表单标题"), "form_description": N_("表单说明"), "field_title": N_("字段标题"),
     "field_option": N_("选项"), "field_description": N_("字段说明"),
 }

@@ -49,6 +49,7 @@ from ..processes.models import ProcessVersion
 from ..processes.problem_text import localize, unreadable
 from ..processes.services import ensure_shipped_version, latest_version
 from ..web.errors import error_response
+from ..web.terms import in_english, term
 from . import label_table
 from .messages import N_, js_messages
 from .preview import preview_fields
@@ -98,15 +99,26 @@ def editor_url(path: str, select: str | None = None) -> str | None:
     return url_for(EDITORS[kind], path=path, select=select or None)
 
 
-def problem_dicts(problems) -> list[dict]:
+def problem_dicts(problems, files: dict | None = None) -> list[dict]:
     """Problems as the pages and the JSON endpoint show them, each with a link to its editor.
 
     ``message`` is in the page's language (from the problem's ``code`` and ``params``);
-    ``code`` stays for scripts and tests."""
-    return [{"file": p.file, "element_id": p.element_id, "element_name": p.element_name, "message": localize(p),
+    ``code`` stays for scripts and tests. The draft's own labels an English page quotes (element
+    names, a DMN column's label) read in the draft's English (标签翻译, ``files``) when it has one."""
+    translations = label_translations.read_translations(files) if files and in_english() else None
+
+    def name(text):
+        return term(text, translations) if text else text
+    return [{"file": p.file, "element_id": p.element_id, "element_name": name(p.element_name),
+             "message": localize(p, name),
              "code": getattr(p, "code", ""), "severity": getattr(p, "severity", "error"),
              "url": editor_url(p.file, p.element_id)}
             for p in problems]
+
+
+def _draft_files(session) -> dict | None:
+    draft = drafts.get_draft(session)
+    return draft.files if draft is not None else None
 
 
 def json_error(exc: BihuanError):
@@ -149,7 +161,7 @@ def library():
 @bp.get("/validate")
 def validate():
     with core().db.read() as session:
-        problems = problem_dicts(drafts.validate_draft(session))
+        problems = problem_dicts(drafts.validate_draft(session), _draft_files(session))
         draft = draft_summary(session)
     wants_json = request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json"
     if wants_json:
@@ -342,7 +354,8 @@ def deploy():
             version = row.version
     except Invalid as exc:
         with core().db.read() as session:
-            problems = [p for p in problem_dicts(drafts.validate_draft(session)) if p["severity"] == "error"]
+            problems = [p for p in problem_dicts(drafts.validate_draft(session), _draft_files(session))
+                        if p["severity"] == "error"]
         return render_template("designer/problems.html", title=_("无法发布"), message=str(exc), problems=problems,
                                checked=False), 400
     except Conflict as exc:
@@ -448,7 +461,7 @@ def import_file():
     draft, problems = drafts.import_outside_transaction(core().db, filename=filename, data=data,
                                                         base_revision=base_revision, actor=actor())
     revision = draft.revision
-    problems = problem_dicts(problems)
+    problems = problem_dicts(problems, draft.files)
     errors = [p for p in problems if p["severity"] == "error"]
     if not problems:
         flash(_("已导入 %(name)s（草稿修订 %(rev)s），草稿校验通过。", name=filename, rev=revision), "success")

@@ -21,23 +21,50 @@ LEADER_ROLE = "leader"
 INSTRUCT_ROLES = frozenset({"supervisor_party", LEADER_ROLE})
 
 
+SIGN_OFF_RELEASED = "sign_off_released"  # audit action (签批销号转交)
+
+
+def released_sign_off(role: str | None, assignee: str | None) -> bool:
+    """A 领导签批销号 whose instructing person was deactivated (or was already when it arrived): it
+    is released to everyone who may instruct, since otherwise nobody could ever close the case."""
+    return role == LEADER_ROLE and not assignee
+
+
+def may_instruct(person) -> bool:
+    return bool(set(person.roles) & INSTRUCT_ROLES)
+
+
 def may_do_leader_task(ready, person) -> bool:
-    """The leader's sign-off is the instructing leader's own, whatever tier role instructed it."""
-    return ready.role == LEADER_ROLE and bool(ready.assignee) and ready.assignee == person.username
+    """The leader's sign-off is the instructing leader's own, whatever tier role instructed it; a
+    released one is anyone's who may instruct."""
+    return ready.role == LEADER_ROLE and may_do_task(person, ready.role, None, ready.assignee)
 
 
 def may_do_task(person, role: str | None, department: str | None, assignee: str | None) -> bool:
     """Whether ``person`` may do a ready task of ``role``: the role's rule (``may_act_as``), except
     that 领导签批销号 is only the instructing person's, who may hold any instructing role (the
-    party tier's supervisor as well as a leader) and whom no other leader stands in for."""
+    party tier's supervisor as well as a leader) and whom no other leader stands in for — until it
+    is released (``released_sign_off``), when anyone who may instruct takes it."""
     if role == LEADER_ROLE:
-        return bool(assignee) and assignee == person.username
+        if released_sign_off(role, assignee):
+            return may_instruct(person)
+        return assignee == person.username
     return may_act_as(person.roles, person.department, role, department)
 
 
-def personal_task(role: str | None) -> bool:
-    """A task that belongs to one person from the start: it is not claimed or given back."""
-    return role == LEADER_ROLE
+def personal_task(role: str | None, assignee: str | None) -> bool:
+    """A task that belongs to one person: it is not claimed or given back. A released sign-off
+    (no assignee) is claimed like pool work by whoever takes it on, and is theirs from then on."""
+    return role == LEADER_ROLE and bool(assignee)
+
+
+def sign_off_holder(session: Session, username: str | None) -> str | None:
+    """Who a new sign-off goes to: the instructing person while their account is active, else
+    nobody (released: ``released_sign_off``)."""
+    from ..auth.models import User
+    if not username:
+        return None
+    return session.scalar(select(User.username).where(User.username == username, User.active.is_(True)))
 
 
 def check_task_data(session: Session, ready, case, data: dict, person) -> None:

@@ -87,15 +87,25 @@ def queue_of(session: Session, task) -> list[User]:
         claimant = session.scalars(select(User).where(User.username == task.assignee)).first()
         if claimant is not None:
             return [claimant]
+    if task.role == "leader":  # a released 领导签批销号: everyone who may instruct
+        return instructing_users(session)
     return _queue_users(session, task.role, task.department)
+
+
+def instructing_users(session: Session) -> list[User]:
+    """Everyone who may instruct (批示督办), and so take a released sign-off (app/joint/hooks.py)."""
+    from ..joint.hooks import INSTRUCT_ROLES  # the joint domain imports the case projection, which imports this
+    users = {u.id: u for role in sorted(INSTRUCT_ROLES) for u in _queue_users(session, role, None)}
+    return [users[key] for key in sorted(users)]
 
 
 def _task_queue(session: Session, case, task) -> list[User]:
     """Everyone whose worklist shows a ready task of the engine (its role; a handler task: the case's
     department, or the co-handling unit whose part it is)."""
-    if task.role == "leader" and task.data.get("instructed_by"):  # 领导签批销号: the instructing leader's own
-        return list(session.scalars(select(User).where(User.username == task.data["instructed_by"],
-                                                       User.active.is_(True))))
+    if task.role == "leader":  # 领导签批销号: the instructing leader's own, else released to all who may instruct
+        leader = session.scalars(select(User).where(User.username == task.data.get("instructed_by"),
+                                                    User.active.is_(True))).first()
+        return [leader] if leader is not None else instructing_users(session)
     department = (getattr(task, "unit", None) or case.department) if task.role == "handler" else None
     return _queue_users(session, task.role, department)
 

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from workflows.clock import utcnow
 
 from ..cases.models import ReadyTask
+from ..tasks.worklist import version_labels
+from ..web.terms import in_english, term
 from .models import Notification
 from .services import mark_read, recent, render, unread_count
 
@@ -36,9 +38,13 @@ def _bell():
         return {"unread_notifications": unread_count(session, current_user.id)}
 
 
-def _translated(params: dict) -> dict:
-    # Names stored in the office's language (task, tier, reason) are shown in the reader's.
-    return {k: gettext(v) if k in ("task", "tier", "reason") and v else v for k, v in params.items()}
+def _translated(params: dict, translations: dict | None = None) -> dict:
+    # Names stored in the office's language (task, tier, reason) are shown in the reader's; a task
+    # name in the English of the case's process version (the designer's 标签翻译), as the case page.
+    out = {k: gettext(v) if k in ("tier", "reason") and v else v for k, v in params.items()}
+    if out.get("task"):
+        out["task"] = term(out["task"], translations)
+    return out
 
 
 def _target(note, ready: set[str]) -> str | None:
@@ -55,7 +61,10 @@ def index():
         rows = recent(session, current_user.id, unread_only=unread_only)
         task_ids = [n.task_id for n in rows if n.task_id]
         ready = set(session.scalars(select(ReadyTask.id).where(ReadyTask.id.in_(task_ids)))) if task_ids else set()
-        items = [{"id": n.id, "kind": n.kind, "text": render(n.kind, _translated(n.params or {}), gettext),
+        translations = version_labels(_core(), session, {n.case_number for n in rows if n.case_number}) \
+            if in_english() else {}
+        items = [{"id": n.id, "kind": n.kind,
+                  "text": render(n.kind, _translated(n.params or {}, translations.get(n.case_number)), gettext),
                   "at": n.created_at,
                   "read": n.read_at is not None, "url": _target(n, ready)} for n in rows]
     return render_template("notifications/index.html", items=items, unread_only=unread_only)

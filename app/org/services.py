@@ -95,16 +95,32 @@ def direct_assignee(session, case: Case, snapshot, task_role: str | None) -> str
 
 
 def release_tasks(session, username: str, *, actor: str, source: str = "web") -> int:
-    """A professional who leaves: their open tasks go back to the department pool, one audit row each."""
+    """A professional who leaves: their open tasks go back to the department pool, one audit row each.
+
+    A leader's 领导签批销号 has no pool: it is released to everyone who may instruct (the leaders and
+    the party tier's supervisors, app/joint/hooks.py), audited as 签批销号转交 and told to them, so
+    the case can still close."""
     from ..cases.services import audit
+    from ..joint.hooks import INSTRUCT_ROLES, LEADER_ROLE, SIGN_OFF_RELEASED
+    from ..notifications.services import instructing_users, notify_users
     rows = session.execute(select(ReadyTask, Case).join(Case, Case.id == ReadyTask.case_id)
                            .where(ReadyTask.assignee == username)).all()
+    now = utcnow()
     for task, case in rows:
-        audit(session, actor=actor, action="unassign", case=case, source=source, task=task,
-              changes={"assignee": [username, None], "reason": "user_deactivated"})
+        if task.role == LEADER_ROLE:
+            audit(session, actor=actor, action=SIGN_OFF_RELEASED, case=case, source=source, task=task, at=now,
+                  changes={"assignee": [username, None], "reason": "user_deactivated",
+                           "released_to": sorted(INSTRUCT_ROLES)})
+        else:
+            audit(session, actor=actor, action="unassign", case=case, source=source, task=task,
+                  changes={"assignee": [username, None], "reason": "user_deactivated"})
     if rows:
         session.execute(update(ReadyTask).where(ReadyTask.assignee == username).values(assignee=None)
                         .execution_options(synchronize_session=False))
+        for task, case in rows:
+            if task.role == LEADER_ROLE:
+                others = [u for u in instructing_users(session) if u.username != username]
+                notify_users(session, case, others, "task_arrived", task.id, {"task": task.name, "due": ""}, now)
     return len(rows)
 
 

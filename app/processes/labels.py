@@ -20,8 +20,10 @@ The same text in two places (a task and the title of its form) has one English, 
 
 Order of lookup, in English (``english``): the version's own translation, else the catalog's, else
 the text as written. The file holds only what the catalog does not already say: a translation equal
-to the catalog's is not stored, so a shipped name follows the catalog. DMN tables are not listed:
-their outputs are codes and deadlines, shown through the app's own labels, not as written.
+to the catalog's is not stored, so a shipped name follows the catalog. A DMN table's own words are
+listed too — its decision's name, its input and output columns' labels (``label="…"``) and its rows'
+descriptions; its
+output *values* are codes and deadlines, shown through the app's own labels, and are not.
 """
 from __future__ import annotations
 
@@ -103,6 +105,27 @@ def _bpmn_labels(text: str) -> Iterator[tuple[str, str, str]]:
             yield el.get("id") or "", el.tag.rsplit("}", 1)[-1], el.get("name")
 
 
+DMN_LABELLED = {"input": "label", "output": "label", "decision": "name"}
+
+
+def _dmn_labels(text: str) -> Iterator[tuple[str, str, str]]:
+    """(element id, what, text) of a decision table's own words: the decision's name and the labels of
+    its input and output columns and each row's description (an output's ``name`` is the variable it sets, an identifier)."""
+    try:
+        root = parse_xml(text.encode("utf-8"))
+    except Unreadable:
+        return
+    for el in root.iter():
+        what = el.tag.rsplit("}", 1)[-1] if isinstance(el.tag, str) else ""
+        value = el.get(DMN_LABELLED[what]) if what in DMN_LABELLED else None
+        if value:
+            yield el.get("id") or "", f"dmn_{what}", value
+        elif what == "rule":  # a row's description (咨询（复杂）): what the row is called in problems
+            described = next((c for c in el if isinstance(c.tag, str) and c.tag.endswith("}description")), None)
+            if described is not None and (described.text or "").strip():
+                yield el.get("id") or "", "dmn_rule", described.text.strip()
+
+
 def draft_labels(files: Mapping[str, str], catalog: Callable[[str], str | None] = lambda _t: None) -> list[Label]:
     """Every Chinese label of a bundle, once per text, in file order, with the bundle's English of it
     and ``catalog(text)`` (the catalog's English, None when it does not know the text)."""
@@ -112,6 +135,8 @@ def draft_labels(files: Mapping[str, str], catalog: Callable[[str], str | None] 
         kind = model_kind(path)
         if kind == "bpmn":
             places = _bpmn_labels(files[path])
+        elif kind == "dmn":
+            places = _dmn_labels(files[path])
         elif kind == "form":
             try:
                 places = form_labels(parse_form(files[path].encode("utf-8")))

@@ -149,10 +149,13 @@ def _fill(msgid: str, params: dict) -> str:
     return tr(msgid, **params)
 
 
-def localize(problem) -> str:
+def localize(problem, name=None) -> str:
     """A Problem (or its as_dict()) as a sentence in the current language; the English message for an
-    unknown code."""
+    unknown code. ``name``: how to show the designer's own labels it quotes (a DMN column's label, a
+    flow's target), e.g. in their English (标签翻译)."""
     code, params, message = _fields(problem)
+    if name is not None:
+        params = {k: name(v) if k in ("label", "target") and isinstance(v, str) else v for k, v in params.items()}
     return text(code, params, message)
 
 

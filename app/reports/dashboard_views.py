@@ -20,6 +20,7 @@ from ..cases.models import CHANNELS, STATUSES
 from ..processes.models import ProcessVersion
 from ..supervision.models import TIERS
 from ..volunteers.reports import SUMMARY as VOLUNTEER_FIGURES
+from ..web.terms import in_english, translate_bpmn_names
 from .dashboard import chart_data, dashboard
 from .heatmap import cases_at, mean_dwell, open_now
 
@@ -115,11 +116,15 @@ def heatmap_data(number: int):
     with _core().db.read() as session:
         counts = open_now(session, _scope(version))
         dwell = mean_dwell(session, start, end)
+        # The diagram's labels as the case page's diagram shows them: in English the version's own
+        # translations (the designer's 标签翻译), then the catalog, else as written.
+        translations = _core().bundles.get(session, version.id).labels if in_english() else None
     nodes = {}
     for bpmn_id in set(counts) | set(dwell):
         nodes[bpmn_id] = {"open": counts.get(bpmn_id, 0), **dwell.get(bpmn_id, {"exits": 0, "hours": None})}
     return jsonify({"version": version.version, "from": start.isoformat(), "to": end.isoformat(),
-                    "diagrams": {k: version.files.get(f) for k, f in DIAGRAMS.items()}, "nodes": nodes})
+                    "diagrams": {k: translate_bpmn_names(version.files.get(f), translations) for k, f in DIAGRAMS.items()},
+                    "nodes": nodes})
 
 
 @bp.get("/heatmap/cases")

@@ -203,7 +203,7 @@ class Writer:
         number = self.number_for(plan.registered)
         col = {"status": "registered", "department": None, "category": None, "difficulty": "normal",
                "deadline": None, "dispatched_at": None, "signed_at": None, "replied_at": None, "verified_at": None,
-               "followed_up_at": None, "closed_at": None, "satisfaction": None, "return_count": 0, "redo_count": 0,
+               "followed_up_at": None, "closed_at": None, "satisfaction": None, "replied_by": None, "return_count": 0, "redo_count": 0,
                "refuse_reason": None, "merged_into": None, "extensions": [], "supervision_tier": 0}
         items: list[dict] = []
         audit = rows["audit"]
@@ -268,7 +268,9 @@ class Writer:
                          "old_deadline": iso(col["deadline"]), "new_deadline": iso(new)}
                 cols = change(deadline=new, extensions=col["extensions"] + [entry])
             elif step == "handle":
-                cols = change(status="replied", replied_at=at)
+                # 责任人 as the engine records it (app/cases/services.py): whoever replied, so the
+                # per-person KPIs and the ledger's person filter have data in the demo too.
+                cols = change(status="replied", replied_at=at, replied_by=actor)
                 for item in items:
                     if item["status"] == "open":
                         item["status"] = "replied"

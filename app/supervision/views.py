@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from workflows.clock import utcnow
 
+from ..auth.models import User
+from ..tasks.worklist import version_labels
+from ..web.terms import in_english
 from .board import TIER_ROLES, board_rows, open_counts, tiers_for
 from .models import TIERS
 
@@ -45,8 +49,17 @@ def board():
         from ..joint.services import instruction_counts, instruction_rows
         instructions = instruction_rows(session) if tier == 3 else []
         instructed = instruction_counts(session)
+        everything = [*rows, *replied]
+        # The case page's words (app/cases/views.py Labels): task names in the English of each case's
+        # process version (the designer's 标签翻译) when in English, people by name, not login.
+        translations = version_labels(core, session, [r.number for r in everything]
+                                      + [i["number"] for i in instructions]) if in_english() else {}
+        logins = {r.task_assignee for r in everything} | {i["instruction"].instructed_by for i in instructions}
+        logins |= {r.last_action["by"] for r in everything if r.last_action}
+        people = dict(session.execute(select(User.username, User.display_name)
+                                      .where(User.username.in_(logins - {None}))).all()) if logins - {None} else {}
     return render_template("supervision/board.html", tier=tier, tiers=tiers, rows=rows, replied=replied,
                            counts=counts, now=now, task_url=_task_url, instructions=instructions,
-                           instructed=instructed,
+                           instructed=instructed, translations=translations, people=people,
                            may_act=TIER_ROLES[tier] in current_user.roles,
                            may_close="supervisor_center" in current_user.roles)

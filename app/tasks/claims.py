@@ -12,7 +12,7 @@ from ..auth.services import find_user, require_role
 from ..cases.models import Case, ReadyTask
 from ..cases.services import audit
 from ..errors import Conflict, Forbidden, NotFound
-from ..joint.hooks import personal_task
+from ..joint.hooks import may_instruct, personal_task, released_sign_off
 
 
 class ClaimConflict(Conflict):
@@ -37,7 +37,7 @@ class PersonalTask(Conflict):
 
 
 def _refuse_personal(task: ReadyTask, person) -> None:
-    if personal_task(task.role):
+    if personal_task(task.role, task.assignee):
         if task.assignee != person.username:
             raise Forbidden(f"task '{task.id}' is the sign-off of '{task.assignee}', not of '{person.username}'")
         raise PersonalTask(f"task '{task.id}' is the own sign-off of '{person.username}': it is not claimed "
@@ -49,7 +49,11 @@ def claim(core, task_id: str, *, user: str, source: str = "web") -> dict:
         task, case = _load(session, task_id)
         person = find_user(session, user)
         _refuse_personal(task, person)
-        require_role(person, task.role, task.department)
+        if released_sign_off(task.role, task.assignee):
+            if not may_instruct(person):  # a released sign-off is taken by one who may instruct
+                raise Forbidden(f"task '{task.id}' is a released sign-off: only those who may instruct take it")
+        else:
+            require_role(person, task.role, task.department)
         previous = task.assignee
         done = session.execute(
             update(ReadyTask).where(ReadyTask.id == task.id,

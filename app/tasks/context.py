@@ -43,7 +43,7 @@ class TaskContext:
 
     @property
     def personal(self) -> bool:
-        return personal_task(self.role)
+        return personal_task(self.role, self.assignee)
 
     @property
     def department_names(self) -> dict[str, str]:

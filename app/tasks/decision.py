@@ -141,7 +141,7 @@ def _item(core, session, labels, ctx) -> dict | None:
             "reason": current.reason, "opened_at": current.opened_at, "due_at": current.due_at,
             "tiers": [{"tier": i.tier, "status": i.status, "opened_at": i.opened_at, "due_at": i.due_at,
                        "escalated_at": i.escalated_at, "department_name": labels.department(i.department),
-                       "records": [{"name": r.get("name") or r.get("task"), "by": labels.user(r.get("by")),
+                       "records": [{"name": labels.name(r.get("name")) or r.get("task"), "by": labels.user(r.get("by")),
                                     "unit": labels.unit(r.get("by")), "at": r.get("at"),
                                     "details": labels.form_data(r.get("task"), r.get("data") or {})}
                                    for r in (i.records or []) if isinstance(r, dict)]}

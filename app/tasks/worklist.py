@@ -107,7 +107,9 @@ def task_clauses(roles, department: str | None, by_role_index: bool = True, user
     if "handler" in roles and department:
         clauses.append(and_(role_col == "handler", dept_col == department))
     if username and set(roles) & INSTRUCT_ROLES:
-        clauses.append(and_(role_col == LEADER_ROLE, ReadyTask.department.is_(None), ReadyTask.assignee == username))
+        # ... and a released sign-off (its instructing person deactivated) is everyone's who may instruct.
+        clauses.append(and_(role_col == LEADER_ROLE, ReadyTask.department.is_(None),
+                            or_(ReadyTask.assignee == username, ReadyTask.assignee.is_(None))))
     return clauses
 
 
@@ -180,7 +182,7 @@ def page(session, user, filters: Filters, now: datetime | None = None) -> tuple[
                 type=r[7], category=r[8], channel=r[9], text=r[10] or "", urgent=bool(r[11]),
                 tier=r[12] or r[13] or 0, redo_count=r[14] or 0, case_tier=r[13] or 0,
                 extended=any(isinstance(e, dict) and e.get("approved") for e in (r[15] or [])),
-                concerned=concerned.get((r[16], r[12]), ()), personal=personal_task(r[17]))
+                concerned=concerned.get((r[16], r[12]), ()), personal=personal_task(r[17], r[4]))
             for r in found]
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
