@@ -1,0 +1,366 @@
+"""What-if replay (分析影响): what the draft's rules would have done to past cases.
+
+For every case registered in the range (and the optional type / category / department subset) the
+replay takes the case's *recorded* history — when it was registered, dispatched (the last
+dispatch, 改派 included), signed for and replied, its approved extensions — and evaluates, once
+with the deployed version's rules and once with the draft's:
+
+* 承办部门: ``routing.dmn`` for its category. Only a case the deployed table routed (its recorded
+  department is what the deployed table gives) follows the draft's table; a department a
+  dispatcher chose by hand stays, because that choice is a person's, not a rule's;
+* 办理时限: ``deadlines.dmn`` for (type, difficulty, urgent) counted on the working-day calendar
+  from the recorded dispatch, then each approved extension on top, as ``assign`` and
+  ``apply_extension`` do;
+* 签收超时: the ``sign_for_deadline`` timer, ``working_days_after(dispatched_at, N)``;
+* 督办 tiers: a supervision run opens when a timer passes unanswered, and climbs a tier each time
+  the tier's ``working_days_after(tier_opened_at, N)`` passes before the recorded reply;
+* 考核计分: ``scoring.dmn`` points for the events above (reply_overdue, sign_overdue, tiers).
+
+Same department behaviour: the recorded timestamps never move, only the rules applied to them.
+
+The engine is never restored per case: tables are evaluated once per distinct input and working
+days once per (day, n) — a year at 1 M cases is a stream of plain rows read in keyset batches.
+A case whose recorded deadline the deployed rules do not reproduce (a 重办 or reopened case, a
+deadline set by hand, a deploy in between) keeps its recorded deadline on both sides and is counted
+as ``unreconstructed``: nothing is guessed for it.
+
+``run(core, request, ...)`` is the one function behind the page, the background worker and
+``bihuan process what-if``; its result is JSON (stored as is by ``whatif_runs``).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import and_, func, or_, select
+
+from workflows.bundle import BundleInvalid, load_bundle, read_directory
+from workflows.clock import utcnow
+
+from ..auth.models import ROLES
+from ..calendar.services import load_calendar
+from ..cases.models import TYPES, Case
+from ..errors import Invalid
+from ..reports.kpis import KPI_LABELS, instants, parse_range
+from . import whatif_rules, whatif_text
+from .drafts import bundle_problems, draft_files, errors_only, get_draft
+from .models import ProcessVersion
+from .problem_text import describe
+from .problem_text import tr as _
+from .services import latest_version
+
+BATCH = 5000  # rows per keyset batch: bounded memory whatever the range
+CHANGED_CAP = 500  # changed cases listed (all are counted)
+DEFAULT_DAYS = 90
+TIERS = (1, 2, 3)
+FIGURES = ("cases", "on_time_num", "on_time_den", "overdue", "sign_overdue", "tier1", "tier2", "tier3", "points")
+# The KPI this replays and its label, from the one place KPIs are defined (app/reports/kpis.py).
+KPI = "on_time_reply_rate"
+_LOCAL = timedelta(hours=8)  # Asia/Shanghai keeps no DST: a UTC instant's local day is +8 h
+
+
+class DraftInvalid(Invalid):
+    """The draft does not validate: it cannot be replayed; ``problems`` are shown instead."""
+
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__(_("草稿有 %(n)s 个错误，无法分析影响：%(problems)s", n=len(problems),
+                           problems="; ".join(describe(p) for p in problems[:5])),
+                         fields=[(p.element_id or p.file, describe(p)) for p in problems])
+
+
+@dataclass(frozen=True)
+class Request:
+    start: date
+    end: date
+    type: str | None = None
+    category: str | None = None
+    department: str | None = None
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
+        return d
+
+
+def parse_request(start=None, end=None, type=None, category=None, department=None, today: date | None = None
+                  ) -> Request:
+    """Range (default: the last 90 days up to today, Shanghai) and subset; Invalid with a clear
+    message for a bad date, a reversed range, or an unknown type."""
+    today = today or (utcnow() + _LOCAL).date()
+    start = start or (today - timedelta(days=DEFAULT_DAYS - 1))
+    end = end or today
+    first, last = parse_range(start, end)
+    type = (type or "").strip() or None
+    if type is not None:
+        codes = {label: code for code, label in TYPES.items()}
+        type = codes.get(type, type)
+        if type not in TYPES:
+            raise Invalid(_("未知的诉求类型：%(type)s", type=type[:20]), fields=[("type", "unknown")])
+    category = (category or "").strip()[:50] or None
+    department = (department or "").strip()[:50] or None
+    return Request(first, last, type, category, department)
+
+
+# -- the two bundles -------------------------------------------------------------------------------
+def bundles(core, session, directory: str | None = None):
+    """(deployed Bundle, draft Bundle, info) for the draft (or a directory of files).
+
+    DraftInvalid when the draft has errors; Invalid when nothing is deployed yet."""
+    latest = latest_version(session)
+    if latest is None:
+        raise Invalid(_("还没有已发布的流程版本，无法对比。"))
+    deployed = core.bundles.get(session, latest.id)
+    if directory:
+        try:
+            files = read_directory(directory)
+        except (OSError, BundleInvalid, ValueError) as exc:
+            raise Invalid(_("无法读取目录 %(dir)s：%(error)s", dir=directory, error=str(exc))) from None
+        revision = 0
+    else:
+        files = {k: v.encode("utf-8") for k, v in draft_files(session).items()}
+        draft = get_draft(session)
+        revision = draft.revision if draft else 0
+    problems = errors_only(bundle_problems(files))
+    if problems:
+        raise DraftInvalid(problems)
+    proposed = load_bundle(files, known_roles=ROLES)
+    return deployed, proposed, {"deployed_version": latest.version, "draft_revision": revision,
+                                "draft_hash": proposed.content_hash, "source": directory or "draft"}
+
+
+# -- the replay of one case --------------------------------------------------------------------------
+class Calendar:
+    """``working_days_after`` of the statutory calendar, memoised per (local day, n): a deadline is the
+    end of a local day, so every case dispatched on the same day with the same n gets the same one."""
+
+    def __init__(self, calendar):
+        self.calendar, self.cache = calendar, {}
+
+    def after(self, instant: datetime, n: int) -> datetime:
+        day = (instant.astimezone(timezone.utc) + _LOCAL).date()
+        key = (day, n)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self.calendar.working_days_after(day, n)
+        return hit
+
+
+def _tiers(start: datetime | None, end: datetime, days, cal: Calendar) -> int:
+    """The highest supervision tier reached by a run opening at ``start`` and ended by ``end`` (the
+    reply, or now): tier 1 when the timer passed unanswered, then one more each time a tier's
+    ``tier_due`` passed before the reply. 0 when the timer never fired."""
+    if start is None or days is None or end <= start:
+        return 0
+    tier, due = 1, start
+    for n in days[:2]:
+        due = cal.after(due, n)
+        if end <= due:
+            return tier
+        tier += 1
+    return tier
+
+
+def outcome(row, p, base, cal: Calendar, now: datetime, fixed_deadline) -> dict:
+    """What ``p``'s rules make of the recorded row. ``base`` is the deployed Params (routing is
+    followed only for cases it routed); ``fixed_deadline`` is the recorded deadline when the
+    deployed rules do not reproduce it (then kept on both sides)."""
+    dept = row.department
+    if dept is not None and row.category is not None and base.route(row.category) == dept:
+        dept = p.route(row.category) or dept
+    deadline = days = None
+    if fixed_deadline is not None:
+        deadline = fixed_deadline
+    elif row.dispatched_at is not None:
+        days = p.handle_days(row.type, row.difficulty, row.urgent)
+        if days is not None:
+            deadline = cal.after(row.dispatched_at, days)
+            for ext in row.extensions or ():
+                if isinstance(ext, dict) and ext.get("approved") and isinstance(ext.get("days"), int):
+                    deadline = cal.after(deadline, ext["days"])
+    replied = row.replied_at
+    # 按期回复率 exactly as DEFINITIONS["on_time_reply_rate"]: decided = a deadline, not waiting for
+    # 改派, and replied or past due now; on time = replied at or before the deadline.
+    decided = deadline is not None and row.status != "returned" and (replied is not None or deadline <= now)
+    on_time = decided and replied is not None and replied <= deadline
+    end = replied or now
+    sign_days = p.sign_days if p.sign_days is not None else base.sign_days
+    tier_days = p.tier_days or base.tier_days
+    sign_due = cal.after(row.dispatched_at, sign_days) if (row.dispatched_at and sign_days is not None) else None
+    signed_end = row.signed_at or (now if row.status == "dispatched" else None)
+    sign_overdue = bool(sign_due and signed_end and signed_end > sign_due)
+    delay = _tiers(deadline, end, tier_days, cal) if (deadline and row.status != "returned") else 0
+    sign_tier = _tiers(sign_due, end, tier_days, cal) if sign_overdue else 0
+    return {"department": dept, "deadline": deadline, "days": days, "decided": decided, "on_time": on_time,
+            "overdue": decided and not on_time, "sign_overdue": sign_overdue, "delay_tier": delay,
+            "sign_tier": sign_tier, "replied": replied}
+
+
+def _events(o: dict) -> list[str]:
+    """The scoring events (app/reports/scoring.py EVENTS) one replayed outcome charges."""
+    found = []
+    if o["overdue"]:
+        found.append("reply_overdue")
+    if o["sign_overdue"]:
+        found.append("sign_overdue")
+    for top in (o["delay_tier"], o["sign_tier"]):
+        found.extend(f"supervision_tier{t}" for t in TIERS if t <= top)
+    return found
+
+
+def _add(agg: dict, o: dict, p) -> None:
+    events = _events(o)
+    points = sum(p.points(e) for e in events)
+    for counter in (agg["total"], agg["departments"].setdefault(o["department"] or "", Counter())):
+        counter["cases"] += 1
+        counter["on_time_den"] += o["decided"]
+        counter["on_time_num"] += o["on_time"]
+        counter["overdue"] += o["overdue"]
+        counter["sign_overdue"] += o["sign_overdue"]
+        for top in (o["delay_tier"], o["sign_tier"]):
+            for t in TIERS:
+                counter[f"tier{t}"] += t <= top
+        counter["points"] += points
+
+
+def _comparable(o: dict) -> tuple:
+    return (o["department"], o["deadline"], o["decided"], o["on_time"], o["sign_overdue"], o["delay_tier"],
+            o["sign_tier"])
+
+
+# -- streaming -------------------------------------------------------------------------------------
+COLUMNS = (Case.id, Case.number, Case.type, Case.category, Case.difficulty, Case.urgent, Case.department,
+           Case.status, Case.registered_at, Case.dispatched_at, Case.signed_at, Case.replied_at, Case.deadline,
+           Case.extensions)
+
+
+def _where(request: Request) -> list:
+    lo, hi = instants(request.start, request.end)
+    clauses = [Case.registered_at >= lo, Case.registered_at < hi]
+    if request.type:
+        clauses.append(Case.type == request.type)
+    if request.category:
+        clauses.append(Case.category == request.category)
+    if request.department:
+        clauses.append(Case.department == request.department)
+    return clauses
+
+
+def count(core, request: Request) -> int:
+    with core.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(Case).where(*_where(request))) or 0)
+
+
+def stream(core, request: Request, batch: int = BATCH):
+    """Lists of rows in (registered_at, id) order, one short read per batch (keyset: no OFFSET, and
+    no transaction held across the whole run)."""
+    where, last = _where(request), None
+    while True:
+        query = select(*COLUMNS).where(*where)
+        if last is not None:
+            query = query.where(or_(Case.registered_at > last[0],
+                                    and_(Case.registered_at == last[0], Case.id > last[1])))
+        with core.db.read() as session:
+            rows = session.execute(query.order_by(Case.registered_at, Case.id).limit(batch)).all()
+        if not rows:
+            return
+        yield rows
+        last = (rows[-1].registered_at, rows[-1].id)
+
+
+# -- the whole run ---------------------------------------------------------------------------------
+def run(core, request: Request, *, directory: str | None = None, budget: float | None = None,
+        progress=None, now: datetime | None = None, batch: int = BATCH) -> dict:
+    """Replay ``request`` with the deployed rules and the draft's; the JSON result (see module doc).
+
+    ``budget`` seconds: past it the replay stops between batches and the result is ``partial``.
+    ``progress(processed, total)`` is called after every batch (the worker's heartbeat)."""
+    now = now or utcnow()
+    with core.db.read() as session:
+        deployed, proposed, info = bundles(core, session, directory)
+        calendar = Calendar(load_calendar(session))
+    engine = core.engine.script_engine
+    base, draft = whatif_rules.params(deployed, engine), whatif_rules.params(proposed, engine)
+    changes = whatif_rules.classify(deployed.files, proposed.files, draft)
+    total = count(core, request)
+    started = time.monotonic()
+    aggs = {"deployed": {"total": Counter(), "departments": {}}, "draft": {"total": Counter(), "departments": {}}}
+    changed, changed_count, processed, unreconstructed, partial = [], 0, 0, 0, False
+    if progress:
+        progress(0, total)
+    for rows in stream(core, request, batch):
+        for row in rows:
+            fixed = None
+            before = outcome(row, base, base, calendar, now, None)
+            if row.deadline is not None and before["deadline"] != row.deadline:
+                fixed, unreconstructed = row.deadline, unreconstructed + 1
+                before = outcome(row, base, base, calendar, now, fixed)
+            after = outcome(row, draft, base, calendar, now, fixed)
+            _add(aggs["deployed"], before, base)
+            _add(aggs["draft"], after, draft)
+            if _comparable(before) != _comparable(after):
+                changed_count += 1
+                if len(changed) < CHANGED_CAP:
+                    changed.append(_changed(row, before, after))
+        processed += len(rows)
+        if progress:
+            progress(processed, total)
+        if budget is not None and time.monotonic() - started > budget and processed < total:
+            partial = True
+            break
+    return {
+        "request": request.as_dict(), **info, "now": now.isoformat(),
+        "status": "partial" if partial else "done", "total": total, "processed": processed,
+        "unreconstructed": unreconstructed, "changed_count": changed_count, "changed_cap": CHANGED_CAP,
+        "changed": changed, "kpi": KPI, "kpi_label": KPI_LABELS[KPI],
+        "deployed": _finish(aggs["deployed"]), "draft": _finish(aggs["draft"]),
+        "replayed": changes["replayed"], "not_replayed": changes["not_replayed"],
+        "no_effect": changes["no_effect"], "parts_not_read": sorted(set(base.problems) | set(draft.problems)),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _changed(row, before: dict, after: dict) -> dict:
+    def side(o):
+        return {"department": o["department"], "deadline": o["deadline"].isoformat() if o["deadline"] else None,
+                "on_time": o["on_time"], "overdue": o["overdue"], "sign_overdue": o["sign_overdue"],
+                "tier": max(o["delay_tier"], o["sign_tier"]), "days": o["days"]}
+    return {"number": row.number, "type": row.type, "category": row.category,
+            "replied_at": row.replied_at.isoformat() if row.replied_at else None,
+            "dispatched_at": row.dispatched_at.isoformat() if row.dispatched_at else None,
+            "deployed": side(before), "draft": side(after),
+            "reasons": whatif_text.reasons(before, after)}
+
+
+def _figures(counter: Counter) -> dict:
+    out = {name: counter.get(name, 0) for name in FIGURES}
+    out["points"] = round(out["points"], 2)
+    den = out["on_time_den"]
+    out[KPI] = round(out["on_time_num"] / den, 4) if den else None
+    return out
+
+
+def _finish(agg: dict) -> dict:
+    return {"total": _figures(agg["total"]),
+            "departments": {k: _figures(v) for k, v in sorted(agg["departments"].items())}}
+
+
+def summary(result: dict) -> dict:
+    """The short form a deployed version keeps (``process_versions.whatif_summary``)."""
+    keep = ("request", "status", "total", "processed", "changed_count", "deployed_version", "draft_revision",
+            "now", "unreconstructed")
+    out = {k: result.get(k) for k in keep}
+    out["deployed"] = result["deployed"]["total"]
+    out["draft"] = result["draft"]["total"]
+    out["departments"] = {k: {"deployed": v, "draft": result["draft"]["departments"].get(k)}
+                          for k, v in result["deployed"]["departments"].items()}
+    for k, v in result["draft"]["departments"].items():
+        out["departments"].setdefault(k, {"deployed": None, "draft": v})
+    out["not_replayed"] = len(result.get("not_replayed") or [])
+    return out
+
+
+def version_of(session, version: int) -> ProcessVersion | None:
+    return session.scalars(select(ProcessVersion).where(ProcessVersion.version == version)).first()
