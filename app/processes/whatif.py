@@ -226,8 +226,9 @@ def _add(agg: dict, o: dict, p) -> None:
 
 
 def _comparable(o: dict) -> tuple:
-    return (o["department"], o["deadline"], o["decided"], o["on_time"], o["sign_overdue"], o["delay_tier"],
-            o["sign_tier"])
+    """The outcome of a case: who had it, on time or not, 签收超时, the 督办 tier reached. A deadline
+    that moves without changing any of these is not a changed outcome."""
+    return (o["department"], o["decided"], o["on_time"], o["sign_overdue"], o["delay_tier"], o["sign_tier"])
 
 
 # -- streaming -------------------------------------------------------------------------------------
