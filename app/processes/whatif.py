@@ -254,7 +254,7 @@ def count(core, request: Request) -> int:
         return int(session.scalar(select(func.count()).select_from(Case).where(*_where(request))) or 0)
 
 
-def stream(core, request: Request, batch: int = BATCH):
+def stream(core, request: Request, batch: int):
     """Lists of rows in (registered_at, id) order, one short read per batch (keyset: no OFFSET, and
     no transaction held across the whole run)."""
     where, last = _where(request), None
@@ -273,7 +273,7 @@ def stream(core, request: Request, batch: int = BATCH):
 
 # -- the whole run ---------------------------------------------------------------------------------
 def run(core, request: Request, *, directory: str | None = None, budget: float | None = None,
-        progress=None, now: datetime | None = None, batch: int = BATCH) -> dict:
+        progress=None, now: datetime | None = None, batch: int | None = None) -> dict:
     """Replay ``request`` with the deployed rules and the draft's; the JSON result (see module doc).
 
     ``budget`` seconds: past it the replay stops between batches and the result is ``partial``.
@@ -291,7 +291,7 @@ def run(core, request: Request, *, directory: str | None = None, budget: float |
     changed, changed_count, processed, unreconstructed, partial = [], 0, 0, 0, False
     if progress:
         progress(0, total)
-    for rows in stream(core, request, batch):
+    for rows in stream(core, request, batch or BATCH):
         for row in rows:
             fixed = None
             before = outcome(row, base, base, calendar, now, None)
@@ -341,6 +341,11 @@ def _figures(counter: Counter) -> dict:
     den = out["on_time_den"]
     out[KPI] = round(out["on_time_num"] / den, 4) if den else None
     return out
+
+
+def empty_figures() -> dict:
+    """The figures of a department that has no case on one side (all zero, no rate)."""
+    return _figures(Counter())
 
 
 def _finish(agg: dict) -> dict:

@@ -131,7 +131,9 @@ def show(run_id):
              "draft": result["draft"]["total"].get(k)} for k in ROWS]
     per_dept = []
     for code in sorted(set(result["deployed"]["departments"]) | set(result["draft"]["departments"])):
-        a, b = result["deployed"]["departments"].get(code) or {}, result["draft"]["departments"].get(code) or {}
+        empty = whatif.empty_figures()
+        a = result["deployed"]["departments"].get(code) or empty
+        b = result["draft"]["departments"].get(code) or empty
         per_dept.append({"code": code, "label": departments.get(code, code or _("（未派单）")), "deployed": a, "draft": b})
     for case in result["changed"]:
         case["why"] = whatif_text.why(case["reasons"])
