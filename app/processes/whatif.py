@@ -30,7 +30,6 @@ as ``unreconstructed``: nothing is guessed for it.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -140,7 +139,9 @@ class Calendar:
         self.calendar, self.cache = calendar, {}
 
     def after(self, instant: datetime, n: int) -> datetime:
-        day = (instant.astimezone(timezone.utc) + _LOCAL).date()
+        return self.after_day((instant.astimezone(timezone.utc) + _LOCAL).date(), n)
+
+    def after_day(self, day: date, n: int) -> datetime:
         key = (day, n)
         hit = self.cache.get(key)
         if hit is None:
@@ -163,72 +164,101 @@ def _tiers(start: datetime | None, end: datetime, days, cal: Calendar) -> int:
     return tier
 
 
-def outcome(row, p, base, cal: Calendar, now: datetime, fixed_deadline) -> dict:
-    """What ``p``'s rules make of the recorded row. ``base`` is the deployed Params (routing is
-    followed only for cases it routed); ``fixed_deadline`` is the recorded deadline when the
-    deployed rules do not reproduce it (then kept on both sides)."""
-    dept = row.department
-    if dept is not None and row.category is not None and base.route(row.category) == dept:
-        dept = p.route(row.category) or dept
-    deadline = days = None
-    if fixed_deadline is not None:
-        deadline = fixed_deadline
-    elif row.dispatched_at is not None:
-        days = p.handle_days(row.type, row.difficulty, row.urgent)
-        if days is not None:
-            deadline = cal.after(row.dispatched_at, days)
-            for ext in row.extensions or ():
-                if isinstance(ext, dict) and ext.get("approved") and isinstance(ext.get("days"), int):
-                    deadline = cal.after(deadline, ext["days"])
-    replied = row.replied_at
-    # 按期回复率 exactly as DEFINITIONS["on_time_reply_rate"]: decided = a deadline, not waiting for
-    # 改派, and replied or past due now; on time = replied at or before the deadline.
-    decided = deadline is not None and row.status != "returned" and (replied is not None or deadline <= now)
-    on_time = decided and replied is not None and replied <= deadline
-    end = replied or now
-    sign_days = p.sign_days if p.sign_days is not None else base.sign_days
-    tier_days = p.tier_days or base.tier_days
-    sign_due = cal.after(row.dispatched_at, sign_days) if (row.dispatched_at and sign_days is not None) else None
-    signed_end = row.signed_at or (now if row.status == "dispatched" else None)
-    sign_overdue = bool(sign_due and signed_end and signed_end > sign_due)
-    delay = _tiers(deadline, end, tier_days, cal) if (deadline and row.status != "returned") else 0
-    sign_tier = _tiers(sign_due, end, tier_days, cal) if sign_overdue else 0
+class Side:
+    """One bundle's rules applied to recorded rows, with everything per-input memoised: the replay's
+    inner loop is plain tuple work (a year at 1 M cases is a million of these)."""
+
+    def __init__(self, p, base, cal: Calendar, now: datetime):
+        self.p, self.base, self.cal, self.now = p, base, cal, now
+        self.sign_days = p.sign_days if p.sign_days is not None else base.sign_days
+        self.tier_days = p.tier_days or base.tier_days
+        self.routes: dict = {}
+        self.days: dict = {}
+        self.points = {"overdue": p.points("reply_overdue"), "sign": p.points("sign_overdue"),
+                       1: p.points("supervision_tier1"), 2: p.points("supervision_tier2"),
+                       3: p.points("supervision_tier3")}
+
+    def department(self, category, recorded):
+        """Only a case the deployed table routed follows this table (a hand-picked department stays)."""
+        key = (category, recorded)
+        hit = self.routes.get(key, False)
+        if hit is False:
+            hit = recorded
+            if recorded is not None and category is not None and self.base.route(category) == recorded:
+                hit = self.p.route(category) or recorded
+            self.routes[key] = hit
+        return hit
+
+    def outcome(self, rec, fixed_deadline) -> tuple:
+        """(department, deadline, days, decided, on_time, sign_overdue, delay_tier, sign_tier) of one
+        recorded row ``rec`` (see ``RECORD``); ``fixed_deadline``: the recorded deadline, kept when
+        the deployed rules do not reproduce it."""
+        type_, category, difficulty, urgent, recorded, status, dispatched, signed, replied, extensions, day = rec
+        cal, now = self.cal, self.now
+        dept = self.department(category, recorded)
+        deadline = days = None
+        if fixed_deadline is not None:
+            deadline = fixed_deadline
+        elif dispatched is not None:
+            key = (type_, difficulty, urgent)
+            days = self.days.get(key, -1)
+            if days == -1:
+                days = self.days[key] = self.p.handle_days(type_, difficulty, urgent)
+            if days is not None:
+                deadline = cal.after_day(day, days)
+                for ext in extensions or ():
+                    if isinstance(ext, dict) and ext.get("approved") and isinstance(ext.get("days"), int):
+                        deadline = cal.after(deadline, ext["days"])
+        # 按期回复率 exactly as DEFINITIONS["on_time_reply_rate"] (app/reports/kpis.py): decided = a
+        # deadline, not waiting for 改派, and replied or past due now; on time = replied by the deadline.
+        returned = status == "returned"
+        decided = deadline is not None and not returned and (replied is not None or deadline <= now)
+        on_time = decided and replied is not None and replied <= deadline
+        end = replied or now
+        sign_overdue, sign_tier = False, 0
+        if dispatched is not None and self.sign_days is not None:
+            sign_due = cal.after_day(day, self.sign_days)
+            signed_end = signed or (now if status == "dispatched" else None)
+            if signed_end is not None and signed_end > sign_due:
+                sign_overdue = True
+                sign_tier = _tiers(sign_due, end, self.tier_days, cal)
+        delay = _tiers(deadline, end, self.tier_days, cal) if (decided and not on_time) else 0
+        return dept, deadline, days, decided, on_time, sign_overdue, delay, sign_tier
+
+    def add(self, agg: dict, o: tuple) -> None:
+        """Count one outcome into its department's figures (``FIGURES`` order)."""
+        dept, _deadline, _days, decided, on_time, sign_overdue, delay, sign_tier = o
+        vec = agg.get(dept or "")
+        if vec is None:
+            vec = agg[dept or ""] = [0] * len(FIGURES)
+        vec[0] += 1
+        if decided:
+            vec[2] += 1
+            if on_time:
+                vec[1] += 1
+            else:
+                vec[3] += 1
+                vec[8] += self.points["overdue"]
+        if sign_overdue:
+            vec[4] += 1
+            vec[8] += self.points["sign"]
+        for top in (delay, sign_tier):
+            for t in range(1, top + 1):
+                vec[4 + t] += 1
+                vec[8] += self.points[t]
+
+
+def as_outcome(o: tuple, replied) -> dict:
+    dept, deadline, days, decided, on_time, sign_overdue, delay, sign_tier = o
     return {"department": dept, "deadline": deadline, "days": days, "decided": decided, "on_time": on_time,
             "overdue": decided and not on_time, "sign_overdue": sign_overdue, "delay_tier": delay,
             "sign_tier": sign_tier, "replied": replied}
 
 
-def _events(o: dict) -> list[str]:
-    """The scoring events (app/reports/scoring.py EVENTS) one replayed outcome charges."""
-    found = []
-    if o["overdue"]:
-        found.append("reply_overdue")
-    if o["sign_overdue"]:
-        found.append("sign_overdue")
-    for top in (o["delay_tier"], o["sign_tier"]):
-        found.extend(f"supervision_tier{t}" for t in TIERS if t <= top)
-    return found
-
-
-def _add(agg: dict, o: dict, p) -> None:
-    events = _events(o)
-    points = sum(p.points(e) for e in events)
-    for counter in (agg["total"], agg["departments"].setdefault(o["department"] or "", Counter())):
-        counter["cases"] += 1
-        counter["on_time_den"] += o["decided"]
-        counter["on_time_num"] += o["on_time"]
-        counter["overdue"] += o["overdue"]
-        counter["sign_overdue"] += o["sign_overdue"]
-        for top in (o["delay_tier"], o["sign_tier"]):
-            for t in TIERS:
-                counter[f"tier{t}"] += t <= top
-        counter["points"] += points
-
-
-def _comparable(o: dict) -> tuple:
+def _comparable(o: tuple) -> tuple:
     """The outcome of a case: who had it, on time or not, 签收超时, the 督办 tier reached. A deadline
     that moves without changing any of these is not a changed outcome."""
-    return (o["department"], o["decided"], o["on_time"], o["sign_overdue"], o["delay_tier"], o["sign_tier"])
+    return (o[0],) + o[3:]
 
 
 # -- streaming -------------------------------------------------------------------------------------
@@ -287,24 +317,38 @@ def run(core, request: Request, *, directory: str | None = None, budget: float |
     changes = whatif_rules.classify(deployed.files, proposed.files, draft)
     total = count(core, request)
     started = time.monotonic()
-    aggs = {"deployed": {"total": Counter(), "departments": {}}, "draft": {"total": Counter(), "departments": {}}}
+    sides = {"deployed": Side(base, base, calendar, now), "draft": Side(draft, base, calendar, now)}
+    before_side, after_side = sides["deployed"], sides["draft"]
+    aggs: dict = {"deployed": {}, "draft": {}}
     changed, changed_count, processed, unreconstructed, partial = [], 0, 0, 0, False
+    days_of: dict = {}
     if progress:
         progress(0, total)
     for rows in stream(core, request, batch or BATCH):
         for row in rows:
+            (_id, number, type_, category, difficulty, urgent, department, status, _registered, dispatched,
+             signed, replied, recorded_deadline, extensions) = row
+            day = None
+            if dispatched is not None:
+                day = days_of.get(dispatched)
+                if day is None:
+                    day = days_of[dispatched] = (dispatched.astimezone(timezone.utc) + _LOCAL).date()
+                if len(days_of) > 100_000:
+                    days_of.clear()
+            rec = (type_, category, difficulty or "normal", bool(urgent), department, status, dispatched, signed,
+                   replied, extensions, day)
             fixed = None
-            before = outcome(row, base, base, calendar, now, None)
-            if row.deadline is not None and before["deadline"] != row.deadline:
-                fixed, unreconstructed = row.deadline, unreconstructed + 1
-                before = outcome(row, base, base, calendar, now, fixed)
-            after = outcome(row, draft, base, calendar, now, fixed)
-            _add(aggs["deployed"], before, base)
-            _add(aggs["draft"], after, draft)
+            before = before_side.outcome(rec, None)
+            if recorded_deadline is not None and before[1] != recorded_deadline:
+                fixed, unreconstructed = recorded_deadline, unreconstructed + 1
+                before = before_side.outcome(rec, fixed)
+            after = after_side.outcome(rec, fixed)
+            before_side.add(aggs["deployed"], before)
+            after_side.add(aggs["draft"], after)
             if _comparable(before) != _comparable(after):
                 changed_count += 1
                 if len(changed) < CHANGED_CAP:
-                    changed.append(_changed(row, before, after))
+                    changed.append(_changed(row, as_outcome(before, replied), as_outcome(after, replied)))
         processed += len(rows)
         if progress:
             progress(processed, total)
@@ -335,8 +379,8 @@ def _changed(row, before: dict, after: dict) -> dict:
             "reasons": whatif_text.reasons(before, after)}
 
 
-def _figures(counter: Counter) -> dict:
-    out = {name: counter.get(name, 0) for name in FIGURES}
+def _figures(vec) -> dict:
+    out = dict(zip(FIGURES, vec))
     out["points"] = round(out["points"], 2)
     den = out["on_time_den"]
     out[KPI] = round(out["on_time_num"] / den, 4) if den else None
@@ -345,12 +389,12 @@ def _figures(counter: Counter) -> dict:
 
 def empty_figures() -> dict:
     """The figures of a department that has no case on one side (all zero, no rate)."""
-    return _figures(Counter())
+    return _figures([0] * len(FIGURES))
 
 
 def _finish(agg: dict) -> dict:
-    return {"total": _figures(agg["total"]),
-            "departments": {k: _figures(v) for k, v in sorted(agg["departments"].items())}}
+    total = [sum(column) for column in zip(*agg.values())] if agg else [0] * len(FIGURES)
+    return {"total": _figures(total), "departments": {k: _figures(v) for k, v in sorted(agg.items())}}
 
 
 def summary(result: dict) -> dict:
