@@ -24,14 +24,15 @@ from ..org.models import Department
 from ..reports.kpis import KPI_LABELS, compute_kpis
 from . import whatif, whatif_runs, whatif_text
 from .drafts import get_version
+from .problem_text import N_
 from .problem_text import tr as _
 
 bp = Blueprint("whatif", __name__, template_folder="../designer/templates", url_prefix="/designer")
 ROWS = ("on_time_reply_rate", "overdue", "sign_overdue", "tier1", "tier2", "tier3", "points")
-ROW_LABELS = {"on_time_reply_rate": KPI_LABELS["on_time_reply_rate"], "overdue": "超期件数",
-              "sign_overdue": "签收超时", "tier1": KPI_LABELS["supervision_tier1"],
+ROW_LABELS = {"on_time_reply_rate": KPI_LABELS["on_time_reply_rate"], "overdue": N_("超期件数"),
+              "sign_overdue": N_("签收超时"), "tier1": KPI_LABELS["supervision_tier1"],
               "tier2": KPI_LABELS["supervision_tier2"], "tier3": KPI_LABELS["supervision_tier3"],
-              "points": "扣分（考核计分）"}
+              "points": N_("扣分（考核计分）")}
 
 
 @bp.app_template_filter("pct")
