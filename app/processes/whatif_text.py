@@ -79,8 +79,8 @@ def reasons(before: dict, after: dict) -> list[dict]:
         else:
             out.append({"code": "open_not_due", "params": {"due": due}})
     if before["sign_overdue"] != after["sign_overdue"]:
-        out.append({"code": "sign", "params": {"old": YES if before["sign_overdue"] else NO,
-                                               "new": YES if after["sign_overdue"] else NO}})
+        out.append({"code": "sign", "params": {"old": bool(before["sign_overdue"]),
+                                               "new": bool(after["sign_overdue"])}})
     old_tier = max(before["delay_tier"], before["sign_tier"])
     new_tier = max(after["delay_tier"], after["sign_tier"])
     if old_tier != new_tier:
@@ -91,8 +91,8 @@ def reasons(before: dict, after: dict) -> list[dict]:
 def describe(reason: dict) -> str:
     params = dict(reason.get("params") or {})
     for key in ("old", "new"):
-        if params.get(key) in (YES, NO):
-            params[key] = _(params[key])
+        if isinstance(params.get(key), bool):  # 签收超时 yes / no
+            params[key] = _(YES) if params[key] else _(NO)
     msgid = REASONS.get(reason.get("code"))
     return _(msgid, **params) if msgid else str(reason.get("code"))
 
