@@ -56,7 +56,7 @@ class WhatifRun(Base):
     """
     __tablename__ = "whatif_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    process_key: Mapped[str] = mapped_column(String(50), default="draft")  # "draft" or "dir:<hash>"
+    process_key: Mapped[str] = mapped_column(String(50), default="draft")  # what was replayed: the draft
     draft_revision: Mapped[int] = mapped_column(Integer, default=0)
     base_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"), nullable=True)
     draft_hash: Mapped[str] = mapped_column(String(64), default="")

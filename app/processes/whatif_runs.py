@@ -145,7 +145,9 @@ def _update(core, run_id: int, **values) -> None:
 
 def execute(core, run_id: int, request: whatif.Request) -> None:
     """The worker: run the replay, beat per batch, store the result (never raises)."""
-    _update(core, run_id, status="running", started_at=utcnow(), heartbeat=utcnow())
+    with core.db.unit_of_work() as session:  # only a queued run starts (a save may have made it stale)
+        session.execute(update(WhatifRun).where(WhatifRun.id == run_id, WhatifRun.status == "queued")
+                        .values(status="running", started_at=utcnow(), heartbeat=utcnow()))
 
     def progress(processed: int, total: int) -> None:
         _update(core, run_id, processed=processed, total=total, heartbeat=utcnow())
