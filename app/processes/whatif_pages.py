@@ -11,7 +11,7 @@ The logic is ``whatif`` (replay) and ``whatif_runs`` (storage, worker); this mod
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
