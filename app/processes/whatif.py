@@ -34,7 +34,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import String, and_, func, or_, select, type_coerce
+from sqlalchemy import String, Text, and_, cast, func, or_, select, type_coerce
 
 from workflows.bundle import BundleInvalid, load_bundle, read_directory
 from workflows.clock import utcnow
@@ -288,21 +288,29 @@ def count(core, request: Request) -> int:
 _INSTANTS = (8, 9, 10, 11, 12)  # registered, dispatched, signed, replied, deadline in COLUMNS
 
 
-def _raw_sqlite(columns):
-    """On SQLite, the instants and the extensions as the stored text: ``datetime.fromisoformat`` (C) and
-    a JSON parse only for a non-empty list are several times cheaper per row than the generic column
-    types, and reading is most of the replay's time. PostgreSQL's driver already returns datetimes."""
+def _as_text(columns, dialect: str):
+    """The instants and the extensions as text: ``datetime.fromisoformat`` (C) and a JSON parse only
+    for a non-empty list are several times cheaper per row than the generic column types and the
+    driver's timezone-aware loaders, and reading is most of the replay's time. SQLite stores them
+    as text already; PostgreSQL casts (ISO 8601 with the session's UTC offset)."""
     out = list(columns)
     for i in _INSTANTS + (13,):
-        out[i] = type_coerce(columns[i], String()).label(columns[i].key)
+        column = columns[i]
+        out[i] = (type_coerce(column, String()) if dialect == "sqlite" else cast(column, Text)).label(column.key)
     return out
 
 
-def _decode_sqlite(row) -> tuple:
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _decode(row) -> tuple:
     row = list(row)
     for i in _INSTANTS:
-        if row[i] is not None:
-            row[i] = datetime.fromisoformat(row[i]).replace(tzinfo=timezone.utc)
+        row[i] = _instant(row[i])
     raw = row[13]
     row[13] = json.loads(raw) if raw and raw != "[]" else ()
     return tuple(row)
@@ -312,18 +320,20 @@ def stream(core, request: Request, batch: int):
     """Lists of row tuples (``COLUMNS``) in (registered_at, id) order, one short read per batch
     (keyset: no OFFSET, and no transaction held across the whole run)."""
     where, last = _where(request), None
-    sqlite = core.db.engine.dialect.name == "sqlite"
-    columns = _raw_sqlite(COLUMNS) if sqlite else COLUMNS
+    columns = _as_text(COLUMNS, core.db.engine.dialect.name)
     while True:
         query = select(*columns).where(*where)
         if last is not None:
-            query = query.where(or_(Case.registered_at > last[0],
+            # ">= last" first: an index range start both planners use (the OR alone made PostgreSQL
+            # walk the index from the range's start on every batch)
+            query = query.where(Case.registered_at >= last[0],
+                                or_(Case.registered_at > last[0],
                                     and_(Case.registered_at == last[0], Case.id > last[1])))
         with core.db.read() as session:
             rows = session.execute(query.order_by(Case.registered_at, Case.id).limit(batch)).all()
         if not rows:
             return
-        rows = [_decode_sqlite(r) for r in rows] if sqlite else [tuple(r) for r in rows]
+        rows = [_decode(r) for r in rows]
         yield rows
         last = (rows[-1][8], rows[-1][0])
 
