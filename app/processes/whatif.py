@@ -46,7 +46,6 @@ from ..errors import Invalid
 from ..reports.kpis import KPI_LABELS, instants, parse_range
 from . import whatif_rules, whatif_text
 from .drafts import bundle_problems, draft_files, errors_only, get_draft
-from .models import ProcessVersion
 from .problem_text import describe
 from .problem_text import tr as _
 from .services import latest_version
@@ -358,20 +357,13 @@ def run(core, request: Request, *, directory: str | None = None, budget: float |
     before_side, after_side = sides["deployed"], sides["draft"]
     aggs: dict = {"deployed": {}, "draft": {}}
     changed, changed_count, processed, unreconstructed, partial = [], 0, 0, 0, False
-    days_of: dict = {}
     if progress:
         progress(0, total)
     for rows in stream(core, request, batch or BATCH):
         for row in rows:
-            (_id, number, type_, category, difficulty, urgent, department, status, _registered, dispatched,
+            (_id, _number, type_, category, difficulty, urgent, department, status, _registered, dispatched,
              signed, replied, recorded_deadline, extensions) = row
-            day = None
-            if dispatched is not None:
-                day = days_of.get(dispatched)
-                if day is None:
-                    day = days_of[dispatched] = (dispatched.astimezone(timezone.utc) + _LOCAL).date()
-                if len(days_of) > 100_000:
-                    days_of.clear()
+            day = (dispatched + _LOCAL).date() if dispatched is not None else None  # UTC → Shanghai day
             rec = (type_, category, difficulty or "normal", bool(urgent), department, status, dispatched, signed,
                    replied, extensions, day)
             fixed = None
@@ -448,7 +440,3 @@ def summary(result: dict) -> dict:
         out["departments"].setdefault(k, {"deployed": None, "draft": v})
     out["not_replayed"] = len(result.get("not_replayed") or [])
     return out
-
-
-def version_of(session, version: int) -> ProcessVersion | None:
-    return session.scalars(select(ProcessVersion).where(ProcessVersion.version == version)).first()
