@@ -182,11 +182,16 @@ def test_the_replay_against_figures_worked_out_by_hand(core, august, draft):
     assert result["not_replayed"] == []
 
 
-def test_a_subset_and_an_empty_range(core, august, draft):
+def test_a_subset_and_an_empty_range(core, august, draft, login):
     only = whatif.run(core, whatif.parse_request(*RANGE, type="建议"))
     assert only["total"] == 4 and only["changed_count"] == 0
     empty = whatif.run(core, whatif.parse_request("2026-06-01", "2026-06-30"))
     assert empty["total"] == 0 and empty["changed"] == [] and empty["deployed"]["total"]["on_time_reply_rate"] is None
+    client = login("designer")
+    response = client.post("/designer/whatif", data={"from": "2026-06-01", "to": "2026-06-30"})
+    run = wait(core, int(response.location.rstrip("/").rsplit("/", 1)[1]))
+    page = client.get(f"/designer/whatif/{run.id}").get_data(as_text=True)
+    assert 'id="whatif-empty"' in page and "没有案件" in page
 
 
 def test_a_new_task_is_reported_as_not_replayable(core, august):
