@@ -59,7 +59,7 @@ def _at(value) -> str:
 
 
 def reasons(before: dict, after: dict) -> list[dict]:
-    """Why ``after`` differs from ``before`` (two ``whatif.outcome`` dicts), most telling first."""
+    """Why ``after`` differs from ``before`` (two ``whatif.as_outcome`` dicts), most telling first."""
     out = []
     if before["department"] != after["department"]:
         out.append({"code": "department", "params": {"old": before["department"] or "—",
