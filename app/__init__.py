@@ -71,6 +71,8 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth, intake, tasks, cases, supervision, designer, admin, calendar, audit, health, reports,
                       dashboard, notifications, attachments, documents):
         app.register_blueprint(blueprint)
+    from .processes.whatif_pages import bp as whatif
+    app.register_blueprint(whatif)  # the designer's 分析影响 and 预期与实际 (/designer/whatif, /designer/versions)
     app.register_blueprint(org)  # 组织架构 /org, 网格地图 /map
     app.register_blueprint(joint)  # 联动处置 records, 批示督办
     for blueprint in (scores, weekly):  # 考核计分, 调度研判专报

@@ -461,15 +461,51 @@ def process() -> None:
 @process.command("deploy", help="Deploy a directory of diagrams/tables/forms as a new version.")
 @click.argument("directory", required=False)
 @click.option("--user", default="cli")
+@click.option("--reason", default="", help="Why (required): kept with the version in its history.")
 @user_errors
-def process_deploy(directory, user) -> None:
+def process_deploy(directory, user, reason) -> None:
     from workflows.bundle import read_directory
 
     from .processes.services import SHIPPED_BUNDLE, deploy
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("a deploy needs a reason: --reason \"why, and what you expect\"", fields=[("reason", "required")])
     with _opened() as core:
         with core.db.unit_of_work() as session:
-            row, created = deploy(session, read_directory(directory or SHIPPED_BUNDLE), actor=user)
-            _emit({"version": row.version, "hash": row.content_hash, "created": created})
+            row, created = deploy(session, read_directory(directory or SHIPPED_BUNDLE), actor=user, note=reason[:500])
+            _emit({"version": row.version, "hash": row.content_hash, "created": created, "reason": row.note})
+
+
+@process.command("what-if", help="Replay the draft's (or DIR's) rules on past cases against the deployed version.")
+@click.option("--from", "start", help="First day, YYYY-MM-DD (default: 90 days ago).")
+@click.option("--to", "end", help="Last day, YYYY-MM-DD (default: today).")
+@click.option("--draft", "use_draft", is_flag=True, help="Replay the designers' draft (the default).")
+@click.option("--dir", "directory", help="Replay a directory of diagrams/tables/forms instead of the draft.")
+@click.option("--type", "type_", help="Only this type (code or 投诉 ...).")
+@click.option("--category", help="Only this category.")
+@click.option("--department", help="Only this (recorded) department code.")
+@click.option("--budget", type=float, help="Stop after this many seconds (result marked partial).")
+@click.option("--json", "as_json", is_flag=True, help="The whole result as JSON (the page shows the same).")
+@user_errors
+def process_what_if(start, end, use_draft, directory, type_, category, department, budget, as_json) -> None:
+    from .processes import whatif, whatif_text
+    if use_draft and directory:
+        raise Invalid("use --draft or --dir, not both")
+    request = whatif.parse_request(start, end, type_, category, department)
+    with _opened() as core:
+        result = whatif.run(core, request, directory=directory, budget=budget)
+    if as_json:
+        _emit(result)
+        return
+    d, n = result["deployed"]["total"], result["draft"]["total"]
+    click.echo(f"{result['request']['start']} .. {result['request']['end']}: {result['processed']} of "
+               f"{result['total']} cases replayed ({result['status']}), {result['changed_count']} change")
+    for key in ("on_time_reply_rate", "overdue", "sign_overdue", "tier1", "tier2", "tier3", "points"):
+        click.echo(f"  {key:20} {d.get(key)!s:>10} -> {n.get(key)!s:>10}")
+    for case in result["changed"][:20]:
+        click.echo(f"  {case['number']}: {whatif_text.why(case['reasons'])}")
+    for entry in result["not_replayed"]:
+        click.echo(f"  NOT replayed: {entry['file']} {entry['element_id'] or ''} ({whatif_text.change_why(entry['why'])})")
 
 
 # Commands of other domains, kept in their folders (app/<domain>/commands.py); they use the helpers above.

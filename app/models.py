@@ -7,7 +7,7 @@ from .db import Base  # noqa: F401
 from .intake.models import RepeatCall  # noqa: F401
 from .notifications.models import Notification, OutboxMessage  # noqa: F401
 from .org.models import Department, Grid, GridTeamMember, OrgUnit  # noqa: F401
-from .processes.models import ProcessDraft, ProcessVersion  # noqa: F401
+from .processes.models import ProcessDraft, ProcessVersion, WhatifRun  # noqa: F401
 from .supervision.models import SupervisionItem  # noqa: F401
 from .reports.report_models import JobRun, Report  # noqa: F401
 from .reports.score_models import ScoreMonth  # noqa: F401

@@ -12,7 +12,7 @@ All of them are for the ``designer`` role only (others get a 403), checked once 
     GET  /designer/form/<path>            designer.form_editor  JSON Schema text + live preview
     POST /designer/draft/<path>           designer.save_draft   JSON {text, base_revision} → {revision}; 409 if stale
     POST /designer/form-preview           designer.form_preview JSON {text} → the form as caseworkers see it (HTML)
-    POST /designer/deploy                 designer.deploy       note, expected_revision[, force]
+    POST /designer/deploy                 designer.deploy       note (the reason, required), expected_revision[, force]
     GET  /designer/diff?a=N&b=M           designer.diff         without a/b: the draft against its base
     GET  /designer/migrate?from=N&to=M    designer.migrate      dry run: which cases can move and why not
     POST /designer/migrate                designer.migrate      move the chosen cases
@@ -20,6 +20,8 @@ All of them are for the ``designer`` role only (others get a 403), checked once 
     GET  /designer/labels                 designer.labels       标签翻译: the draft's Chinese labels and their English
     POST /designer/labels                 designer.save_labels  form base_revision, zh[] + en[] (or JSON {translations,
                                                                 base_revision}); refused whole, nothing saved, if bad
+
+分析影响 (what-if) and 预期与实际 are the ``whatif`` blueprint (app/processes/whatif_pages.py).
 
 Opening an editor opens the draft (from the latest version when there is none), so every save
 names the revision it started from and a concurrent save cannot be lost silently.
@@ -44,7 +46,7 @@ from workflows.reading import LABELS_FILE, MAX_FILE_BYTES, MAX_LABEL_CHARS, Unre
 
 from ..auth.models import ROLES
 from ..errors import BihuanError, Conflict, Invalid
-from ..processes import drafts, labels as label_translations
+from ..processes import drafts, labels as label_translations, whatif_pages
 from ..processes.models import ProcessVersion
 from ..processes.problem_text import localize, unreadable
 from ..processes.services import ensure_shipped_version, latest_version
@@ -151,11 +153,12 @@ def library():
         models = drafts.list_models(session)
         versions = drafts.version_summaries(session)
         draft = draft_summary(session)
+        evidence = whatif_pages.evidence_note(session, draft)
     for model in models:
         model["edit_url"] = None if model.get("deleted") else editor_url(model["path"])
     latest = versions[0]["version"] if versions else None
     return render_template("designer/library.html", models=models, versions=versions, draft=draft,
-                           latest=latest, kind_labels=KIND_LABELS)
+                           latest=latest, kind_labels=KIND_LABELS, evidence=evidence)
 
 
 @bp.get("/validate")
@@ -350,7 +353,8 @@ def deploy():
     force = request.form.get("force") == "1"
     try:
         with core().db.unit_of_work() as session:
-            row = drafts.deploy_draft(session, actor=actor(), note=note, expected_revision=expected, force=force)
+            row = drafts.deploy_draft(session, actor=actor(), note=note, expected_revision=expected, force=force,
+                                      require_reason=True)
             version = row.version
     except Invalid as exc:
         with core().db.read() as session:

@@ -181,7 +181,8 @@ def version_summaries(session: Session) -> list[dict]:
         select(WorkflowInstance.process_version_id, func.count())
         .where(WorkflowInstance.completed.is_(False)).group_by(WorkflowInstance.process_version_id)).all())
     return [{"id": row.id, "version": row.version, "deployed_at": row.deployed_at, "deployed_by": row.deployed_by,
-             "note": row.note, "open_cases": int(counts.get(row.id, 0)), "content_hash": row.content_hash}
+             "note": row.note, "open_cases": int(counts.get(row.id, 0)), "content_hash": row.content_hash,
+             "whatif_run_id": row.whatif_run_id, "whatif_summary": row.whatif_summary}
             for row in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version.desc()))]
 
 
@@ -231,6 +232,8 @@ def _write(session: Session, draft: ProcessDraft, files: dict[str, str], actor: 
         session.flush()  # the version counter bumps the revision (and catches a parallel save)
     except StaleDataError:
         raise Conflict(_("草稿刚被另一位设计员同时保存，请刷新后重试。")) from None
+    from .whatif_runs import mark_stale
+    mark_stale(session, draft.revision)  # a what-if of an older revision answers for other files
 
 
 def save_draft_file(session: Session, *, path: str, text: str, base_revision: int, actor: str) -> ProcessDraft:
@@ -280,6 +283,8 @@ def discard_draft(session: Session, *, actor: str, base_revision: int | None = N
     if base_revision is not None:
         _require_revision(draft, base_revision)
     _audit(session, actor, "draft_discard", {"revision": draft.revision})
+    from .whatif_runs import mark_stale
+    mark_stale(session)
     session.delete(draft)
     session.flush()
 
@@ -290,7 +295,7 @@ def validate_draft(session: Session) -> list[Problem]:
 
 
 def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revision: int,
-                 force: bool = False) -> ProcessVersion:
+                 force: bool = False, require_reason: bool = False) -> ProcessVersion:
     """Deploy the draft as the next process version.
 
     * Conflict when the draft's revision is not ``expected_revision`` (someone saved since);
@@ -298,6 +303,8 @@ def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revis
       unless ``force`` — deploying would silently drop that version's changes;
     * Invalid(message, fields=[(element_id or file, message), ...]) listing every error found;
     * Invalid when nothing changed (the bundle is identical to an existing version).
+
+    * Invalid when ``require_reason`` (the page and the CLI) and ``note`` — the reason — is empty.
 
     Otherwise creates version N+1 (``processes.services.deploy``), writes an audit row ``deploy``
     and rebases the draft on it (its revision goes on counting). New cases start on the new
@@ -323,9 +330,18 @@ def deploy_draft(session: Session, *, actor: str, note: str = "", expected_revis
         if latest is not None and existing.id == latest.id:
             raise Invalid(_("自上次发布以来没有改动：草稿与版本 %(n)s 完全相同。", n=existing.version))
         raise Invalid(_("与已有版本相同：草稿与版本 %(n)s 完全相同。", n=existing.version))
+    if require_reason and not (note or "").strip():
+        raise Invalid(_("请填写发布理由（为什么改、预期什么效果），它会记入版本历史。"),
+                      fields=[("note", "required")])
     row, created = deploy(session, files, actor=actor, note=(note or "")[:500])
     if not created:  # pragma: no cover - the hash check above already caught it
         raise Invalid(_("与已有版本相同：草稿与版本 %(n)s 完全相同。", n=row.version))
+    from . import whatif, whatif_runs
+    evidence = whatif_runs.evidence(session, draft.revision)
+    if evidence is not None and evidence.result:
+        # The expectation this version was deployed with (its 分析影响), kept with the version.
+        row.whatif_run_id, row.whatif_summary = evidence.id, whatif.summary(evidence.result)
+    whatif_runs.mark_stale(session)
     draft.base_version_id = row.id
     draft.updated_at = utcnow()
     draft.updated_by = actor or ""
