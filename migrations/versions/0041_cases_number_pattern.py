@@ -10,14 +10,14 @@ Not a model (an operator class is dialect DDL): app/cases/fulltext.py ``include_
 models-vs-migrations comparison from reporting it. Built CONCURRENTLY, as 0038.
 
 Revision ID: 0041
-Revises: 0038
+Revises: 0039
 """
 from __future__ import annotations
 
 from alembic import op
 
 revision = '0041'
-down_revision = '0038'
+down_revision = '0039'
 branch_labels = None
 depends_on = None
 
