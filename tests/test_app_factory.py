@@ -47,6 +47,7 @@ PAGES = {
     "observability": ("/healthz", "observability.healthz"),
     "readiness": ("/readyz", "readiness.readyz"),
     "org": ("/org", "org.index"),
+    "whatif": ("/designer/whatif", "whatif.form"),
 }
 
 
