@@ -38,5 +38,10 @@ Modules (this is the only package that touches SpiffWorkflow; ``model`` is a lea
 * ``holidays`` — the statutory holidays of a year by rule, for a provisional calendar;
 * ``deadlines`` — noticing deadlines computed on a provisional year, and recomputing them;
 * ``diff`` — element-level differences between two bundles;
-* ``layout`` — diagram layout (DI) for BPMN files that have none.
+* ``layout`` — diagram layout (DI) for BPMN files that have none;
+* ``astguard`` — one AST construction at a time (a CPython 3.11 bug), installed here at import.
 """
+
+from . import astguard as _astguard
+
+_astguard.install()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import threading
 from typing import Any, Callable, Mapping
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted, safe_builtins, limited_builtins, \
@@ -25,7 +24,7 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from . import limits
+from . import astguard, limits
 from .limits import LimitExceeded, SandboxViolation  # noqa: F401 - the sandbox's errors, imported from here
 
 
@@ -136,10 +135,10 @@ def _precheck(source: str, mode: str) -> None:
             raise SandboxViolation(f"Line {node.lineno}: '**' is not allowed (use multiplication)")
 
 
-# CPython 3.11.7 converts ASTs with a per-interpreter recursion counter that two threads compiling
-# at once can corrupt ("SystemError: AST constructor recursion depth mismatch", seen in a scheduler's
-# sweep threads): one compile at a time. Compiles are cached, so this is rarely waited on.
-_COMPILE_LOCK = threading.Lock()
+# One AST construction at a time on CPython 3.11 (workflows/astguard.py): compile_restricted parses
+# (ast.parse, guarded there) and compiles its transformed tree back, which this lock covers.
+# Compiles are cached, so it is rarely waited on.
+_COMPILE_LOCK = astguard.LOCK
 
 
 @functools.lru_cache(maxsize=4096)
