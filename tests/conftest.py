@@ -339,3 +339,18 @@ KEEP_TABLES.add("vol_organisers")
 # gridorg: the suite seeds only grid_pro of the 92 professional grid workers (app/org/demo.py), so
 # the other tests' cases in G01–G03 keep going to their department's pool.
 os.environ.setdefault("BIHUAN_DEMO_PROFESSIONALS", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass (BIHUAN_TEST_DATABASE_URL) runs only the tests that reach a database
+    (through ``database_url``: ``core``, ``driver``, ``app`` and the rest). The others (the sandbox,
+    forms, layout, parsing, the calendar's rules) do not depend on the database and have already run
+    in the SQLite pass; running them twice only lengthened CI."""
+    if not os.environ.get("BIHUAN_TEST_DATABASE_URL"):
+        return
+    keep, skip = [], []
+    for item in items:
+        (keep if "database_url" in getattr(item, "fixturenames", ()) else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
