@@ -438,11 +438,13 @@ def test_a_failed_clean_up_gives_its_day_back(core, clock, tmp_path):
 
 
 def test_s3_clean_up_lists_and_deletes_under_the_prefix(s3_endpoint):
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta
     store = S3Storage("bihuan-files", endpoint_url=s3_endpoint, prefix="attachments", region="us-east-1")
     store.put("a" * 64, b"a")
     store.client.put_object(Bucket="bihuan-files", Key="other/" + "b" * 64, Body=b"b")  # not ours
-    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    # The server stamps objects with its own clock, not the test's frozen one: measure from its stamp.
+    stamped = store.client.head_object(Bucket="bihuan-files", Key=store._key("a" * 64))["LastModified"]
+    later = stamped + timedelta(minutes=5)
     assert list(store.keys(older_than=later)) == ["a" * 64]
     assert list(store.keys(older_than=later - timedelta(hours=1))) == []
     store.put("a" * 64, b"a")  # stored again: refreshed, still there
