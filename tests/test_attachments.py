@@ -468,3 +468,21 @@ def test_the_clean_up_on_demand_from_the_cli(core, clock, tmp_path, database_url
     assert not store.exists("c" * 64) and store.exists("d" * 64)
     assert run("attachments", "clean", "--grace-hours", "1", url=database_url) == {"checked": 1, "deleted": 1}
     assert "at least 1" in run("attachments", "clean", "--grace-hours", "0", url=database_url, expect_ok=False)
+
+
+def test_the_clean_up_looks_blobs_up_through_indexes(core):
+    """Each batch of stored keys is matched against the content and the thumbnail columns by index,
+    never by reading the whole table (migration 0042 indexed the thumbnail's)."""
+    from sqlalchemy import or_, select, text
+
+    from app.attachments.models import Attachment
+    if core.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN names the indexes plainly")
+    keys = ["a" * 64, "b" * 64]
+    query = select(Attachment.sha256, Attachment.thumb_sha256).where(
+        or_(Attachment.sha256.in_(keys), Attachment.thumb_sha256.in_(keys)))
+    with core.db.read() as session:
+        compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+        plan = " | ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    assert "ix_attachments_sha256" in plan and "ix_attachments_thumb_sha256" in plan, plan
+    assert "SCAN attachments" not in plan, plan

@@ -24,7 +24,7 @@ class Attachment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)  # the stored (re-encoded) content
-    thumb_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    thumb_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # the clean-up looks it up
     filename: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10))
     mime: Mapped[str] = mapped_column(String(100))
