@@ -22,6 +22,9 @@ def open_task(page, base: str, number: str, name: str) -> None:
     expect(row).to_have_count(1)
     row.locator("a.task-link").click()
     expect(page.locator("h1")).to_contain_text(name)
+    # The heading is there before the scripts at the end of the page have run; a change event sent
+    # before htmx has read the page is never previewed (seen once in CI, under load).
+    page.wait_for_load_state("load")
 
 
 def submit(page, base: str) -> None:
