@@ -6,7 +6,9 @@ turns one into the sentence shown on the page (Chinese msgid, English through th
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+from workflows.workdays import SHANGHAI
 
 from .problem_text import N_
 from .problem_text import tr as _
@@ -42,20 +44,21 @@ CHANGE_WHY = {
 YES, NO = N_("是"), N_("否")
 
 
-def _day(value) -> str:
+def _local(value, fmt: str) -> str:
+    """A recorded instant (datetime or ISO text) as Shanghai local time, "—" when there is none."""
     if value is None:
         return "—"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return (value.astimezone(timezone.utc) + timedelta(hours=8)).strftime("%Y-%m-%d")
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def _day(value) -> str:
+    return _local(value, "%Y-%m-%d")
 
 
 def _at(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return (value.astimezone(timezone.utc) + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    return _local(value, "%Y-%m-%d %H:%M")
 
 
 def reasons(before: dict, after: dict) -> list[dict]:
