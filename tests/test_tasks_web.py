@@ -143,6 +143,23 @@ def test_sorted_by_due_with_overdue_and_due_soon_rows(login, three_for_chengguan
         assert "社会治理中心督办" in html and 'class="badge tier1"' in html
 
 
+def test_tab_counts_stop_at_the_cap_each_on_its_own(login, three_for_chengguan, monkeypatch):
+    """A role's backlog can be huge: each tab counts up to COUNT_CAP and only a tab that reached it
+    says "+"; the others stay exact."""
+    late, soon, later = three_for_chengguan
+    monkeypatch.setattr(worklist, "COUNT_CAP", 2)
+    with time_machine.travel(at(2026, 11, 2, 11, 0), tick=False):
+        client = login("handler")
+        html = page(client.get("/tasks"))
+        assert rows(html) == [late, soon, later]  # the list itself is not capped
+        assert (tab_count(html, "all"), tab_count(html, "overdue"), tab_count(html, "unclaimed"),
+                tab_count(html, "mine")) == ("2+", "1", "2+", "0")
+    monkeypatch.setattr(worklist, "COUNT_CAP", 4)
+    with time_machine.travel(at(2026, 11, 2, 11, 0), tick=False):
+        html = page(login("handler").get("/tasks"))
+        assert (tab_count(html, "all"), tab_count(html, "unclaimed")) == ("3", "3")
+
+
 def test_filters(login, three_for_chengguan, monkeypatch):
     late, soon, later = three_for_chengguan
     client = login("handler")

@@ -3,14 +3,16 @@
 Built for a large table: the page is one query on ``ready_tasks`` walked in the order of the index
 ``(role, department, due_at)`` and joined to ``cases`` by primary key, LIMIT page size + 1 (the extra
 row only says there is a next page). Tab counts are COUNTs that the same index, or the assignee
-index, answers; only a filter on case columns joins ``cases``, and then counting stops at COUNT_CAP.
+index, answers, each stopped at COUNT_CAP (the tab then says "500+"): a city's backlog of a role can
+hold hundreds of thousands of tasks, and an exact COUNT would walk them all on every page view. Only a
+filter on case columns joins ``cases``, and then one pass counts every tab up to COUNT_CAP.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, false, func, or_, select, union_all
+from sqlalchemy import and_, case, false, func, literal, or_, select, union_all
 
 from workflows.clock import utcnow
 
@@ -215,22 +217,30 @@ def _concerned(session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], tu
     return {key: tuple(value) for key, value in result.items()}
 
 
-def counts(session, user, filters: Filters, now: datetime | None = None) -> dict[str, int]:
-    """How many tasks each tab holds under the current filters (see COUNT_CAP for filtered lists)."""
+def counts(session, user, filters: Filters, now: datetime | None = None) -> dict:
+    """How many tasks each tab holds under the current filters, each counted up to COUNT_CAP;
+    ``capped`` names the tabs whose count stopped there."""
     now = now or utcnow()
     if filters.on_cases:
         return _filtered_counts(session, user, filters, now)
     doable = task_clause(user.roles, user.department, username=user.username)
-    # Two COUNTs on the (role, department, due_at) index, the second only over its overdue range.
-    total = session.scalar(select(func.count()).select_from(ReadyTask).where(doable))
-    late = session.scalar(select(func.count()).select_from(ReadyTask)
-                          .where(doable, ReadyTask.due_at <= now)) if total else 0
-    # Claimed tasks are few: read them off the assignee index (a range, which IS NOT NULL is not to SQLite).
-    claimed, mine = session.execute(
-        select(func.count(), func.count(case((ReadyTask.assignee == user.username, 1)))).select_from(ReadyTask)
-        .where(ReadyTask.assignee > "", task_clause(user.roles, user.department, False, user.username))).one()
-    return {"all": total, "mine": mine, "unclaimed": total - claimed,
-            "overdue": late, "capped": False}
+    # Walks of the (role, department, due_at) index, each stopped after COUNT_CAP entries.
+    total = _capped_count(session, doable)
+    late = _capped_count(session, doable, ReadyTask.due_at <= now) if total else 0
+    # A user's own claims are few: the assignee index, by equality.
+    mine = _capped_count(session, ReadyTask.assignee == user.username,
+                         task_clause(user.roles, user.department, False, user.username))
+    if total < COUNT_CAP:  # every doable task was in reach: the claimed ones among them are too
+        unclaimed = total - _capped_count(session, doable, ReadyTask.assignee.is_not(None))
+    else:
+        unclaimed = _capped_count(session, doable, ReadyTask.assignee.is_(None))
+    found = {"all": total, "mine": mine, "unclaimed": unclaimed, "overdue": late}
+    return {**found, "capped": tuple(tab for tab, count in found.items() if count >= COUNT_CAP)}
+
+
+def _capped_count(session, *where) -> int:
+    first = select(literal(1)).select_from(ReadyTask).where(*where).limit(COUNT_CAP).subquery()
+    return session.scalar(select(func.count()).select_from(first)) or 0
 
 
 def _filtered_counts(session, user, filters: Filters, now: datetime) -> dict[str, int]:
@@ -244,4 +254,6 @@ def _filtered_counts(session, user, filters: Filters, now: datetime) -> dict[str
         func.count(), func.count(matches.c.assignee),
         func.count(case((matches.c.assignee == user.username, 1))),
         func.count(case((matches.c.due_at <= now, 1))))).one()
-    return {"all": total, "mine": mine, "unclaimed": total - claimed, "overdue": late, "capped": total >= COUNT_CAP}
+    # One pass stopped at COUNT_CAP: then no tab's count is complete.
+    return {"all": total, "mine": mine, "unclaimed": total - claimed, "overdue": late,
+            "capped": TABS if total >= COUNT_CAP else ()}
