@@ -32,8 +32,8 @@ MIN_INDEXED = 3  # characters a trigram lookup needs
 SHORT_SCAN_LIMIT = 5_000  # newest cases a short fragment is looked for in: 20 000 cost 30-60 ms of CPU on SQLite
 FTS_TABLE = "cases_fts"
 TRGM_INDEXES = ("ix_cases_text_trgm", "ix_cases_address_trgm")
-# PostgreSQL only, for number-prefix search (migration 0041); like the above, dialect DDL, not a model.
-PATTERN_INDEXES = ("ix_cases_number_pattern",)
+# PostgreSQL only, for number-prefix search (migration 0043); like the above, dialect DDL, not a model.
+PATTERN_INDEXES = ("ix_cases_number_c",)
 
 SQLITE_TABLE = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(text, address, content='cases', content_rowid='id',"
                 " tokenize='trigram')")

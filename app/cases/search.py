@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask_babel import gettext as _
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from workflows.workdays import SHANGHAI
@@ -26,7 +26,7 @@ from ..org.models import Department
 from ..privacy.crypto import blind_index
 from . import fulltext
 from .models import CHANNELS, STATUSES, TYPES, Case
-from .visibility import case_scope, may_reveal_reporter
+from .visibility import case_scope, case_scope_parts, may_reveal_reporter
 
 PAGE_SIZE = 20
 RECENT_WINDOW = 20_000  # newest cases a text search on PostgreSQL tries first (search_cases)
@@ -105,7 +105,13 @@ def _number_filter(session: Session, number: str):
     if session.get_bind().dialect.name == "sqlite":
         # A half-open range uses the unique index on number; SQLite's LIKE would not (it is case-folding).
         return Case.number.between(number, number + "\uffff")
-    return Case.number.startswith(number, autoescape=True)
+    # In the "C" collation, as the index of migration 0043: LIKE's prefix becomes an index range.
+    return _number_order(session).startswith(number, autoescape=True)
+
+
+def _number_order(session: Session):
+    """The number as its index orders it: SQLite's unique index (binary), PostgreSQL's "C" one."""
+    return Case.number if session.get_bind().dialect.name == "sqlite" else Case.number.collate("C")
 
 
 def _contains(session: Session, column, fragment: str):
@@ -116,16 +122,17 @@ def _contains(session: Session, column, fragment: str):
     return func.strpos(column, fragment) > 0
 
 
-def build_query(session: Session, user, criteria: Criteria, newer_than: int | None = None):
+def build_query(session: Session, user, criteria: Criteria, newer_than: int | None = None, scope=None):
     """The search as one query. ``newer_than`` (PostgreSQL, indexed text only): look for the text in
     the cases with a larger id only, by walking the primary key and testing each row, not through the
-    trigram index (see ``search_cases``)."""
+    trigram index (see ``search_cases``). ``scope``: one of the user's scope clauses instead of all of
+    them, and no short-fragment scan (``_bounded_scan_by_part`` builds its windows with it)."""
     if criteria.phone and not may_reveal_reporter(user):
         # Whether a number has filed a case is personal data too: only the roles that call residents
         # back (operator, dispatcher) may ask.
         criteria.errors["phone"] = _("只有受理员和指挥中心可以按电话号码查询")
         return select(*COLUMNS).where(false())  # nothing at all, not everything without the filter
-    query = select(*COLUMNS).where(case_scope(user))
+    query = select(*COLUMNS).where(case_scope(user) if scope is None else scope)
     if criteria.number:
         query = query.where(_number_filter(session, criteria.number))
     if criteria.phone:
@@ -149,8 +156,18 @@ def build_query(session: Session, user, criteria: Criteria, newer_than: int | No
     # out matching ids newest first and a page is the first of them, with or without dates (in
     # registered_at order the index would have to collect every match of the range first).
     by_id = bool(criteria.q)
-    query = query.order_by(id_order.desc()) if by_id else query.order_by(Case.registered_at.desc(), Case.id.desc())
-    if criteria.q and not fulltext.indexable(criteria.q):
+    if by_id:
+        query = query.order_by(id_order.desc())
+    elif criteria.number and not NUMBER.match(criteria.number):
+        # A prefix (a day, a month) is newest first by number: numbers run in registration order
+        # (HD-date-sequence), and the number's own index then gives both the range and the order.
+        # Ordered by registration time, PostgreSQL walked that index back to the day (1.2 s at 1 M).
+        query = query.order_by(_number_order(session).desc())
+    else:
+        query = query.order_by(Case.registered_at.desc(), Case.id.desc())
+    if scope is None and criteria.q and not fulltext.indexable(criteria.q):
+        if len(case_scope_parts(user)) > 1:
+            return _bounded_scan_by_part(session, user, criteria)
         query = _bounded_scan(session, query, criteria.q, by_id)
     return query
 
@@ -164,6 +181,24 @@ def _bounded_scan(session: Session, query, fragment: str, by_id: bool):
     return (select(newest).where(or_(_contains(session, newest.c.text, fragment),
                                      _contains(session, newest.c.address, fragment)))
             .order_by(*order))
+
+
+def _bounded_scan_by_part(session: Session, user, criteria: Criteria):
+    """``_bounded_scan`` for a user whose scope has several parts (a handler: the department's cases
+    and those it co-handles). As one OR the database collects every case of the department and sorts
+    them all (half a second at 1 000 000 cases); instead each part's newest ``SHORT_SCAN_LIMIT`` ids
+    are read down its own index (a department's by registration time: the index alone, when no other
+    filter needs the row), and the fragment is looked for in the cases of the newest
+    ``SHORT_SCAN_LIMIT`` of those ids."""
+    windows = [select(build_query(session, user, criteria, scope=part).with_only_columns(Case.id)
+                      .order_by(None).order_by(Case.registered_at.desc(), Case.id.desc())
+                      .limit(fulltext.SHORT_SCAN_LIMIT).subquery())
+               for part in case_scope_parts(user)]
+    both = union(*windows).subquery()  # a case can be in two parts: UNION, not UNION ALL
+    newest = select(both.c.id).order_by(both.c.id.desc()).limit(fulltext.SHORT_SCAN_LIMIT).subquery()
+    return (select(*COLUMNS).join(newest, newest.c.id == Case.id)
+            .where(or_(_contains(session, Case.text, criteria.q), _contains(session, Case.address, criteria.q)))
+            .order_by(Case.id.desc()))
 
 
 def search_cases(session: Session, user, criteria: Criteria, page: int = 1) -> SearchResult:
