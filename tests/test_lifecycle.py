@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from tests.conftest import audit_rows
+from tests.conftest import at, audit_rows
 
 
 def close_after_reply(driver, number, satisfaction="satisfied"):
@@ -228,3 +228,35 @@ def test_case_numbers_are_sequential_per_day(driver):
     a, b = driver.register(), driver.register()
     assert a[:12] == b[:12]
     assert int(b[-4:]) == int(a[-4:]) + 1
+
+
+def test_the_brief_answer_of_each_action_is_what_a_fresh_read_shows(driver, core, clock):
+    """``detail=False`` (the web, the API) answers with the ready tasks from the rows the action's
+    unit of work holds, not from a SELECT of what it has just written. Each answer must equal what a
+    new read shows: a task arriving, one whose row stayed (sign_for beside the 催办 task: read
+    again) and tasks with due times (shown in UTC, as read)."""
+    def check(result):
+        shown = core.cases.show(result["number"])
+        assert result["status"] == shown["status"]
+        assert result["tasks"] == shown["tasks"] and result["tasks"]
+        assert all(t["due"] is None or t["due"].endswith("+00:00") for t in result["tasks"])
+
+    def do(number, bpmn_id, user, **data):
+        task = next(t for t in core.cases.show(number)["tasks"] if t["task"] == bpmn_id)
+        result = core.cases.complete_task(task["id"], user=user, data=data, detail=False)
+        check(result)
+        return result
+
+    first = core.cases.register(channel="phone", type="投诉", text="路灯不亮", user="operator", detail=False)
+    check(first)
+    number = first["number"]
+    do(number, "dispatch", "dispatcher", decision="dispatch", category="城市管理", difficulty="normal")
+    clock.move_to(at(2026, 11, 4, 9, 0))
+    assert driver.fire() == 1  # 催办 opens beside sign_for
+    do(number, "urge", "center", urge_note="请尽快签收", department_response="今日签收")
+    do(number, "sign_for", "handler", decision="sign_for")
+    do(number, "handle", "handler", decision="reply", reply_text="已修复")
+    do(number, "verify", "dispatcher", verify_result="passed")
+    closed = do(number, "follow_up", "dispatcher", satisfaction="satisfied")
+    # closed; the tier-1 item still waits for the center's 核实销号
+    assert closed["status"] == "closed" and [t["task"] for t in closed["tasks"]] == ["verify_close"]

@@ -165,7 +165,7 @@ class CaseService:
         if attach is not None:
             attach(session, case, actor)
         session.flush()
-        return case_detail(session, case) if detail else self._brief(session, case)
+        return case_detail(session, case) if detail else self._brief(session, case, after)
 
     # -- tasks ---------------------------------------------------------------------------
     @retry_transient()
@@ -278,11 +278,23 @@ class CaseService:
         if attach is not None:
             attach(session, case, person.username, ready)
         session.flush()
-        return case_detail(session, case) if detail else self._brief(session, case)
+        return case_detail(session, case) if detail else self._brief(session, case, after)
 
     @staticmethod
-    def _brief(session: Session, case: Case) -> dict:
-        tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id).order_by(ReadyTask.created_at))
+    def _brief(session: Session, case: Case, after=None) -> dict:
+        """The case's number, status and ready tasks. Given the action's after-snapshot, the tasks
+        come from the rows this unit of work already holds (the ones it just added, or loaded), not
+        from a SELECT of what it has just written; a task it holds no row for (one that stayed ready
+        through the action, e.g. a parallel part) is read as before."""
+        tasks = None
+        if after is not None:
+            held = {obj.id: obj for obj in session.identity_map.values()
+                    if isinstance(obj, ReadyTask) and obj.case_id == case.id}
+            if all(task_id in held for task_id in after.ready):
+                tasks = sorted((held[task_id] for task_id in after.ready), key=lambda t: t.created_at)
+        if tasks is None:
+            tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id)
+                                    .order_by(ReadyTask.created_at))
         return {"number": case.number, "status": case.status, "tasks": [task_view(t, case.number) for t in tasks]}
 
     @staticmethod
