@@ -159,6 +159,17 @@ def clone_open_cases(core: Core, template_number: str, count: int, next_timer_at
             session.execute(insert(WorkflowInstance), insts)
 
 
+def analyze(core: Core) -> None:
+    """After a bulk load, what autovacuum does within a minute on a running PostgreSQL: without
+    statistics the planner guesses a third of the rows due, and walks the whole table for the
+    empty sweep's one-row probe instead of the next_timer_at index (81 ms at 1 000 000 cases)."""
+    if core.db.engine.dialect.name != "postgresql":
+        return
+    with core.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("cases", "workflow_instances"):
+            conn.execute(text(f"VACUUM (ANALYZE) {table}"))
+
+
 def time_empty_sweep(core: Core, repeats: int = 50) -> tuple[float, float]:
     fire_due(core)  # warm up
     samples = []
@@ -281,6 +292,7 @@ def main() -> None:
         for target in sorted(args.open_cases):
             clone_open_cases(core, template, target - have, future, fresh_ids=False)
             have = target
+            analyze(core)
             median, worst = time_empty_sweep(core)
             print(f"empty sweep at {target:>7,} open cases: median {median:6.2f} ms, max {worst:6.2f} ms (target < 20)")
 

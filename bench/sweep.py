@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import signal
 import statistics
 import sys
@@ -118,13 +119,23 @@ def lateness(core: Core, url: str, due: int, window: float, interval: float, lea
         time.sleep(max(0.0, start.timestamp() + window / 2 - time.time()))
         os.kill(procs[0].pid, signal.SIGKILL)
         killed_at = time.time()
+    # Read the results while the sweepers run: a child cannot exit while what it put on the queue
+    # still fills the pipe (10 000 lateness figures do), so joining first would wait for ever.
+    late, fired = [], {}
+
+    def drain(timeout: float) -> None:
+        try:
+            while True:
+                pid, total, batch = results.get(timeout=timeout)
+                fired[pid] = total
+                late.extend(batch)
+        except queue.Empty:
+            pass
+    while any(p.is_alive() for p in procs):
+        drain(0.5)
     for p in procs:
         p.join()
-    late, fired = [], {}
-    while not results.empty():
-        pid, total, batch = results.get()
-        fired[pid] = total
-        late.extend(batch)
+    drain(0.1)
     with core.db.read() as session:
         left = session.scalar(select(WorkflowInstance.id).where(WorkflowInstance.next_timer_at
                                                                 <= datetime.now(timezone.utc)).limit(1))
