@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlalchemy import event
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from tests.conftest import at, audit_rows
@@ -231,8 +232,8 @@ def test_case_numbers_are_sequential_per_day(driver):
 
 
 def test_the_brief_answer_of_each_action_is_what_a_fresh_read_shows(driver, core, clock):
-    """``detail=False`` (the web, the API) answers with the ready tasks from the rows the action's
-    unit of work holds, not from a SELECT of what it has just written. Each answer must equal what a
+    """``detail=False`` (the web, the API) answers with the ready tasks from the rows the action
+    added, not from a SELECT of what it has just written. Each answer must equal what a
     new read shows: a task arriving, one whose row stayed (sign_for beside the 催办 task: read
     again) and tasks with due times (shown in UTC, as read)."""
     def check(result):
@@ -241,22 +242,40 @@ def test_the_brief_answer_of_each_action_is_what_a_fresh_read_shows(driver, core
         assert result["tasks"] == shown["tasks"] and result["tasks"]
         assert all(t["due"] is None or t["due"].endswith("+00:00") for t in result["tasks"])
 
+    read_back = []  # SELECTs of a case's ready tasks while an action writes
+
+    @event.listens_for(core.db.engine, "before_cursor_execute")
+    def note(conn, cursor, statement, *args):
+        if "FROM ready_tasks" in statement and "ready_tasks.case_id =" in statement:
+            read_back.append(statement)
+
+    answered_from_memory = []
+
     def do(number, bpmn_id, user, **data):
-        task = next(t for t in core.cases.show(number)["tasks"] if t["task"] == bpmn_id)
+        tasks = core.cases.show(number)["tasks"]
+        task = next(t for t in tasks if t["task"] == bpmn_id)
+        read_back.clear()
         result = core.cases.complete_task(task["id"], user=user, data=data, detail=False)
+        # Read again exactly when a task stayed ready through the action (its row is not in hand).
+        stayed = {t["id"] for t in tasks} & {t["id"] for t in result["tasks"]}
+        assert bool(read_back) == bool(stayed), (bpmn_id, read_back)
+        if not stayed:
+            answered_from_memory.append(bpmn_id)
         check(result)
         return result
 
     first = core.cases.register(channel="phone", type="投诉", text="路灯不亮", user="operator", detail=False)
+    assert not read_back
     check(first)
     number = first["number"]
     do(number, "dispatch", "dispatcher", decision="dispatch", category="城市管理", difficulty="normal")
     clock.move_to(at(2026, 11, 4, 9, 0))
     assert driver.fire() == 1  # 催办 opens beside sign_for
-    do(number, "urge", "center", urge_note="请尽快签收", department_response="今日签收")
+    do(number, "urge", "center", urge_note="请尽快签收", department_response="今日签收")  # sign_for stays
     do(number, "sign_for", "handler", decision="sign_for")
     do(number, "handle", "handler", decision="reply", reply_text="已修复")
     do(number, "verify", "dispatcher", verify_result="passed")
     closed = do(number, "follow_up", "dispatcher", satisfaction="satisfied")
     # closed; the tier-1 item still waits for the center's 核实销号
     assert closed["status"] == "closed" and [t["task"] for t in closed["tasks"]] == ["verify_close"]
+    assert answered_from_memory[:3] == ["dispatch", "sign_for", "handle"]

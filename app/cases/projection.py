@@ -146,6 +146,9 @@ def _row_values(task: EngineTask, department: str | None) -> dict:
     }
 
 
+ADDED_READY_TASKS = "bihuan_added_ready_tasks"  # session.info: task id -> the ReadyTask row this session added
+
+
 def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snapshot,
                      department_before: str | None, now: datetime) -> None:
     gone = [task_id for task_id in before.ready if task_id not in after.ready]
@@ -168,7 +171,11 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
             else:
                 # A case with a grid goes straight to the grid's professional of its field (直接责任人).
                 assignee = direct_assignee(session, case, after, task.role)
-            session.add(ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=assignee, **values))
+            row = ReadyTask(id=task_id, case_id=case.id, created_at=now, assignee=assignee, **values)
+            session.add(row)
+            # Held for the action's answer (CaseService._brief): the session's identity map holds
+            # rows weakly, so once flushed they would be gone and have to be read back.
+            session.info.setdefault(ADDED_READY_TASKS, {})[task_id] = row
         elif values != _row_values(before.ready[task_id], department_before):
             session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
 

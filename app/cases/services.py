@@ -24,7 +24,7 @@ from ..supervision.models import CENTER_DEPARTMENT
 from ..supervision.projection import record_tier_action
 from .models import CHANNELS, TYPES, AuditEntry, Case, Incident, ReadyTask, WorkflowInstance
 from .numbers import next_case_number
-from .projection import EMPTY, apply, take_snapshot
+from .projection import ADDED_READY_TASKS, EMPTY, apply, take_snapshot
 from .presenters import case_detail, task_view
 from .visibility import REVEAL_REPORTER, can_view_case, may_reveal_reporter
 
@@ -283,15 +283,14 @@ class CaseService:
     @staticmethod
     def _brief(session: Session, case: Case, after=None) -> dict:
         """The case's number, status and ready tasks. Given the action's after-snapshot, the tasks
-        come from the rows this unit of work already holds (the ones it just added, or loaded), not
-        from a SELECT of what it has just written; a task it holds no row for (one that stayed ready
-        through the action, e.g. a parallel part) is read as before."""
+        come from the rows this action added (``projection.ADDED_READY_TASKS``), not from a SELECT
+        of what it has just written; when a task stayed ready through the action (e.g. sign_for
+        beside a 催办), its row is not in hand and the tasks are read as before."""
         tasks = None
         if after is not None:
-            held = {obj.id: obj for obj in session.identity_map.values()
-                    if isinstance(obj, ReadyTask) and obj.case_id == case.id}
-            if all(task_id in held for task_id in after.ready):
-                tasks = sorted((held[task_id] for task_id in after.ready), key=lambda t: t.created_at)
+            added = session.info.get(ADDED_READY_TASKS, {})
+            if all(task_id in added for task_id in after.ready):
+                tasks = sorted((added[task_id] for task_id in after.ready), key=lambda t: t.created_at)
         if tasks is None:
             tasks = session.scalars(select(ReadyTask).where(ReadyTask.case_id == case.id)
                                     .order_by(ReadyTask.created_at))
