@@ -146,7 +146,9 @@ def _row_values(task: EngineTask, department: str | None) -> dict:
     }
 
 
-ADDED_READY_TASKS = "bihuan_added_ready_tasks"  # session.info: task id -> the ReadyTask row this session added
+# session.info: task id -> the ReadyTask row the session's latest action added (one action's only:
+# a sweep or an import writes many cases in one session, and nothing else needs the older ones).
+ADDED_READY_TASKS = "bihuan_added_ready_tasks"
 
 
 def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snapshot,
@@ -154,6 +156,7 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
     gone = [task_id for task_id in before.ready if task_id not in after.ready]
     if gone:
         session.execute(delete(ReadyTask).where(ReadyTask.id.in_(gone)))
+    added = session.info[ADDED_READY_TASKS] = {}
     for task_id, task in after.ready.items():
         values = _row_values(task, case.department)
         if task_id not in before.ready:
@@ -175,7 +178,7 @@ def sync_ready_tasks(session: Session, case: Case, before: Snapshot, after: Snap
             session.add(row)
             # Held for the action's answer (CaseService._brief): the session's identity map holds
             # rows weakly, so once flushed they would be gone and have to be read back.
-            session.info.setdefault(ADDED_READY_TASKS, {})[task_id] = row
+            added[task_id] = row
         elif values != _row_values(before.ready[task_id], department_before):
             session.execute(update(ReadyTask).where(ReadyTask.id == task_id).values(**values))
 
