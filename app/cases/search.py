@@ -166,8 +166,9 @@ def build_query(session: Session, user, criteria: Criteria, newer_than: int | No
     else:
         query = query.order_by(Case.registered_at.desc(), Case.id.desc())
     if scope is None and criteria.q and not fulltext.indexable(criteria.q):
-        if len(case_scope_parts(user)) > 1:
-            return _bounded_scan_by_part(session, user, criteria)
+        parts = case_scope_parts(user)
+        if len(parts) > 1:
+            return _bounded_scan_by_part(session, user, criteria, parts)
         query = _bounded_scan(session, query, criteria.q, by_id)
     return query
 
@@ -183,7 +184,7 @@ def _bounded_scan(session: Session, query, fragment: str, by_id: bool):
             .order_by(*order))
 
 
-def _bounded_scan_by_part(session: Session, user, criteria: Criteria):
+def _bounded_scan_by_part(session: Session, user, criteria: Criteria, parts: list):
     """``_bounded_scan`` for a user whose scope has several parts (a handler: the department's cases
     and those it co-handles). As one OR the database collects every case of the department and sorts
     them all (half a second at 1 000 000 cases); instead each part's newest ``SHORT_SCAN_LIMIT`` ids
@@ -193,7 +194,7 @@ def _bounded_scan_by_part(session: Session, user, criteria: Criteria):
     windows = [select(build_query(session, user, criteria, scope=part).with_only_columns(Case.id)
                       .order_by(None).order_by(Case.registered_at.desc(), Case.id.desc())
                       .limit(fulltext.SHORT_SCAN_LIMIT).subquery())
-               for part in case_scope_parts(user)]
+               for part in parts]
     both = union(*windows).subquery()  # a case can be in two parts: UNION, not UNION ALL
     newest = select(both.c.id).order_by(both.c.id.desc()).limit(fulltext.SHORT_SCAN_LIMIT).subquery()
     return (select(*COLUMNS).join(newest, newest.c.id == Case.id)
