@@ -143,7 +143,7 @@ def test_sorted_by_due_with_overdue_and_due_soon_rows(login, three_for_chengguan
         assert "社会治理中心督办" in html and 'class="badge tier1"' in html
 
 
-def test_tab_counts_stop_at_the_cap_each_on_its_own(login, three_for_chengguan, monkeypatch):
+def test_tab_counts_stop_at_the_cap_each_on_its_own(login, driver, three_for_chengguan, monkeypatch):
     """A role's backlog can be huge: each tab counts up to COUNT_CAP and only a tab that reached it
     says "+"; the others stay exact."""
     late, soon, later = three_for_chengguan
@@ -158,6 +158,15 @@ def test_tab_counts_stop_at_the_cap_each_on_its_own(login, three_for_chengguan, 
     with time_machine.travel(at(2026, 11, 2, 11, 0), tick=False):
         html = page(login("handler").get("/tasks"))
         assert (tab_count(html, "all"), tab_count(html, "unclaimed")) == ("3", "3")
+    # Beyond the cap the tabs are counted each on its own, not among the first COUNT_CAP tasks
+    # (the two due first, both claimed here, would say nothing is unclaimed).
+    monkeypatch.setattr(worklist, "COUNT_CAP", 2)
+    with time_machine.travel(at(2026, 11, 2, 11, 0), tick=False):
+        client = login("handler")
+        for number in (late, soon):
+            assert client.post(f"/tasks/{driver.task(number, 'sign_for')['id']}/claim").status_code == 303
+        html = page(client.get("/tasks"))
+        assert (tab_count(html, "all"), tab_count(html, "unclaimed"), tab_count(html, "mine")) == ("2+", "1", "2+")
 
 
 def test_filters(login, three_for_chengguan, monkeypatch):

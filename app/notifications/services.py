@@ -174,22 +174,21 @@ def notify_users(session: Session, case, users: list[User], kind: str, task_id: 
     """One notification of ``kind`` for each user, and its outbox rows; returns how many."""
     if not users:
         return 0
-    _insert_rows(session, case, Notification, [
+    if case.id is None:  # the rows name the case by id: it must be written first
+        session.flush([case])
+    _insert_rows(session, Notification, [
         {"user_id": u.id, "kind": kind, "case_id": case.id, "case_number": case.number, "task_id": task_id,
          "params": params, "created_at": now, "read_at": None} for u in users])
     enqueue(session, users, render(kind, params), case_id=case.id, now=now)
     return len(users)
 
 
-def _insert_rows(session: Session, case, model, rows: list[dict]) -> None:
+def _insert_rows(session: Session, model, rows: list[dict]) -> None:
     """One multi-row INSERT: nothing reads these rows back in the action, and one escalation tells
     a whole queue (some 30 people in the demo), which through the unit of work cost more than the
-    engine step itself (bench/sweep.py). The case must have its id, i.e. be flushed, first."""
-    if not rows:
-        return
-    if case is not None and case.id is None:
-        session.flush([case])
-    session.execute(insert(model.__table__), rows)
+    engine step itself (bench/sweep.py)."""
+    if rows:
+        session.execute(insert(model.__table__), rows)
 
 
 def enqueue(session: Session, users: list[User], body: str, *, case_id: int | None, now: datetime,
@@ -208,7 +207,7 @@ def enqueue(session: Session, users: list[User], body: str, *, case_id: int | No
                                      .where(Department.code.in_(codes))).all()) if codes else {}
         urls = {hooks.get(u.department) or outbound.default_webhook() for u in users}
         rows += [("webhook", url) for url in sorted(u for u in urls if u)]
-    _insert_rows(session, None, OutboxMessage, [
+    _insert_rows(session, OutboxMessage, [
         {"channel": channel, "recipient": recipient, "subject": SUBJECT, "body": body, "case_id": case_id,
          "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
          "sent_at": None} for channel, recipient in rows])

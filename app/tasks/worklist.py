@@ -3,9 +3,10 @@
 Built for a large table: the page is one query on ``ready_tasks`` walked in the order of the index
 ``(role, department, due_at)`` and joined to ``cases`` by primary key, LIMIT page size + 1 (the extra
 row only says there is a next page). Tab counts are COUNTs that the same index, or the assignee
-index, answers, each stopped at COUNT_CAP (the tab then says "500+"): a city's backlog of a role can
-hold hundreds of thousands of tasks, and an exact COUNT would walk them all on every page view. Only a
-filter on case columns joins ``cases``, and then one pass counts every tab up to COUNT_CAP.
+index, answers: one pass over the first COUNT_CAP doable tasks counts every tab when the backlog is
+smaller, and beyond it each tab stops at COUNT_CAP (the tab then says "500+"): a city's backlog of a
+role can hold hundreds of thousands of tasks, and an exact COUNT would walk them all on every page
+view. Only a filter on case columns joins ``cases``, and then the one pass is all there is.
 """
 from __future__ import annotations
 
@@ -221,20 +222,22 @@ def counts(session, user, filters: Filters, now: datetime | None = None) -> dict
     """How many tasks each tab holds under the current filters, each counted up to COUNT_CAP;
     ``capped`` names the tabs whose count stopped there."""
     now = now or utcnow()
-    if filters.on_cases:
-        return _filtered_counts(session, user, filters, now)
     doable = task_clause(user.roles, user.department, username=user.username)
-    # Walks of the (role, department, due_at) index, each stopped after COUNT_CAP entries.
-    total = _capped_count(session, doable)
-    late = _capped_count(session, doable, ReadyTask.due_at <= now) if total else 0
+    if filters.on_cases:
+        # A filter on case columns needs the join for every count: the one pass is all there is.
+        found = _one_pass(session, user, doable, now, filters)
+        return {**found, "capped": TABS if found["all"] >= COUNT_CAP else ()}
+    # One pass over the first COUNT_CAP doable tasks: a backlog below the cap (an office's usual
+    # day) is counted exactly by it, every tab at once.
+    found = _one_pass(session, user, doable, now)
+    if found["all"] < COUNT_CAP:
+        return {**found, "capped": ()}
+    # A backlog beyond the cap (a city's): each tab is its own walk of an index, stopped at COUNT_CAP.
+    found["overdue"] = _capped_count(session, doable, ReadyTask.due_at <= now)
+    found["unclaimed"] = _capped_count(session, doable, ReadyTask.assignee.is_(None))
     # A user's own claims are few: the assignee index, by equality.
-    mine = _capped_count(session, ReadyTask.assignee == user.username,
-                         task_clause(user.roles, user.department, False, user.username))
-    if total < COUNT_CAP:  # every doable task was in reach: the claimed ones among them are too
-        unclaimed = total - _capped_count(session, doable, ReadyTask.assignee.is_not(None))
-    else:
-        unclaimed = _capped_count(session, doable, ReadyTask.assignee.is_(None))
-    found = {"all": total, "mine": mine, "unclaimed": unclaimed, "overdue": late}
+    found["mine"] = _capped_count(session, ReadyTask.assignee == user.username,
+                                  task_clause(user.roles, user.department, False, user.username))
     return {**found, "capped": tuple(tab for tab, count in found.items() if count >= COUNT_CAP)}
 
 
@@ -243,17 +246,15 @@ def _capped_count(session, *where) -> int:
     return session.scalar(select(func.count()).select_from(first)) or 0
 
 
-def _filtered_counts(session, user, filters: Filters, now: datetime) -> dict[str, int]:
-    """With a filter on case columns every count needs the join: one pass, stopped after COUNT_CAP
-    matches so a broad filter never walks the whole table (the page shows "1000+")."""
-    matches = (select(ReadyTask.assignee.label("assignee"), ReadyTask.due_at.label("due_at"))
-               .join(Case, Case.id == ReadyTask.case_id)
-               .where(task_clause(user.roles, user.department, username=user.username), *_case_filters(filters))
-               .limit(COUNT_CAP).subquery())
+def _one_pass(session, user, doable, now: datetime, filters: Filters | None = None) -> dict[str, int]:
+    """Every tab's count among the first COUNT_CAP doable tasks (joined to their cases when
+    ``filters`` has case columns), in one query."""
+    matches = select(ReadyTask.assignee.label("assignee"), ReadyTask.due_at.label("due_at")).where(doable)
+    if filters is not None:
+        matches = matches.join(Case, Case.id == ReadyTask.case_id).where(*_case_filters(filters))
+    matches = matches.limit(COUNT_CAP).subquery()
     total, claimed, mine, late = session.execute(select(
         func.count(), func.count(matches.c.assignee),
         func.count(case((matches.c.assignee == user.username, 1))),
         func.count(case((matches.c.due_at <= now, 1))))).one()
-    # One pass stopped at COUNT_CAP: then no tab's count is complete.
-    return {"all": total, "mine": mine, "unclaimed": total - claimed, "overdue": late,
-            "capped": TABS if total >= COUNT_CAP else ()}
+    return {"all": total, "mine": mine, "unclaimed": total - claimed, "overdue": late}
