@@ -16,7 +16,7 @@ from typing import Callable, Iterator, TypeVar
 
 from datetime import timezone
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -176,3 +176,23 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@functools.cache
+def adding_upsert(table, keys: tuple[str, ...], added: tuple[str, ...], returning: str | None = None):
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET c = c + excluded.c`` for each column in ``added``,
+    as one SQL text for both databases (SQLite ≥ 3.24 and PostgreSQL spell it alike).
+
+    Why text: SQLAlchemy never caches its dialect INSERT … ON CONFLICT constructs (their
+    ``inherit_cache`` is False), so each execution compiled the statement anew: 19 compiles, about
+    13 ms of CPU, per case lifecycle, and more per escalation timer. A text is compiled once."""
+    columns = [c.name for c in table.columns if c.name in keys or c.name in added]
+
+    def quoted(names):
+        return ", ".join(f'"{n}"' for n in names)
+    name = f'"{table.name}"'
+    sql = (f"INSERT INTO {name} ({quoted(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+           f"ON CONFLICT ({quoted(keys)}) DO UPDATE SET "
+           + ", ".join(f'"{c}" = {name}."{c}" + excluded."{c}"' for c in added)
+           + (f' RETURNING {name}."{returning}"' if returning else ""))
+    return text(sql).bindparams(*[bindparam(c, type_=table.c[c].type) for c in columns])

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from workflows.workdays import CalendarGap
 
-from ..db import Base
+from ..db import Base, adding_upsert
 from .rollups import local_day
 
 DIMS = ("department", "channel", "type", "category", "grid")
@@ -223,31 +223,16 @@ def case_changed(session: Session, before: tuple | None, after: tuple) -> None:
         pending["handling"][key] += n
 
 
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def write(session: Session, counters: dict, handling: dict) -> None:
     """Upsert the changes in key order, as one executemany per table."""
-    insert = _insert(session)
     if counters:
-        table = KpiDaily.__table__
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["day", "dim", "key"],
-                                          set_={n: table.c[n] + stmt.excluded[n] for n in COUNTERS})
-        session.execute(stmt, [{"day": d, "dim": dim, "key": key, **{n: c.get(n, 0) for n in COUNTERS}}
-                               for (d, dim, key), c in sorted(counters.items())])
+        session.execute(adding_upsert(KpiDaily.__table__, ("day", "dim", "key"), COUNTERS),
+                        [{"day": d, "dim": dim, "key": key, **{n: c.get(n, 0) for n in COUNTERS}}
+                         for (d, dim, key), c in sorted(counters.items())])
     if handling:
-        table = KpiHandling.__table__
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["day", "dim", "key", "days"],
-                                          set_={"cases": table.c.cases + stmt.excluded.cases})
-        session.execute(stmt, [{"day": d, "dim": dim, "key": key, "days": days, "cases": n}
-                               for (d, dim, key, days), n in sorted(handling.items())])
+        session.execute(adding_upsert(KpiHandling.__table__, ("day", "dim", "key", "days"), ("cases",)),
+                        [{"day": d, "dim": dim, "key": key, "days": days, "cases": n}
+                         for (d, dim, key, days), n in sorted(handling.items())])
 
 
 @event.listens_for(Session, "before_commit")

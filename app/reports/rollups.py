@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from workflows.workdays import SHANGHAI
 
+from ..db import adding_upsert
+
 from .rollup_models import DailyRollup, TaskDwell
 
 COUNTERS = ("registered", "closed", "refused", "merged", "replied", "due_reply", "due_reply_on_time", "due",
@@ -86,47 +88,27 @@ def delta(before: tuple | None, after: tuple | None) -> dict[Key, dict[str, int]
     return {key: {k: v for k, v in c.items() if v} for key, c in out.items() if any(c.values())}
 
 
-def _insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def add_daily(session: Session, changes: dict[Key, dict[str, int]]) -> None:
     if not changes:
         return
-    insert = _insert(session)
-    table = DailyRollup.__table__
-    for key in sorted(changes):
-        counters = changes[key]
-        day, department, channel = key
-        values = {name: counters.get(name, 0) for name in COUNTERS}
-        stmt = insert(table).values(day=day, department=department, channel=channel, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "department", "channel"],
-            set_={name: table.c[name] + stmt.excluded[name] for name in counters})
-        session.execute(stmt)
+    session.execute(adding_upsert(DailyRollup.__table__, ("day", "department", "channel"), COUNTERS),
+                    [{"day": day, "department": department, "channel": channel,
+                      **{name: changes[(day, department, channel)].get(name, 0) for name in COUNTERS}}
+                     for day, department, channel in sorted(changes)])
 
 
 def add_dwell(session: Session, exits: list[tuple[str, datetime, datetime]]) -> None:
     """Record nodes left: (bpmn_id, entered, left)."""
     if not exits:
         return
-    insert = _insert(session)
-    table = TaskDwell.__table__
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for bpmn_id, entered, left in exits:
         bucket = sums[(local_day(left), bpmn_id)]
         bucket[0] += 1
         bucket[1] += max(0, int((left - entered).total_seconds()))
-    for (day, bpmn_id) in sorted(sums):
-        n, seconds = sums[(day, bpmn_id)]
-        stmt = insert(table).values(day=day, bpmn_id=bpmn_id, exits=n, seconds=seconds)
-        stmt = stmt.on_conflict_do_update(index_elements=["day", "bpmn_id"],
-                                          set_={"exits": table.c.exits + n, "seconds": table.c.seconds + seconds})
-        session.execute(stmt)
+    session.execute(adding_upsert(TaskDwell.__table__, ("day", "bpmn_id"), ("exits", "seconds")),
+                    [{"day": day, "bpmn_id": bpmn_id, "exits": sums[(day, bpmn_id)][0],
+                      "seconds": sums[(day, bpmn_id)][1]} for day, bpmn_id in sorted(sums)])
 
 
 # -- the hook, called by app/cases/projection.apply ------------------------------------------------
