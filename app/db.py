@@ -43,6 +43,10 @@ def default_database_url(instance_path: str | Path = "instance") -> str:
     return f"sqlite:///{path / 'bihuan.db'}"
 
 
+# Set on a connection when its transaction ran anything but a SELECT (see Database.read).
+WROTE = "bihuan_wrote"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -63,9 +67,20 @@ def make_engine(url: str) -> Engine:
             # upgrade; readers use a plain deferred BEGIN and never block each other under WAL.
             immediate = conn.get_execution_options().get("bihuan_write")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            conn.info[WROTE] = False
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        @event.listens_for(engine, "begin")
+        def _transaction_begins(conn):
+            conn.info[WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(conn, _cursor, statement, _params, _context, _many):
+        if not conn.info.get(WROTE) and statement.lstrip()[:6].upper() != "SELECT":
+            conn.info[WROTE] = True
+    return engine
+
 
 
 T = TypeVar("T")
@@ -149,9 +164,19 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A session for reading. It ends with COMMIT when it only read, else with ROLLBACK: what a
+        read session wrote is dropped, as it always was.
+
+        Why COMMIT: psycopg forgets every prepared statement at a ROLLBACK (and sends DEALLOCATE ALL
+        before the next query), and returning a connection to the pool rolls back. Ending each read
+        that way meant PostgreSQL parsed and planned most statements afresh: 4 extra round trips
+        and about a quarter of the wall time of a case's lifecycle (bench/lifecycle.py)."""
         session = self.sessions()
         try:
             yield session
+            if session.in_transaction() and not (session.new or session.dirty or session.deleted) \
+                    and not session.connection().info.get(WROTE, True):
+                session.commit()
         finally:
             session.close()  # ends the transaction; loaded objects stay readable, detached
 
