@@ -157,6 +157,9 @@ def clone_open_cases(core: Core, template_number: str, count: int, next_timer_at
         with core.db.unit_of_work() as session:
             session.execute(insert(Case), cases)
             session.execute(insert(WorkflowInstance), insts)
+    if core.db.engine.dialect.name == "postgresql":  # the ids were given: move the sequence past them
+        with core.db.unit_of_work() as session:
+            session.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))"))
 
 
 def analyze(core: Core) -> None:
@@ -240,6 +243,28 @@ def clear_cases(core: Core) -> None:
             session.execute(text(statement))
 
 
+def compare(core: Core, per: int, rounds: int, backend: str, beside: str) -> None:
+    """Service vs bare lifecycles, interleaved A B B A ...: a busy machine (other processes, CPU
+    frequency) weighs on both halves alike, and the ratio is taken per pair. CPU time beside wall
+    time shows how much of a swing is the machine rather than the code."""
+    wall = {"service": [], "bare": []}
+    cpu = {"service": [], "bare": []}
+    for r in range(rounds):
+        for half in (["service", "bare"] if r % 2 == 0 else ["bare", "service"]):
+            w, c = service_lifecycles(core, per) if half == "service" else bare_engine_lifecycles(per, core.engine)
+            wall[half].append(w)
+            cpu[half].append(c)
+    print(f"-- lifecycles beside {beside}")
+    for half, label in (("service", f"service layer ({backend})"), ("bare", "bare SpiffWorkflow + JSON per task")):
+        print(f"lifecycles/s  {label}: wall median {statistics.median(wall[half]):7.1f} "
+              f"range {min(wall[half]):6.1f} .. {max(wall[half]):6.1f};  per CPU s median "
+              f"{statistics.median(cpu[half]):7.1f} range {min(cpu[half]):6.1f} .. {max(cpu[half]):6.1f}")
+    for kind, figures in (("wall", wall), ("CPU", cpu)):
+        ratios = [a / b for a, b in zip(figures["service"], figures["bare"])]
+        print(f"ratio service/bare ({kind}, {rounds} interleaved pairs of {per}): median "
+              f"{statistics.median(ratios):.2f} range {min(ratios):.2f} .. {max(ratios):.2f}   (target >= 0.8)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lifecycles", type=int, default=100, help="per half, split over the rounds")
@@ -258,26 +283,8 @@ def main() -> None:
 
         service_lifecycles(core, 5)  # warm up caches (bundle parse, calendar)
         bare_engine_lifecycles(5, core.engine)
-        # Interleaved A B B A ...: a busy machine (other processes, CPU frequency) weighs on both
-        # halves alike, and the ratio is taken per pair. CPU time beside wall time shows how much of
-        # a swing is the machine rather than the code.
         per = max(1, args.lifecycles // args.rounds)
-        wall = {"service": [], "bare": []}
-        cpu = {"service": [], "bare": []}
-        for r in range(args.rounds):
-            halves = ["service", "bare"] if r % 2 == 0 else ["bare", "service"]
-            for half in halves:
-                w, c = service_lifecycles(core, per) if half == "service" else bare_engine_lifecycles(per, core.engine)
-                wall[half].append(w)
-                cpu[half].append(c)
-        for half, label in (("service", f"service layer ({backend})"), ("bare", "bare SpiffWorkflow + JSON per task")):
-            print(f"lifecycles/s  {label}: wall median {statistics.median(wall[half]):7.1f} "
-                  f"range {min(wall[half]):6.1f} .. {max(wall[half]):6.1f};  per CPU s median "
-                  f"{statistics.median(cpu[half]):7.1f} range {min(cpu[half]):6.1f} .. {max(cpu[half]):6.1f}")
-        for kind, figures in (("wall", wall), ("CPU", cpu)):
-            ratios = [a / b for a, b in zip(figures["service"], figures["bare"])]
-            print(f"ratio service/bare ({kind}, {args.rounds} interleaved pairs of {per}): median "
-                  f"{statistics.median(ratios):.2f} range {min(ratios):.2f} .. {max(ratios):.2f}   (target >= 0.8)")
+        compare(core, per, args.rounds, backend, "an empty database")
 
         clear_cases(core)
         template = core.cases.register(channel="phone", type="投诉", text="模板", user="operator")["number"]
@@ -295,6 +302,9 @@ def main() -> None:
             analyze(core)
             median, worst = time_empty_sweep(core)
             print(f"empty sweep at {target:>7,} open cases: median {median:6.2f} ms, max {worst:6.2f} ms (target < 20)")
+        # The issue's ratio is asked for at the largest size too: the service's queries then run
+        # beside that many open cases, in the same run as the bare engine.
+        compare(core, per, args.rounds, backend, f"{have:,} open cases")
 
         for workers in args.timer_workers:
             prepare_due_timers(core, args.timers)

@@ -64,3 +64,17 @@ def test_a_read_after_a_session_that_wrote_commits_again(core, endings):
     with core.db.read() as session:
         session.scalar(select(User.id).limit(1))
     assert endings == ["rollback", "commit"]
+
+
+def test_postgresql_keeps_prepared_statements_across_reads(core):
+    """The point of ending reads with COMMIT: a statement run in many short reads gets prepared once
+    (psycopg prepares after 5 runs on a connection) instead of being forgotten at every ROLLBACK."""
+    if core.db.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's, on PostgreSQL")
+    query = select(User.display_name).where(User.username == "operator")
+    for _ in range(60):  # each pooled connection runs it several times, whichever the pool hands out
+        with core.db.read() as session:
+            session.scalar(query)
+    with core.db.read() as session:
+        prepared = session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+    assert any("FROM users" in statement and "display_name" in statement for statement in prepared), prepared
