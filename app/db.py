@@ -71,17 +71,6 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
-        @event.listens_for(engine, "connect")
-        def _custom_plans(dbapi_conn, _record):
-            # psycopg prepares a statement once it has run 5 times on a connection, and read sessions
-            # keep those (see Database.read). PostgreSQL may then switch a prepared statement to a
-            # generic plan, made without the parameters' values; at 1 000 000 cases the worklist and
-            # search queries took up to twice as long that way (bench/worklist.py). Planning with
-            # the values each time keeps the plans every EXPLAIN test checks, and still saves the parse.
-            with dbapi_conn.cursor() as cursor:
-                cursor.execute("SET plan_cache_mode = force_custom_plan")
-            dbapi_conn.commit()
-
         @event.listens_for(engine, "begin")
         def _transaction_begins(conn):
             conn.info[WROTE] = False
@@ -91,7 +80,6 @@ def make_engine(url: str) -> Engine:
         if not conn.info.get(WROTE) and statement.lstrip()[:6].upper() != "SELECT":
             conn.info[WROTE] = True
     return engine
-
 
 
 T = TypeVar("T")
@@ -180,8 +168,8 @@ class Database:
 
         Why COMMIT: psycopg forgets every prepared statement at a ROLLBACK (and sends DEALLOCATE ALL
         before the next query), and returning a connection to the pool rolls back. Ending each read
-        that way meant PostgreSQL parsed and planned most statements afresh: 4 extra round trips
-        and about a quarter of the wall time of a case's lifecycle (bench/lifecycle.py)."""
+        that way meant PostgreSQL parsed most statements afresh, and a lifecycle spent 4 round trips
+        on DEALLOCATE ALL (bench/lifecycle.py measures the difference)."""
         session = self.sessions()
         try:
             yield session

@@ -79,11 +79,3 @@ def test_postgresql_keeps_prepared_statements_across_reads(core):
         prepared = session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
     assert any("FROM users" in statement and "display_name" in statement for statement in prepared), prepared
 
-
-def test_postgresql_plans_prepared_statements_with_their_values(core):
-    """A kept prepared statement is planned with its parameters each time (app/db.py, _custom_plans),
-    never with PostgreSQL's generic plan."""
-    if core.db.engine.dialect.name != "postgresql":
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    with core.db.read() as session:
-        assert session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

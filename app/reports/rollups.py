@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from workflows.workdays import SHANGHAI
 
 from ..db import adding_upsert
-
 from .rollup_models import DailyRollup, TaskDwell
 
 COUNTERS = ("registered", "closed", "refused", "merged", "replied", "due_reply", "due_reply_on_time", "due",
