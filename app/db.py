@@ -67,13 +67,13 @@ def make_engine(url: str) -> Engine:
             # upgrade; readers use a plain deferred BEGIN and never block each other under WAL.
             immediate = conn.get_execution_options().get("bihuan_write")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            conn.info[WROTE] = False
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
-        @event.listens_for(engine, "begin")
-        def _transaction_begins(conn):
-            conn.info[WROTE] = False
+    # Registered after SQLite's BEGIN above, so that the BEGIN it runs does not count as a write.
+    @event.listens_for(engine, "begin")
+    def _transaction_begins(conn):
+        conn.info[WROTE] = False
 
     @event.listens_for(engine, "before_cursor_execute")
     def _note_writes(conn, _cursor, statement, _params, _context, _many):

@@ -92,22 +92,26 @@ def add_daily(session: Session, changes: dict[Key, dict[str, int]]) -> None:
         return
     session.execute(adding_upsert(DailyRollup.__table__, ("day", "department", "channel"), COUNTERS),
                     [{"day": day, "department": department, "channel": channel,
-                      **{name: changes[(day, department, channel)].get(name, 0) for name in COUNTERS}}
-                     for day, department, channel in sorted(changes)])
+                      **{name: counters.get(name, 0) for name in COUNTERS}}
+                     for (day, department, channel), counters in sorted(changes.items())])
 
 
 def add_dwell(session: Session, exits: list[tuple[str, datetime, datetime]]) -> None:
     """Record nodes left: (bpmn_id, entered, left)."""
-    if not exits:
-        return
+    if exits:
+        session.execute(adding_upsert(TaskDwell.__table__, ("day", "bpmn_id"), ("exits", "seconds")),
+                        sorted(dwell_rows(exits), key=lambda row: (row["day"], row["bpmn_id"])))
+
+
+def dwell_rows(exits: list[tuple[str, datetime, datetime]]) -> list[dict]:
+    """The dwell table's rows for these node exits: per (day left, node), how many and seconds in all."""
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for bpmn_id, entered, left in exits:
         bucket = sums[(local_day(left), bpmn_id)]
         bucket[0] += 1
         bucket[1] += max(0, int((left - entered).total_seconds()))
-    session.execute(adding_upsert(TaskDwell.__table__, ("day", "bpmn_id"), ("exits", "seconds")),
-                    [{"day": day, "bpmn_id": bpmn_id, "exits": sums[(day, bpmn_id)][0],
-                      "seconds": sums[(day, bpmn_id)][1]} for day, bpmn_id in sorted(sums)])
+    return [{"day": day, "bpmn_id": bpmn_id, "exits": n, "seconds": seconds}
+            for (day, bpmn_id), (n, seconds) in sums.items()]
 
 
 # -- the hook, called by app/cases/projection.apply ------------------------------------------------
@@ -160,12 +164,7 @@ def rebuild(session: Session, batch: int = 20000) -> dict:
                 totals[key][name] += n
     add_daily_bulk(session, totals)
     exits = dwell_from_audit(session, batch)
-    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for bpmn_id, entered, left in exits:
-        bucket = sums[(local_day(left), bpmn_id)]
-        bucket[0] += 1
-        bucket[1] += max(0, int((left - entered).total_seconds()))
-    rows = [{"day": d, "bpmn_id": b, "exits": n, "seconds": sec} for (d, b), (n, sec) in sums.items()]
+    rows = dwell_rows(exits)
     for i in range(0, len(rows), 5000):
         session.execute(TaskDwell.__table__.insert(), rows[i:i + 5000])
     from .kpi_rollup import rebuild as rebuild_kpis
