@@ -137,3 +137,25 @@ def test_the_chain_tail_is_one_step_down_an_index(core, driver):
         else:
             plan = " ".join(str(r) for r in session.execute(text(f"EXPLAIN QUERY PLAN {statement}")))
     assert "ix_audit_log_case_id_id" in plan, plan
+
+
+def test_one_sweep_chains_many_cases_in_one_flush(core, driver, clock):
+    """A timer sweep commits its chunk's audit rows in one flush: the partitions are locked and
+    their tails read together (one statement each on PostgreSQL). Each case already has rows,
+    so a wrong tail, or one case's tail given to another, breaks the chain."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    numbers = [driver.register(type="咨询") for _ in range(4)]
+    for number in numbers:
+        driver.dispatch(number)
+    clock.move_to(datetime(2026, 11, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert driver.fire() == 4
+    with core.db.read() as session:
+        assert chain.verify(session)["ok"]
+        timer_rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "timer")).all()
+        assert len({row.case_id for row in timer_rows}) == 4
+        for row in timer_rows:
+            earlier = session.scalars(select(AuditEntry).where(AuditEntry.case_id == row.case_id,
+                                                               AuditEntry.id < row.id)
+                                      .order_by(AuditEntry.id.desc()).limit(1)).one()
+            assert row.prev_hash == earlier.row_hash

@@ -115,6 +115,17 @@ def payload_of(case: Case, event: str, event_id: str, now: datetime, data: dict)
     return {"id": event_id, "event": event, "occurred_at": _iso(now), "case": body}
 
 
+def _subscribers(session: Session) -> list:
+    """The clients with a webhook, read once per transaction: a timer sweep commits fifty cases'
+    events in one, and each case would otherwise read the same few rows again."""
+    transaction = session.get_transaction()
+    cached = session.info.get("bihuan.webhook_clients")
+    if cached is None or cached[0] is not transaction:
+        cached = session.info["bihuan.webhook_clients"] = (transaction, session.scalars(
+            select(ApiClient).where(ApiClient.active.is_(True), ApiClient.webhook_url.is_not(None))).all())
+    return cached[1]
+
+
 def queue_events(session: Session, case: Case, *, registered: bool, changes: dict, opened: list, data: dict,
                  now: datetime) -> int:
     """Write the deliveries one action's events are worth; returns how many."""
@@ -122,8 +133,7 @@ def queue_events(session: Session, case: Case, *, registered: bool, changes: dic
     if not events:
         return 0
     with session.no_autoflush:
-        clients = session.scalars(select(ApiClient).where(ApiClient.active.is_(True),
-                                                          ApiClient.webhook_url.is_not(None))).all()
+        clients = _subscribers(session)
         rows = []
         for client in clients:
             if not _receives(client, case):

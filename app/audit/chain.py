@@ -57,11 +57,35 @@ def partition(case_id: int | None, actor: str | None) -> tuple:
     return ("case", case_id) if case_id is not None else ("actor", actor or "")
 
 
+def _lock_number(key: tuple) -> int:
+    number = key[1] if key[0] == "case" else -(zlib.crc32(key[1].encode()) % 2_000_000_000) - 1
+    return number % 2_147_483_647 if number >= 0 else number
+
+
 def _lock_partition(session: Session, key: tuple) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        number = key[1] if key[0] == "case" else -(zlib.crc32(key[1].encode()) % 2_000_000_000) - 1
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                        {"ns": LOCK_NAMESPACE, "key": number % 2_147_483_647 if number >= 0 else number})
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": _lock_number(key)})
+
+
+# A timer sweep commits fifty cases' rows in one flush: their partitions are locked, in key order
+# (so that two such flushes cannot deadlock), and their tails read, in one statement each.
+_LOCK_MANY = text("SELECT pg_advisory_xact_lock(:ns, k) FROM unnest(CAST(:keys AS integer[])) AS k")
+_TAILS_MANY = text("SELECT k, (SELECT row_hash FROM audit_log WHERE case_id = k ORDER BY id DESC LIMIT 1) "
+                   "FROM unnest(CAST(:keys AS integer[])) AS k")
+
+
+def _open_partitions(session: Session, keys) -> dict:
+    """Lock each partition and read its tail hash: {key: tail}."""
+    tails: dict = {}
+    cases = sorted({key[1] for key in keys if key[0] == "case"})
+    if len(cases) > 1 and session.get_bind().dialect.name == "postgresql":
+        session.execute(_LOCK_MANY, {"ns": LOCK_NAMESPACE, "keys": [_lock_number(("case", c)) for c in cases]})
+        tails = {("case", k): tail or GENESIS for k, tail in session.execute(_TAILS_MANY, {"keys": cases})}
+    for key in keys:
+        if key not in tails:
+            _lock_partition(session, key)
+            tails[key] = _tail(session, key)
+    return tails
 
 
 def tail_statement(key: tuple):
@@ -85,15 +109,11 @@ def link_rows(session: Session, rows: list[dict], new_cases: range | None = None
     they need neither the tail query nor the lock (nobody else can write rows for a case that is
     not committed yet); a bulk load of a million cases would otherwise pay two round trips each.
     """
-    tails: dict = {}
+    keys = dict.fromkeys(partition(row.get("case_id"), row.get("actor")) for row in rows)
+    fresh = {key: GENESIS for key in keys if new_cases is not None and key[0] == "case" and key[1] in new_cases}
+    tails = {**_open_partitions(session, [key for key in keys if key not in fresh]), **fresh}
     for row in rows:
         key = partition(row.get("case_id"), row.get("actor"))
-        if key not in tails:
-            if new_cases is not None and key[0] == "case" and key[1] in new_cases:
-                tails[key] = GENESIS
-            else:
-                _lock_partition(session, key)
-                tails[key] = _tail(session, key)
         row["prev_hash"] = tails[key]
         row["row_hash"] = tails[key] = row_hash(tails[key], row)
 
@@ -104,14 +124,11 @@ def _before_flush(session: Session, _context, _instances) -> None:
         return
     new.sort(key=lambda obj: inspect(obj).insert_order or 0)  # the order the rows will be inserted in
     with session.no_autoflush:
-        tails: dict = {}
+        tails = _open_partitions(session, list(dict.fromkeys(partition(e.case_id, e.actor) for e in new)))
         for entry in new:
             if entry.changes is None:
                 entry.changes = {}
             key = partition(entry.case_id, entry.actor)
-            if key not in tails:
-                _lock_partition(session, key)
-                tails[key] = _tail(session, key)
             entry.prev_hash = tails[key]
             entry.row_hash = tails[key] = row_hash(tails[key], entry)
 

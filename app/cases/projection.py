@@ -200,7 +200,8 @@ def apply(session: Session, case: Case, inst: WorkflowInstance, before: Snapshot
     reaching its version check.
     """
     write_state(inst, after, now)
-    session.flush([inst])
+    if session.is_modified(inst):  # unless written already: the timer sweep flushes its chunk's first
+        session.flush([inst])
     department_before = case.department
     # The dashboard's rollup and the heatmap's dwell times move in the same transaction (app/reports/rollups.py).
     facts_before = None if before is EMPTY else facts(case)

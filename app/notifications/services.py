@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from ..auth.models import User, UserRole
+from ..db import insert_rows
 from ..org.models import Department
 from ..supervision.models import REASONS, TIERS, SupervisionItem
 from . import channels as outbound
@@ -123,11 +124,33 @@ def notify_action(session: Session, case, before, after, changes: dict, notices,
     if opened is None:
         opened = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case.id]
     with session.no_autoflush:  # like the rest of the projection: written once, at commit
-        pending = _pending(session, case, before, after, changes, notices, opened)
-        count = 0
-        for users, kind, task_id, params in pending:
-            count += notify_users(session, case, users, kind, task_id, {"case": case.number, **params}, now)
-    return count
+        pending = [(users, kind, task_id, {"case": case.number, **params})
+                   for users, kind, task_id, params in _pending(session, case, before, after, changes, notices, opened)]
+        return notify_many(session, case, pending, now)
+
+
+def notify_users(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
+                 now: datetime) -> int:
+    """One notification of ``kind`` for each user, and its outbox rows; returns how many."""
+    return notify_many(session, case, [(users, kind, task_id, params)], now)
+
+
+def notify_many(session: Session, case, pending: list, now: datetime) -> int:
+    """Notifications for (users, kind, task id, params) tuples, written by one INSERT (and one for
+    the outbox), however many kinds an action is worth (an escalation tells three queues)."""
+    pending = [entry for entry in pending if entry[0]]
+    if not pending:
+        return 0
+    if case.id is None:  # the rows name the case by id: it must be written first
+        session.flush([case])
+    _insert_rows(session, Notification, [
+        {"user_id": u.id, "kind": kind, "case_id": case.id, "case_number": case.number, "task_id": task_id,
+         "params": params, "created_at": now, "read_at": None} for users, kind, task_id, params in pending for u in users])
+    channels = outbound.configured()
+    _insert_rows(session, OutboxMessage, [row for users, kind, _task_id, params in pending
+                                          for row in _outbox_rows(session, users, render(kind, params), case.id, now,
+                                                                  channels)])
+    return sum(len(users) for users, *_ in pending)
 
 
 def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:
@@ -169,32 +192,22 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
     return pending
 
 
-def notify_users(session: Session, case, users: list[User], kind: str, task_id: str | None, params: dict,
-                 now: datetime) -> int:
-    """One notification of ``kind`` for each user, and its outbox rows; returns how many."""
-    if not users:
-        return 0
-    if case.id is None:  # the rows name the case by id: it must be written first
-        session.flush([case])
-    _insert_rows(session, Notification, [
-        {"user_id": u.id, "kind": kind, "case_id": case.id, "case_number": case.number, "task_id": task_id,
-         "params": params, "created_at": now, "read_at": None} for u in users])
-    enqueue(session, users, render(kind, params), case_id=case.id, now=now)
-    return len(users)
-
-
 def _insert_rows(session: Session, model, rows: list[dict]) -> None:
-    """One multi-row INSERT: nothing reads these rows back in the action, and one escalation tells
-    a whole queue (some 30 people in the demo), which through the unit of work cost more than the
-    engine step itself (bench/sweep.py)."""
-    if rows:
-        session.execute(insert(model.__table__), rows)
+    """One INSERT (app/db.py): nothing reads these rows back in the action, and one escalation tells
+    a whole queue (some 30 people in the demo)."""
+    insert_rows(session, model.__table__, rows)
 
 
 def enqueue(session: Session, users: list[User], body: str, *, case_id: int | None, now: datetime,
             channels: dict | None = None) -> int:
     """Queue ``body`` on every configured channel for these users; returns the rows written."""
-    channels = outbound.configured() if channels is None else channels
+    rows = _outbox_rows(session, users, body, case_id, now, outbound.configured() if channels is None else channels)
+    _insert_rows(session, OutboxMessage, rows)
+    return len(rows)
+
+
+def _outbox_rows(session: Session, users: list[User], body: str, case_id: int | None, now: datetime,
+                 channels: dict) -> list[dict]:
     rows = []
     if "email" in channels:
         rows += [("email", u.email) for u in users if u.email]
@@ -207,11 +220,9 @@ def enqueue(session: Session, users: list[User], body: str, *, case_id: int | No
                                      .where(Department.code.in_(codes))).all()) if codes else {}
         urls = {hooks.get(u.department) or outbound.default_webhook() for u in users}
         rows += [("webhook", url) for url in sorted(u for u in urls if u)]
-    _insert_rows(session, OutboxMessage, [
-        {"channel": channel, "recipient": recipient, "subject": SUBJECT, "body": body, "case_id": case_id,
-         "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
-         "sent_at": None} for channel, recipient in rows])
-    return len(rows)
+    return [{"channel": channel, "recipient": recipient, "subject": SUBJECT, "body": body, "case_id": case_id,
+             "status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
+             "sent_at": None} for channel, recipient in rows]
 
 
 # -- reading and marking (the web pages) ---------------------------------------------------------

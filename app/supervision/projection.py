@@ -8,9 +8,11 @@ completes 核实销号 and the run ends.
 
 Items change only through ``sync_supervision_items``, from the runs before and
 after an action, so the transitions are computed without reading the items; only
-opening an item reads the case's earlier ones, to number a repeated cause (第2次)
-and to keep the run's department should the run not name it (runs started before
-``escalation_department`` existed).
+opening an item reads the case's earlier ones (one SELECT), to number a repeated
+cause (第2次) and to keep the run's department should the run not name it (runs
+started before ``escalation_department`` existed). Nothing is flushed here: the
+items opened are written with the rest of the action, so a sweep that fires fifty
+escalations inserts their items in one batch at its commit.
 
 An item is against ``escalation_department`` and counts 超期 from
 ``escalation_deadline``, both set by the script that starts the run (see
@@ -33,11 +35,11 @@ from .models import SupervisionItem
 def sync_supervision_items(session: Session, case, before: dict[str, SupervisionRun],
                            after: dict[str, SupervisionRun], now: datetime, opened: list | None = None) -> int:
     """Write item transitions; return the case's current (highest open) tier, 0 if none. The items
-    opened are appended to ``opened`` (they are flushed here, so ``session.new`` no longer has them)."""
+    opened are appended to ``opened``; they are added to the session, not flushed."""
     def items_of(key: str):
         return update(SupervisionItem).where(SupervisionItem.case_id == case.id, SupervisionItem.run_key == key)
 
-    current = 0
+    current, earlier, new = 0, None, []
     for key, run in after.items():
         prev = before.get(key)
         if run.completed:
@@ -49,40 +51,44 @@ def sync_supervision_items(session: Session, case, before: dict[str, Supervision
             if prev is not None and prev.tier:
                 session.execute(items_of(key).where(SupervisionItem.tier < run.tier, SupervisionItem.status == "open")
                                 .values(status="escalated", escalated_at=now))
-            first = _first_item(session, case.id, key)
+            if earlier is None:
+                earlier = _earlier_items(session, case.id)
+            items = earlier + new  # the ones this action opened count too (not flushed yet)
+            first = min((i for i in items if i.run_key == key), key=lambda i: i.tier, default=None)
             # The department is the one the run was opened against (the returning department for
             # 推诿扯皮), kept by every tier; the case's current department may have changed since.
             department = run.department or (first.department if first else case.department)
+            reason = run.reason or "delay"
             item = SupervisionItem(
-                case_id=case.id, run_key=key, tier=run.tier, reason=run.reason or "delay",
+                case_id=case.id, run_key=key, tier=run.tier, reason=reason,
                 department=department, status="replied" if run.replied else "open",
                 opened_at=parse_instant(run.opened_at) if run.opened_at else now,
                 due_at=parse_instant(run.due) if run.due else None, records=[],
                 missed_deadline=parse_instant(run.deadline) if run.deadline else None, step=run.step,
-                cause_no=first.cause_no if first else _next_cause_no(session, case.id, run.reason or "delay",
-                                                                       department))
+                cause_no=first.cause_no if first else _next_cause_no(items, reason, department))
             session.add(item)
+            new.append(item)
             if opened is not None:
                 opened.append(item)
-            session.flush()
         elif run.replied and not (prev and prev.replied):
             session.execute(items_of(key).where(SupervisionItem.status == "open").values(status="replied"))
         current = max(current, run.tier)
     return current
 
 
-def _first_item(session: Session, case_id: int, run_key: str) -> SupervisionItem | None:
-    return session.scalars(select(SupervisionItem).where(
-        SupervisionItem.case_id == case_id, SupervisionItem.run_key == run_key)
-        .order_by(SupervisionItem.tier)).first()
+def _earlier_items(session: Session, case_id: int | None) -> list:
+    """The case's items as far as numbering and departments go (a case has a handful)."""
+    if case_id is None:
+        return []
+    with session.no_autoflush:
+        return list(session.execute(select(SupervisionItem.run_key, SupervisionItem.tier, SupervisionItem.reason,
+                                           SupervisionItem.department, SupervisionItem.cause_no)
+                                    .where(SupervisionItem.case_id == case_id)))
 
 
-def _next_cause_no(session: Session, case_id: int, reason: str, department: str | None) -> int:
+def _next_cause_no(items: list, reason: str, department: str | None) -> int:
     """1 + the escalations this case already had for this reason against this department."""
-    runs = session.scalars(select(SupervisionItem.run_key).where(
-        SupervisionItem.case_id == case_id, SupervisionItem.reason == reason,
-        SupervisionItem.department == department).distinct()).all()
-    return len(runs) + 1
+    return len({i.run_key for i in items if i.reason == reason and i.department == department}) + 1
 
 
 def record_tier_action(session: Session, case_id: int, run_key: str, tier: int, entry: dict) -> None:
