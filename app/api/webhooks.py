@@ -120,7 +120,7 @@ def _subscribers(session: Session) -> list:
     events in one, and each case would otherwise read the same few rows again."""
     transaction = session.get_transaction()
     cached = session.info.get("bihuan.webhook_clients")
-    if cached is None or cached[0] is not transaction:
+    if transaction is None or cached is None or cached[0] is not transaction:
         cached = session.info["bihuan.webhook_clients"] = (transaction, session.scalars(
             select(ApiClient).where(ApiClient.active.is_(True), ApiClient.webhook_url.is_not(None))).all())
     return cached[1]

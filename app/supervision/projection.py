@@ -77,13 +77,15 @@ def sync_supervision_items(session: Session, case, before: dict[str, Supervision
 
 
 def _earlier_items(session: Session, case_id: int | None) -> list:
-    """The case's items as far as numbering and departments go (a case has a handful)."""
+    """The case's items as far as numbering and departments go (a case has a handful): those
+    written, and any an earlier action of the same transaction added and did not flush."""
     if case_id is None:
         return []
+    pending = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case_id]
     with session.no_autoflush:
-        return list(session.execute(select(SupervisionItem.run_key, SupervisionItem.tier, SupervisionItem.reason,
-                                           SupervisionItem.department, SupervisionItem.cause_no)
-                                    .where(SupervisionItem.case_id == case_id)))
+        return pending + list(session.execute(select(
+            SupervisionItem.run_key, SupervisionItem.tier, SupervisionItem.reason, SupervisionItem.department,
+            SupervisionItem.cause_no).where(SupervisionItem.case_id == case_id)))
 
 
 def _next_cause_no(items: list, reason: str, department: str | None) -> int:
