@@ -143,13 +143,14 @@ def notify_many(session: Session, case, pending: list, now: datetime) -> int:
         return 0
     if case.id is None:  # the rows name the case by id: it must be written first
         session.flush([case])
-    _insert_rows(session, Notification, [
+    # One INSERT each (app/db.py): nothing reads these rows back in the action.
+    insert_rows(session, Notification.__table__, [
         {"user_id": u.id, "kind": kind, "case_id": case.id, "case_number": case.number, "task_id": task_id,
          "params": params, "created_at": now, "read_at": None} for users, kind, task_id, params in pending for u in users])
     channels = outbound.configured()
-    _insert_rows(session, OutboxMessage, [row for users, kind, _task_id, params in pending
-                                          for row in _outbox_rows(session, users, render(kind, params), case.id, now,
-                                                                  channels)])
+    insert_rows(session, OutboxMessage.__table__, [row for users, kind, _task_id, params in pending
+                                                   for row in _outbox_rows(session, users, render(kind, params),
+                                                                           case.id, now, channels)])
     return sum(len(users) for users, *_ in pending)
 
 
@@ -192,17 +193,11 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
     return pending
 
 
-def _insert_rows(session: Session, model, rows: list[dict]) -> None:
-    """One INSERT (app/db.py): nothing reads these rows back in the action, and one escalation tells
-    a whole queue (some 30 people in the demo)."""
-    insert_rows(session, model.__table__, rows)
-
-
 def enqueue(session: Session, users: list[User], body: str, *, case_id: int | None, now: datetime,
             channels: dict | None = None) -> int:
     """Queue ``body`` on every configured channel for these users; returns the rows written."""
     rows = _outbox_rows(session, users, body, case_id, now, outbound.configured() if channels is None else channels)
-    _insert_rows(session, OutboxMessage, rows)
+    insert_rows(session, OutboxMessage.__table__, rows)
     return len(rows)
 
 
