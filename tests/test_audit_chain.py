@@ -159,3 +159,17 @@ def test_one_sweep_chains_many_cases_in_one_flush(core, driver, clock):
                                                                AuditEntry.id < row.id)
                                       .order_by(AuditEntry.id.desc()).limit(1)).one()
             assert row.prev_hash == earlier.row_hash
+
+
+def test_the_batched_tails_are_index_steps_too(core, driver):
+    """A sweep's flush reads all its cases' tails in one statement (PostgreSQL only): each must
+    still be one step down (case_id, id), not a walk of the log."""
+    if core.db.engine.dialect.name != "postgresql":
+        pytest.skip("the batched tail read is PostgreSQL's; SQLite reads each tail with tail_statement")
+    loop(driver)
+    with core.db.read() as session:
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table would be read whole
+        statement = chain._TAILS_MANY.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " ".join(r[0] for r in session.execute(text("EXPLAIN " + str(statement).replace(
+            "CAST(%(keys)s AS integer[])", "ARRAY[1, 2, 3]"))))
+    assert "ix_audit_log_case_id_id" in plan, plan

@@ -8,6 +8,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import StatementError
 
 from app.auth.models import User
+from app.cases.models import Case
 from app.db import insert_rows
 from app.notifications.models import Notification, OutboxMessage
 
@@ -15,7 +16,6 @@ from app.notifications.models import Notification, OutboxMessage
 def test_rows_read_back_as_written(core, driver):
     number = driver.register(type="咨询")
     with core.db.read() as session:
-        from app.cases.models import Case
         case_id = session.scalar(select(Case.id).where(Case.number == number))
         user_ids = sorted(session.scalars(select(User.id)).all())[:2]
     at = datetime(2026, 11, 2, 2, 0, 0, 123456, tzinfo=timezone.utc)
