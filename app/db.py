@@ -234,6 +234,10 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
     these rows. SQLite runs in-process, where executemany is as cheap."""
     if not rows:
         return
+    batch = session.info.get(_BATCHED_INSERTS)
+    if batch is not None:
+        batch.setdefault((table, tuple(rows[0])), []).extend(rows)
+        return
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
         session.execute(table.insert(), rows)
@@ -243,6 +247,23 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
     if converted:
         rows = [{**row, **{name: convert(row[name]) for name, convert in converted}} for row in rows]
     session.execute(statement, {"rows": json.dumps(rows, ensure_ascii=False, default=str)})
+
+
+_BATCHED_INSERTS = "bihuan_batched_inserts"
+
+
+@contextmanager
+def batched_inserts(session: Session):
+    """Within the block, ``insert_rows`` only collects its rows; they are written when the block
+    ends without an error, one statement per table (and set of columns). The timer sweep wraps a
+    chunk in it: its 25 escalations' notifications are one INSERT, not 25."""
+    batch = session.info[_BATCHED_INSERTS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCHED_INSERTS, None)
+    for (table, _names), rows in batch.items():
+        insert_rows(session, table, rows)
 
 
 @functools.cache

@@ -15,6 +15,7 @@ person, the group robot once per department), which the scheduler sends later (o
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
@@ -154,6 +155,32 @@ def notify_many(session: Session, case, pending: list, now: datetime) -> int:
     return sum(len(users) for users, *_ in pending)
 
 
+_CLAIMANTS_AHEAD = "bihuan_claimants_read_ahead"
+
+
+def _claimants():
+    from ..cases.models import ReadyTask  # the case domain imports this module (its projection)
+    return select(ReadyTask.id, User).join(User, User.username == ReadyTask.assignee)
+
+
+@contextmanager
+def claimants_read_ahead(session: Session, case_ids: list[int]):
+    """Within the block, who claimed the ready tasks of these cases is read once, up front: for a
+    transaction that applies one action to each of them (the timer sweep's chunk, whose reminders
+    tell a claimant only), one SELECT instead of one per case."""
+    from ..cases.models import ReadyTask
+    found: dict[int, dict] = {case_id: {} for case_id in case_ids}
+    with session.no_autoflush:
+        for task_id, user, case_id in session.execute(
+                _claimants().add_columns(ReadyTask.case_id).where(ReadyTask.case_id.in_(case_ids))):
+            found[case_id][task_id] = user
+    session.info[_CLAIMANTS_AHEAD] = found
+    try:
+        yield
+    finally:
+        session.info.pop(_CLAIMANTS_AHEAD, None)
+
+
 def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:
     """(users, kind, task id, params) for everything one action is worth telling."""
     from ..cases.models import (
@@ -172,9 +199,10 @@ def _pending(session: Session, case, before, after, changes: dict, notices, open
     about = {notice.task for notice in notices if notice.task}
     tasks = [(task_id, task) for task_id, task in after.ready.items() if task.bpmn_id in about]
     # A claimed task tells its claimant only; a task this action adds has none yet.
-    claimants = dict(session.execute(select(ReadyTask.id, User).join(User, User.username == ReadyTask.assignee)
-                                     .where(ReadyTask.id.in_([task_id for task_id, _ in tasks])))
-                     .tuples().all()) if tasks else {}
+    claimants = session.info.get(_CLAIMANTS_AHEAD, {}).get(case.id)  # the timer sweep reads a chunk's at once
+    if claimants is None:
+        claimants = dict(session.execute(_claimants().where(ReadyTask.id.in_([task_id for task_id, _ in tasks])))
+                         .tuples().all()) if tasks else {}
     for notice in notices:
         for task_id, task in tasks:
             if task.bpmn_id == notice.task:

@@ -85,8 +85,12 @@ SIGN_FIELDS = tuple(FIELDS.index(name) for name in ("dispatched_at", "signed_at"
 def has_sign_overdue(session: Session, case, exclude: list = ()) -> bool:
     """Whether a 签收超时 item was opened on the case before this action (``exclude``: its own)."""
     from ..supervision.models import SupervisionItem
+    from ..supervision.projection import read_ahead_of
     if case.id is None or case.dispatched_at is None:
         return False
+    written = read_ahead_of(session, case.id)  # the timer sweep reads a chunk's items at once
+    if written is not None:  # read before this action: its own items are not among them
+        return any(row.reason == "sign_overdue" for row in written)
     query = exists().where(SupervisionItem.case_id == case.id, SupervisionItem.reason == "sign_overdue")
     own = [item.id for item in exclude if item.id is not None]
     if own:
