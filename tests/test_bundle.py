@@ -42,6 +42,20 @@ def test_shipped_bundle_is_valid(files):
     assert all(meta.form in bundle.forms for meta in bundle.tasks.values())
 
 
+def test_the_same_files_parse_once_per_process_and_a_broken_copy_is_refused_every_time(files):
+    """load_bundle keeps what it built (every Core of a process, and each test's, shares it): the
+    same bytes give the very same bundle, other bytes or other roles a bundle of their own."""
+    first = load_bundle(files, known_roles=ROLES)
+    assert load_bundle({k: v.decode("utf-8") for k, v in files.items()}, known_roles=set(ROLES)) is first
+    assert load_bundle(files) is not first  # checked against no roles: another check, another bundle
+    broken = edit(dict(files), "rules/deadlines.dmn", "<text>15</text>", "<text>15 +</text>")
+    for _attempt in range(2):  # a refusal is never kept
+        with pytest.raises(BundleInvalid):
+            load_bundle(broken, known_roles=ROLES)
+    changed = edit(dict(files), "rules/deadlines.dmn", "<text>15</text>", "<text>10</text>")
+    assert load_bundle(changed, known_roles=ROLES) is not first
+
+
 def test_same_files_same_hash(files):
     assert load_bundle(files).content_hash == load_bundle(dict(files)).content_hash
     edit(files, "rules/deadlines.dmn", "<text>15</text>", "<text>10</text>")

@@ -24,7 +24,9 @@ CORPUS = Path(__file__).parent / "fixtures" / "foreign_bpmn"
 FOREIGN = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".bpmn", ".dmn", ".json"))
 XML_FOREIGN = [name for name in FOREIGN if not name.endswith(".json")]
 PASSWD = Path("/etc/passwd").read_text().splitlines()[0] if Path("/etc/passwd").exists() else "root:x:0:0"
-SECONDS = 5.0
+# A guard against a blow-up (entity expansion, quadratic parsing), which takes minutes or never
+# ends; not a speed target. CPU time of this thread, so a busy or slow machine does not trip it.
+CPU_SECONDS = 15.0
 BPMN = b'xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"'
 SMALL = (b'<definitions ' + BPMN + b' id="d"><process id="tiny" isExecutable="true"><startEvent id="s"/>'
          b'</process></definitions>')
@@ -32,7 +34,7 @@ SMALL = (b'<definitions ' + BPMN + b' id="d"><process id="tiny" isExecutable="tr
 
 def attempt(core, filename: str, data: bytes) -> dict:
     """Import into the shared draft; returns what happened. Any exception but Invalid fails the test."""
-    started = time.monotonic()
+    started = time.thread_time()
     try:
         with core.db.unit_of_work() as session:
             draft = drafts.open_draft(session, "designer")
@@ -42,8 +44,8 @@ def attempt(core, filename: str, data: bytes) -> dict:
                        "text": json.dumps(draft.files, ensure_ascii=False) + " ".join(map(str, problems))}
     except Invalid as exc:
         outcome = {"accepted": False, "message": str(exc), "fields": exc.fields, "text": str(exc) + str(exc.fields)}
-    elapsed = time.monotonic() - started
-    assert elapsed < SECONDS, f"{filename}: took {elapsed:.1f}s"
+    elapsed = time.thread_time() - started
+    assert elapsed < CPU_SECONDS, f"{filename}: took {elapsed:.1f} s of CPU"
     assert PASSWD not in outcome["text"] and "root:x:0:0" not in outcome["text"]
     with core.db.read() as session:
         audit = json.dumps([row.changes for row in session.scalars(select(AuditEntry))], ensure_ascii=False)
