@@ -249,6 +249,17 @@ def insert_rows(session: Session, table, rows: list[dict]) -> None:
     session.execute(statement, {"rows": json.dumps(rows, ensure_ascii=False, default=str)})
 
 
+@contextmanager
+def held(session: Session, key: str, value):
+    """``value`` in ``session.info[key]`` for the duration of the block only: what one batch of
+    work (the timer sweep's chunk) read or collects for the functions it calls."""
+    session.info[key] = value
+    try:
+        yield value
+    finally:
+        session.info.pop(key, None)
+
+
 _BATCHED_INSERTS = "bihuan_batched_inserts"
 
 
@@ -257,11 +268,8 @@ def batched_inserts(session: Session):
     """Within the block, ``insert_rows`` only collects its rows; they are written when the block
     ends without an error, one statement per table (and set of columns). The timer sweep wraps a
     chunk in it: its 25 escalations' notifications are one INSERT, not 25."""
-    batch = session.info[_BATCHED_INSERTS] = {}
-    try:
+    with held(session, _BATCHED_INSERTS, {}) as batch:
         yield
-    finally:
-        session.info.pop(_BATCHED_INSERTS, None)
     for (table, _names), rows in batch.items():
         insert_rows(session, table, rows)
 

@@ -15,14 +15,13 @@ person, the group robot once per department), which the scheduler sends later (o
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from ..auth.models import User, UserRole
-from ..db import insert_rows
+from ..db import held, insert_rows
 from ..org.models import Department
 from ..supervision.models import REASONS, TIERS, SupervisionItem
 from . import channels as outbound
@@ -163,7 +162,6 @@ def _claimants():
     return select(ReadyTask.id, User).join(User, User.username == ReadyTask.assignee)
 
 
-@contextmanager
 def claimants_read_ahead(session: Session, case_ids: list[int]):
     """Within the block, who claimed the ready tasks of these cases is read once, up front: for a
     transaction that applies one action to each of them (the timer sweep's chunk, whose reminders
@@ -174,11 +172,7 @@ def claimants_read_ahead(session: Session, case_ids: list[int]):
         for task_id, user, case_id in session.execute(
                 _claimants().add_columns(ReadyTask.case_id).where(ReadyTask.case_id.in_(case_ids))):
             found[case_id][task_id] = user
-    session.info[_CLAIMANTS_AHEAD] = found
-    try:
-        yield
-    finally:
-        session.info.pop(_CLAIMANTS_AHEAD, None)
+    return held(session, _CLAIMANTS_AHEAD, found)
 
 
 def _pending(session: Session, case, before, after, changes: dict, notices, opened) -> list:

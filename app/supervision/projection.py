@@ -21,7 +21,6 @@ becomes afterwards.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from workflows.engine import SupervisionRun
 from workflows.workdays import parse_instant
 
+from ..db import held
 from .models import SupervisionItem
 
 
@@ -82,7 +82,6 @@ _COLUMNS = (SupervisionItem.case_id, SupervisionItem.run_key, SupervisionItem.ti
             SupervisionItem.department, SupervisionItem.cause_no)
 
 
-@contextmanager
 def items_read_ahead(session: Session, case_ids: list[int]):
     """Within the block, the written items of these cases are read once, up front: for a transaction
     that applies one action to each of them (the timer sweep's chunk), one SELECT instead of one or
@@ -92,11 +91,7 @@ def items_read_ahead(session: Session, case_ids: list[int]):
     with session.no_autoflush:
         for row in session.execute(select(*_COLUMNS).where(SupervisionItem.case_id.in_(case_ids))):
             found[row.case_id].append(row)
-    session.info[_READ_AHEAD] = found
-    try:
-        yield
-    finally:
-        session.info.pop(_READ_AHEAD, None)
+    return held(session, _READ_AHEAD, found)
 
 
 def read_ahead_of(session: Session, case_id: int) -> list | None:
@@ -104,23 +99,18 @@ def read_ahead_of(session: Session, case_id: int) -> list | None:
     return session.info.get(_READ_AHEAD, {}).get(case_id)
 
 
-def written_items(session: Session, case_id: int) -> list:
-    """The case's items as written before this action (run_key, tier, reason, department, cause_no):
-    read ahead with the rest of a chunk, or else now."""
-    found = read_ahead_of(session, case_id)
-    if found is not None:
-        return found
-    with session.no_autoflush:
-        return list(session.execute(select(*_COLUMNS).where(SupervisionItem.case_id == case_id)))
-
-
 def _earlier_items(session: Session, case_id: int | None) -> list:
     """The case's items as far as numbering and departments go (a case has a handful): those
-    written, and any an earlier action of the same transaction added and did not flush."""
+    written (read ahead with the rest of a chunk, or else now), and any an earlier action of the
+    same transaction added and did not flush."""
     if case_id is None:
         return []
     pending = [o for o in session.new if isinstance(o, SupervisionItem) and o.case_id == case_id]
-    return pending + written_items(session, case_id)
+    written = read_ahead_of(session, case_id)
+    if written is None:
+        with session.no_autoflush:
+            written = list(session.execute(select(*_COLUMNS).where(SupervisionItem.case_id == case_id)))
+    return pending + written
 
 
 def _next_cause_no(items: list, reason: str, department: str | None) -> int:
